@@ -1,0 +1,61 @@
+//! # wasmproc-guest: write tasks for wasmproc
+//!
+//! A task is a plain Rust function with the [`task`] attribute. Build the crate as a `cdylib` for
+//! `wasm32-wasip2` and the result is a WebAssembly component that `wasmproc` can run on a pool of
+//! sandboxed worker processes — the `multiprocessing.Pool` workflow, with a `.wasm` file in place of
+//! a pickled Python function.
+//!
+//! ```ignore
+//! use wasmproc_guest::task;
+//!
+//! /// Squares a number.
+//! #[task]
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! /// Fails cleanly instead of crashing the worker.
+//! #[task]
+//! fn parse(text: String) -> Result<i64, std::num::ParseIntError> {
+//!     text.trim().parse()
+//! }
+//! ```
+//!
+//! ```text
+//! $ cargo build --release --target wasm32-wasip2
+//! $ wasmproc run target/wasm32-wasip2/release/my_tasks.wasm square 7
+//! 49
+//! ```
+//!
+//! ## What a task may take and return
+//! - any number of arguments of owned types that implement `serde::Deserialize`;
+//! - a result that implements `serde::Serialize`, or `Result<T, E>` where `E: Display`: an `Err` becomes
+//!   a task error carrying `E`'s text; the worker goes on with the next item;
+//! - a panic is caught by the SDK's panic hook, reported with its message, and the worker replaces the
+//!   instance: the pool never loses a worker to a panicking task.
+//!
+//! Arguments arrive as postcard (from Rust hosts) or JSON (from the CLI); the SDK decodes either, so the
+//! same module serves both.
+//!
+//! ## Crate setup
+//! ```toml
+//! [lib]
+//! crate-type = ["cdylib"]
+//!
+//! [dependencies]
+//! wasmproc-guest = "0.1"
+//! serde = { version = "1", features = ["derive"] }
+//! ```
+
+mod bindings;
+mod dispatch;
+mod registry;
+
+pub use wasmproc_guest_macros::task;
+
+/// Implementation details used by the code that [`task`] generates. Not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registry::{Codec, TaskDef, TaskError, call_task};
+    pub use inventory;
+}

@@ -1,0 +1,111 @@
+//! Compiled-module artifacts on disk, keyed by content hash and engine compatibility.
+//!
+//! Invariant: a file in the cache directory is only ever deserialized if its name was derived from
+//! the sha256 of the component bytes and the engine key, and the directory is private to this user
+//! (mode 0700, owned by the current uid). Files are written to a temporary name and renamed into
+//! place, so a crash or a full disk never leaves a truncated artifact under a real name.
+
+use crate::error::Error;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub(crate) struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// Opens (creating if needed) a private cache directory.
+    pub(crate) fn open(dir: PathBuf) -> Result<Cache, Error> {
+        let err = |reason: String| Error::Cache {
+            path: dir.clone(),
+            reason,
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| err(format!("cannot create the directory: {e}")))?;
+        let meta = fs::metadata(&dir).map_err(|e| err(e.to_string()))?;
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        if meta.uid() != uid {
+            return Err(err(format!(
+                "owned by uid {}, not by this user ({uid}); refusing to load compiled code from it",
+                meta.uid()
+            )));
+        }
+        if meta.permissions().mode() & 0o022 != 0 {
+            return Err(err(
+                "writable by other users; refusing to load compiled code from it".into(),
+            ));
+        }
+        Ok(Cache { dir })
+    }
+
+    /// The default location: `$WASMPROC_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmproc`, else
+    /// `~/.cache/wasmproc`, else a per-user directory under the system temp dir.
+    pub(crate) fn default_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("WASMPROC_CACHE_DIR") {
+            return PathBuf::from(dir);
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir).join("wasmproc");
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(home).join(".cache").join("wasmproc");
+        }
+        // SAFETY: geteuid has no preconditions.
+        std::env::temp_dir().join(format!("wasmproc-cache-{}", unsafe { libc::geteuid() }))
+    }
+
+    pub(crate) fn path_for(&self, content_hash: &str, engine_key: &str) -> PathBuf {
+        self.dir.join(format!("{content_hash}-{engine_key}.cwasm"))
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    pub(crate) fn store(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        let tmp = path.with_extension(format!("tmp-{}-{:x}", std::process::id(), nanos()));
+        let write = || -> std::io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::Cache {
+                path: path.to_path_buf(),
+                reason: format!("cannot write the compiled module: {e}"),
+            }
+        })
+    }
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_world_writable_directory() {
+        let dir = std::env::temp_dir().join(format!("wasmproc-cache-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let cache = Cache::open(dir.clone()).unwrap();
+        let path = cache.path_for("abc", "def");
+        cache.store(&path, b"hello").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = Cache::open(dir.clone()).unwrap_err();
+        assert!(err.to_string().contains("writable by other users"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

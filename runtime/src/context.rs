@@ -1,0 +1,253 @@
+//! `Context`: the engine, the module cache, worker settings, and the runtime that drives pools.
+
+use crate::cache::Cache;
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::guest::{self, GuestState};
+use crate::module::{self, Module, ModuleInner};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+/// Where wasmproc's work happens: a compiler for task modules, a cache of compiled modules, and the
+/// settings pools use to start worker processes.
+///
+/// Build one per program and share it (it is cheap to clone); every [`Pool`](crate::Pool) and
+/// [`Module`] refers to one.
+///
+/// ```no_run
+/// # fn main() -> wasmproc::Result<()> {
+/// let ctx = wasmproc::Context::builder().processes(4).build()?;
+/// let module = ctx.load("tasks.wasm")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) inner: Arc<ContextInner>,
+}
+
+pub(crate) struct ContextInner {
+    engine: Arc<Engine>,
+    linker: Linker<GuestState>,
+    cache: Cache,
+    engine_key: String,
+    next_module: AtomicU64,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) runtime: Runtime,
+}
+
+/// How pools start and talk to their workers.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) worker_executable: PathBuf,
+    pub(crate) processes: usize,
+    pub(crate) stdout_to_stderr: bool,
+    pub(crate) start_timeout: Duration,
+}
+
+/// A tokio runtime that shuts down in the background when dropped, so dropping a pool inside
+/// async code never panics.
+pub(crate) struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Runtime {
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        self.0
+            .as_ref()
+            .expect("runtime present until drop")
+            .handle()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.inner.settings)
+            .field("cache", &self.inner.cache)
+            .finish()
+    }
+}
+
+/// Builds a [`Context`]. Every setting has a default.
+#[derive(Debug, Default, Clone)]
+pub struct ContextBuilder {
+    worker_executable: Option<PathBuf>,
+    processes: Option<usize>,
+    cache_dir: Option<PathBuf>,
+    stdout_to_stderr: bool,
+    start_timeout: Option<Duration>,
+}
+
+impl ContextBuilder {
+    /// The program started for each worker process. Default: the current executable, which works for
+    /// any program that links the `wasmproc` library (the library recognizes a worker start before
+    /// `main` runs). Set it only to use a different program that also links `wasmproc`.
+    pub fn worker_executable(mut self, path: impl Into<PathBuf>) -> Self {
+        self.worker_executable = Some(path.into());
+        self
+    }
+
+    /// Default number of worker processes for pools: like Python's `Pool(processes=None)`, the
+    /// number of CPUs when unset.
+    pub fn processes(mut self, n: usize) -> Self {
+        self.processes = Some(n.max(1));
+        self
+    }
+
+    /// Where compiled modules are cached. Default: `$WASMPROC_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/wasmproc`, else `~/.cache/wasmproc`. The directory must be private to this
+    /// user (it holds machine code).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Send what guests print on stdout to this process's stderr instead of its stdout (the CLI does,
+    /// so results on stdout stay clean).
+    pub fn stdout_to_stderr(mut self, yes: bool) -> Self {
+        self.stdout_to_stderr = yes;
+        self
+    }
+
+    /// How long a worker may take to start and report ready. Default: 20 s.
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = Some(timeout);
+        self
+    }
+
+    /// Creates the engine and opens the cache.
+    pub fn build(self) -> Result<Context> {
+        let engine =
+            engine::new_engine().map_err(|e| Error::Internal(format!("wasmtime engine: {e:#}")))?;
+        let engine = Arc::new(engine);
+        engine::start_ticker(Arc::downgrade(&engine));
+        let linker =
+            guest::new_linker(&engine).map_err(|e| Error::Internal(format!("linker: {e:#}")))?;
+        let cache = Cache::open(self.cache_dir.unwrap_or_else(Cache::default_dir))?;
+        let worker_executable = match self.worker_executable {
+            Some(p) => p,
+            None => std::env::current_exe().map_err(|e| Error::WorkerStart {
+                reason: format!("cannot find the current executable to start workers from: {e}"),
+            })?,
+        };
+        let processes = self.processes.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("wasmproc-driver")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+        let engine_key = engine::compatibility_key(&engine);
+        Ok(Context {
+            inner: Arc::new(ContextInner {
+                engine,
+                linker,
+                cache,
+                engine_key,
+                next_module: AtomicU64::new(1),
+                settings: Arc::new(Settings {
+                    worker_executable,
+                    processes,
+                    stdout_to_stderr: self.stdout_to_stderr,
+                    start_timeout: self.start_timeout.unwrap_or(Duration::from_secs(20)),
+                }),
+                runtime: Runtime(Some(runtime)),
+            }),
+        })
+    }
+}
+
+impl Context {
+    /// A context with every default.
+    pub fn new() -> Result<Context> {
+        ContextBuilder::default().build()
+    }
+
+    /// Starts building a context.
+    pub fn builder() -> ContextBuilder {
+        ContextBuilder::default()
+    }
+
+    /// The default number of processes of this context's pools.
+    pub fn processes(&self) -> usize {
+        self.inner.settings.processes
+    }
+
+    /// Loads a task module from a `.wasm` file: checks it is a component implementing the wasmproc
+    /// task world, compiles it (or reuses the cached compilation), and reads its task listing.
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load_bytes(path.display().to_string(), &bytes)
+    }
+
+    /// Loads a task module from bytes; `name` is used in messages.
+    pub fn load_bytes(&self, name: impl Into<String>, bytes: &[u8]) -> Result<Module> {
+        let name = name.into();
+        module::check_header(&name, bytes)?;
+        let inner = &self.inner;
+        let hash = format!("{:x}", Sha256::digest(bytes));
+        let artifact = inner.cache.path_for(&hash, &inner.engine_key);
+        let component = match self.load_cached(&artifact) {
+            Some(component) => component,
+            None => {
+                let compiled = inner.engine.precompile_component(bytes).map_err(|e| {
+                    Error::InvalidComponent {
+                        name: name.clone(),
+                        reason: format!("{e:#}"),
+                    }
+                })?;
+                inner.cache.store(&artifact, &compiled)?;
+                // SAFETY: these bytes were produced just now by `precompile_component` of this engine.
+                unsafe { Component::deserialize(&inner.engine, &compiled) }.map_err(|e| {
+                    Error::Internal(format!("loading a module compiled just now: {e:#}"))
+                })?
+            }
+        };
+        let listing =
+            guest::list_tasks(&inner.engine, &inner.linker, &component).map_err(|reason| {
+                Error::NotATaskModule {
+                    name: name.clone(),
+                    reason,
+                }
+            })?;
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                id: inner.next_module.fetch_add(1, Ordering::Relaxed),
+                name,
+                artifact,
+                tasks: module::tasks_from_listing(listing),
+            }),
+        })
+    }
+
+    /// A cached artifact, if there is a usable one.
+    fn load_cached(&self, artifact: &Path) -> Option<Component> {
+        if !artifact.is_file() {
+            return None;
+        }
+        // SAFETY: `artifact` lies in the private cache directory under a name derived from the sha256
+        // of the component's bytes and this engine's compatibility key; only this program writes
+        // there (see `cache.rs`). wasmtime additionally checks the engine compatibility on load.
+        unsafe { Component::deserialize_file(&self.inner.engine, artifact) }.ok()
+    }
+}

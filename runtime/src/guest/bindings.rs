@@ -1,0 +1,6 @@
+//! The single `bindgen!` call for the `task` world in `wit/`.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "task",
+});

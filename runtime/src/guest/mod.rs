@@ -1,0 +1,12 @@
+//! Hosting task components: the bindings, the store state, and running a chunk of calls.
+//!
+//! Used by the workers to run tasks and by the host to read a module's task listing.
+
+mod bindings;
+mod host;
+mod instance;
+mod state;
+
+pub(crate) use bindings::wasmproc::task::types::{Codec, TaskError, TaskInfo};
+pub(crate) use instance::{Loaded, list_tasks, new_linker};
+pub(crate) use state::GuestState;

@@ -1,0 +1,524 @@
+//! `Pool`: Python's `multiprocessing.Pool` for wasm tasks.
+//!
+//! Pieces: [`job`] (a chunk and its answer-exactly-once guarantee), [`driver`] (one async task per
+//! worker process: dispatch, results, replacement), [`results`] (`AsyncResult`, `IMap`).
+
+mod driver;
+mod job;
+mod results;
+
+pub use results::{AsyncResult, IMap};
+
+use crate::context::{Context, ContextInner};
+use crate::error::{Error, Result};
+use crate::module::Task;
+use crate::spawn;
+use driver::DriverShared;
+use job::{ChunkDone, ItemOutcome, Job};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+const RUNNING: u8 = 0;
+const CLOSED: u8 = 1;
+const TERMINATED: u8 = 2;
+
+/// A pool of worker processes running wasm tasks: Python's `multiprocessing.Pool`.
+///
+/// Each worker is a separate OS process with its own wasmtime instance; a task that panics, traps
+/// or is killed never takes the pool down. Every method that waits has an async twin (`*_async`
+/// results are awaitable; [`IMap`] is a `Stream`).
+///
+/// Dropping the pool terminates it, like leaving Python's `with Pool() as pool:` block: work still
+/// running is stopped and its results become [`Error::Terminated`]. Call [`Pool::join`] first to let
+/// queued work finish.
+///
+/// ```no_run
+/// # fn main() -> wasmproc::Result<()> {
+/// let ctx = wasmproc::Context::new()?;
+/// let square = ctx.load("tasks.wasm")?.task::<u64, u64>("square")?;
+/// let pool = wasmproc::Pool::new(&ctx)?;
+/// assert_eq!(pool.map(&square, 0..5)?, vec![0, 1, 4, 9, 16]);
+/// # Ok(()) }
+/// ```
+pub struct Pool {
+    shared: Arc<PoolShared>,
+    _ctx: Arc<ContextInner>,
+}
+
+pub(crate) struct PoolShared {
+    jobs: Mutex<Option<flume::Sender<Job>>>,
+    state: AtomicU8,
+    processes: usize,
+    terminate: watch::Sender<bool>,
+    done: flume::Receiver<()>,
+    pids: Arc<Mutex<Vec<u32>>>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("processes", &self.shared.processes)
+            .field("pids", &self.pids())
+            .finish()
+    }
+}
+
+impl PoolShared {
+    pub(crate) fn submit<A, R>(
+        &self,
+        task: &Task<A, R>,
+        base: usize,
+        args: Vec<Vec<u8>>,
+        reply: flume::Sender<ChunkDone>,
+    ) -> Result<()> {
+        let job = Job::new(
+            task.module.inner.clone(),
+            task.sig.clone(),
+            task.codec,
+            base,
+            args,
+            reply,
+        );
+        let jobs = self.jobs.lock().expect("pool lock");
+        match jobs.as_ref() {
+            Some(tx) => tx.send(job).map_err(|_| Error::Terminated),
+            None if self.state.load(Ordering::Acquire) == TERMINATED => Err(Error::Terminated),
+            None => Err(Error::PoolClosed),
+        }
+    }
+}
+
+impl Pool {
+    /// Starts a pool with the context's default number of processes (the CPU count unless set).
+    pub fn new(ctx: &Context) -> Result<Pool> {
+        Pool::with_processes(ctx, ctx.processes())
+    }
+
+    /// Starts a pool of `processes` workers (at least one), like `Pool(processes=n)`. Returns once
+    /// every worker has started and reported ready, or with the reason one could not.
+    pub fn with_processes(ctx: &Context, processes: usize) -> Result<Pool> {
+        let processes = processes.max(1);
+        let settings = ctx.inner.settings.clone();
+        let pool_name = format!("pool{}", POOL_COUNTER.fetch_add(1, Ordering::Relaxed));
+        // Start the workers in parallel: each start is an exec plus an engine setup.
+        let started: Vec<Result<spawn::Spawned>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..processes)
+                .map(|slot| {
+                    let settings = &settings;
+                    let name = format!("{pool_name}-{slot}");
+                    s.spawn(move || spawn::spawn_worker(settings, &name))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Internal("worker start panicked".into())))
+                })
+                .collect()
+        });
+        let mut workers = Vec::with_capacity(processes);
+        let mut failure = None;
+        for s in started {
+            match s {
+                Ok(w) => workers.push(w),
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        if let Some(e) = failure {
+            for mut w in workers {
+                let _ = w.child.kill();
+                let _ = w.child.wait();
+            }
+            return Err(e);
+        }
+
+        let (jobs_tx, jobs_rx) = flume::unbounded();
+        let (terminate_tx, terminate_rx) = watch::channel(false);
+        let (done_tx, done_rx) = flume::bounded::<()>(1);
+        let pids = Arc::new(Mutex::new(
+            workers.iter().map(|w| w.pid).collect::<Vec<_>>(),
+        ));
+        let driver_shared = Arc::new(DriverShared {
+            settings,
+            pool_name,
+            jobs: jobs_rx,
+            terminate: terminate_rx,
+            pids: pids.clone(),
+            alive: Arc::new(AtomicUsize::new(processes)),
+        });
+        let handle = ctx.inner.runtime.handle();
+        for (slot, worker) in workers.into_iter().enumerate() {
+            handle.spawn(driver::drive(
+                slot,
+                driver_shared.clone(),
+                worker,
+                done_tx.clone(),
+            ));
+        }
+        Ok(Pool {
+            shared: Arc::new(PoolShared {
+                jobs: Mutex::new(Some(jobs_tx)),
+                state: AtomicU8::new(RUNNING),
+                processes,
+                terminate: terminate_tx,
+                done: done_rx,
+                pids,
+            }),
+            _ctx: ctx.inner.clone(),
+        })
+    }
+
+    /// [`Pool::with_processes`] for async code: starts the workers without blocking the caller's
+    /// executor thread.
+    pub async fn with_processes_async(ctx: &Context, processes: usize) -> Result<Pool> {
+        let ctx2 = ctx.clone();
+        ctx.inner
+            .runtime
+            .handle()
+            .spawn_blocking(move || Pool::with_processes(&ctx2, processes))
+            .await
+            .map_err(|e| Error::Internal(format!("pool start: {e}")))?
+    }
+
+    /// The number of worker processes.
+    pub fn processes(&self) -> usize {
+        self.shared.processes
+    }
+
+    /// The current process id of each worker (0 for a slot whose worker is being replaced).
+    pub fn pids(&self) -> Vec<u32> {
+        self.shared
+            .pids
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// Applies `task` to every item and returns the results in order — `pool.map(func, iterable)`.
+    ///
+    /// The items are sent in chunks of Python's default size (about four chunks per worker); each
+    /// chunk is one call into the guest. Waits for every item; if any failed, returns the failure of
+    /// the lowest index.
+    pub fn map<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> Result<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.map_async(task, items).get()
+    }
+
+    /// `map` for a task of several parameters, each item a tuple of arguments — `pool.starmap`.
+    /// (In wasmproc a multi-parameter task already takes a tuple, so this is `map` by its Python name.)
+    pub fn starmap<A, R>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.map(task, items)
+    }
+
+    /// Starts a `map` and returns at once — `pool.map_async`. `.await` the result in async code.
+    pub fn map_async<A, R>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+    ) -> AsyncResult<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.map_chunked(task, items, None)
+    }
+
+    /// `starmap` without waiting — `pool.starmap_async`.
+    pub fn starmap_async<A, R>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+    ) -> AsyncResult<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.map_async(task, items)
+    }
+
+    /// Runs `task` once and waits for its result — `pool.apply(func, args)`.
+    pub fn apply<A, R>(&self, task: &Task<A, R>, args: A) -> Result<R>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.apply_async(task, args).get()
+    }
+
+    /// Starts `task` once and returns at once — `pool.apply_async(func, args)`.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &wasmproc::Pool, add: &wasmproc::Task<(i64, i64), i64>) -> wasmproc::Result<()> {
+    /// let pending = pool.apply_async(add, (3, 4));
+    /// assert_eq!(pending.await?, 7);
+    /// # Ok(()) }
+    /// ```
+    pub fn apply_async<A, R>(&self, task: &Task<A, R>, args: A) -> AsyncResult<R>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.start(task, std::iter::once(args), Some(1), |results: Vec<R>| {
+            results
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Internal("apply produced no result".into()))
+        })
+    }
+
+    /// Results in input order, pulling `items` lazily — `pool.imap(func, iterable)` (chunksize 1).
+    pub fn imap<I, R>(&self, task: &Task<I::Item, R>, items: I) -> IMap<I::IntoIter, R>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+        R: DeserializeOwned,
+    {
+        IMap::new(self, task, items.into_iter(), 1, true)
+    }
+
+    /// Results in completion order, pulling `items` lazily — `pool.imap_unordered(func, iterable)`.
+    pub fn imap_unordered<I, R>(&self, task: &Task<I::Item, R>, items: I) -> IMap<I::IntoIter, R>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+        R: DeserializeOwned,
+    {
+        IMap::new(self, task, items.into_iter(), 1, false)
+    }
+
+    /// The same methods with an explicit `chunksize` — `pool.map(func, iterable, chunksize=k)`.
+    ///
+    /// ```no_run
+    /// # fn demo(pool: &wasmproc::Pool, square: &wasmproc::Task<u64, u64>) -> wasmproc::Result<()> {
+    /// let squares = pool.chunksize(100).map(square, 0..10_000)?;
+    /// assert_eq!(squares[99], 99 * 99);
+    /// # Ok(()) }
+    /// ```
+    pub fn chunksize(&self, chunksize: usize) -> Chunked<'_> {
+        Chunked {
+            pool: self,
+            chunksize: chunksize.max(1),
+        }
+    }
+
+    /// Stops accepting work; queued work still runs — `pool.close()`.
+    pub fn close(&self) {
+        let _ = self.shared.state.compare_exchange(
+            RUNNING,
+            CLOSED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.shared.jobs.lock().expect("pool lock").take();
+    }
+
+    /// Waits for the workers to finish the queued work and exit — `pool.join()`. Unlike Python, it
+    /// closes the pool first if that was not done.
+    pub fn join(&self) {
+        self.close();
+        // Each driver holds a sender; the channel disconnects when the last one exits.
+        let _ = self.shared.done.recv();
+    }
+
+    /// [`Pool::join`] for async code.
+    pub async fn join_async(&self) {
+        self.close();
+        let _ = self.shared.done.recv_async().await;
+    }
+
+    /// Stops the workers now (SIGKILL), without finishing queued work — `pool.terminate()`.
+    /// Outstanding results become [`Error::Terminated`].
+    pub fn terminate(&self) {
+        self.shared.state.store(TERMINATED, Ordering::Release);
+        self.shared.jobs.lock().expect("pool lock").take();
+        let _ = self.shared.terminate.send(true);
+        let _ = self.shared.done.recv_timeout(Duration::from_secs(10));
+    }
+
+    fn map_chunked<A, R>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> AsyncResult<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.start(task, items, chunksize, Ok)
+    }
+
+    /// Encodes and submits every item in chunks; `finish` turns the decoded results into the value.
+    fn start<A, R, T>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+        finish: impl FnOnce(Vec<R>) -> Result<T> + Send + 'static,
+    ) -> AsyncResult<T>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let encoded: Result<Vec<Vec<u8>>> = items.into_iter().map(|a| task.encode(&a)).collect();
+        let encoded = match encoded {
+            Ok(e) => e,
+            Err(e) => return AsyncResult::failed(e),
+        };
+        let len = encoded.len();
+        let chunksize = chunksize
+            .unwrap_or_else(|| default_chunksize(len, self.processes()))
+            .max(1);
+        let (tx, rx) = flume::unbounded();
+        let mut base = 0;
+        let mut encoded = encoded.into_iter();
+        while base < len {
+            let args: Vec<Vec<u8>> = encoded.by_ref().take(chunksize).collect();
+            let n = args.len();
+            if let Err(e) = self.shared.submit(task, base, args, tx.clone()) {
+                return AsyncResult::failed(e);
+            }
+            base += n;
+        }
+        drop(tx);
+        let (codec, sig) = (task.codec, task.sig.clone());
+        AsyncResult::new(
+            rx,
+            len,
+            Box::new(move |items: Vec<ItemOutcome>| {
+                let mut out = Vec::with_capacity(items.len());
+                let mut first_error = None;
+                for item in items {
+                    match item {
+                        Ok(bytes) if first_error.is_none() => {
+                            out.push(crate::module::decode_result(codec, &sig, &bytes)?)
+                        }
+                        Ok(_) => {}
+                        Err(failure) => {
+                            first_error.get_or_insert(failure);
+                        }
+                    }
+                }
+                match first_error {
+                    Some(failure) => Err(Error::Task(failure)),
+                    None => finish(out),
+                }
+            }),
+        )
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if self.shared.state.load(Ordering::Acquire) != TERMINATED {
+            // Already-joined pools have no workers left; this returns at once for them.
+            self.terminate();
+        }
+    }
+}
+
+static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Python's default `chunksize` for `map`: the items split into about four chunks per worker.
+pub(crate) fn default_chunksize(len: usize, processes: usize) -> usize {
+    let per = processes.max(1) * 4;
+    len / per + usize::from(len % per != 0)
+}
+
+/// [`Pool`] methods with an explicit chunk size; see [`Pool::chunksize`].
+#[derive(Debug)]
+pub struct Chunked<'a> {
+    pool: &'a Pool,
+    chunksize: usize,
+}
+
+impl Chunked<'_> {
+    /// [`Pool::map`] with this chunk size.
+    pub fn map<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> Result<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.map_async(task, items).get()
+    }
+
+    /// [`Pool::starmap`] with this chunk size.
+    pub fn starmap<A, R>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.map(task, items)
+    }
+
+    /// [`Pool::map_async`] with this chunk size.
+    pub fn map_async<A, R>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+    ) -> AsyncResult<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.pool.map_chunked(task, items, Some(self.chunksize))
+    }
+
+    /// [`Pool::imap`] with this chunk size.
+    pub fn imap<I, R>(&self, task: &Task<I::Item, R>, items: I) -> IMap<I::IntoIter, R>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+        R: DeserializeOwned,
+    {
+        IMap::new(self.pool, task, items.into_iter(), self.chunksize, true)
+    }
+
+    /// [`Pool::imap_unordered`] with this chunk size.
+    pub fn imap_unordered<I, R>(&self, task: &Task<I::Item, R>, items: I) -> IMap<I::IntoIter, R>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+        R: DeserializeOwned,
+    {
+        IMap::new(self.pool, task, items.into_iter(), self.chunksize, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_chunksize;
+
+    #[test]
+    fn chunksize_follows_python() {
+        // divmod(len, 4 * processes), plus one if there is a remainder.
+        assert_eq!(default_chunksize(0, 4), 0);
+        assert_eq!(default_chunksize(1, 4), 1);
+        assert_eq!(default_chunksize(16, 4), 1);
+        assert_eq!(default_chunksize(17, 4), 2);
+        assert_eq!(default_chunksize(10_000, 2), 1250);
+        assert_eq!(default_chunksize(10_001, 2), 1251);
+    }
+}

@@ -1,0 +1,437 @@
+//! What the asynchronous pool methods hand back: [`AsyncResult`] for one value (or one list), and
+//! [`IMap`] for a stream of results that pulls its input lazily.
+
+use super::job::{ChunkDone, ChunkOutcome, ItemOutcome};
+use super::{Pool, PoolShared};
+use crate::error::{Error, Result};
+use crate::module::Task;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+type Finish<T> = Box<dyn FnOnce(Vec<ItemOutcome>) -> Result<T> + Send>;
+
+/// The pending result of [`Pool::apply_async`] or [`Pool::map_async`]: Python's `AsyncResult`.
+///
+/// Block on it with [`get`](AsyncResult::get), poll it with [`ready`](AsyncResult::ready), or
+/// `.await` it from async code.
+pub struct AsyncResult<T> {
+    rx: flume::Receiver<ChunkDone>,
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    slots: Vec<Option<ItemOutcome>>,
+    missing: usize,
+    finish: Option<Finish<T>>,
+    /// Set once every chunk is in: the value, until it is taken.
+    done: Option<Result<T>>,
+    taken: bool,
+}
+
+impl<T> fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncResult").finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> AsyncResult<T> {
+    pub(crate) fn new(
+        rx: flume::Receiver<ChunkDone>,
+        len: usize,
+        finish: Finish<T>,
+    ) -> AsyncResult<T> {
+        let mut state = State {
+            slots: (0..len).map(|_| None).collect(),
+            missing: len,
+            finish: Some(finish),
+            done: None,
+            taken: false,
+        };
+        if len == 0 {
+            state.finish();
+        }
+        AsyncResult {
+            rx,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// An already failed result (a submission error).
+    pub(crate) fn failed(err: Error) -> AsyncResult<T> {
+        let (_, rx) = flume::bounded(1);
+        let state = State {
+            slots: Vec::new(),
+            missing: 0,
+            finish: None,
+            done: Some(Err(err)),
+            taken: false,
+        };
+        AsyncResult {
+            rx,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Whether the result has arrived (Python's `ready()`).
+    pub fn ready(&self) -> bool {
+        self.pump(Some(Instant::now()))
+    }
+
+    /// Blocks until the result has arrived.
+    pub fn wait(&self) {
+        self.pump(None);
+    }
+
+    /// Blocks until the result has arrived or `timeout` passed; returns whether it arrived.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.pump(Some(Instant::now() + timeout))
+    }
+
+    /// Whether the call succeeded: `None` while it is not ready (where Python raises `ValueError`).
+    pub fn successful(&self) -> Option<bool> {
+        if !self.ready() {
+            return None;
+        }
+        let state = self.state.lock().expect("AsyncResult lock");
+        Some(matches!(state.done, Some(Ok(_))))
+    }
+
+    /// Blocks until the result arrives and returns it; a failed task returns its error.
+    pub fn get(self) -> Result<T> {
+        self.pump(None);
+        self.take()
+    }
+
+    /// Like [`get`](AsyncResult::get), but gives up after `timeout` with [`Error::Timeout`], leaving
+    /// the result to arrive later. Once it has returned the value, later calls return
+    /// [`Error::AlreadyTaken`].
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        if !self.pump(Some(Instant::now() + timeout)) {
+            return Err(Error::Timeout);
+        }
+        self.take()
+    }
+
+    fn take(&self) -> Result<T> {
+        let mut state = self.state.lock().expect("AsyncResult lock");
+        if state.taken {
+            return Err(Error::AlreadyTaken);
+        }
+        state.taken = true;
+        state.done.take().unwrap_or_else(|| {
+            Err(Error::Internal(
+                "AsyncResult taken before it was done".into(),
+            ))
+        })
+    }
+
+    /// Receives chunks until done or `deadline`; returns whether done.
+    fn pump(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            {
+                let state = self.state.lock().expect("AsyncResult lock");
+                if state.done.is_some() || state.taken {
+                    return true;
+                }
+            }
+            let chunk = match deadline {
+                None => self.rx.recv().ok(),
+                Some(d) => match self.rx.recv_deadline(d) {
+                    Ok(c) => Some(c),
+                    Err(flume::RecvTimeoutError::Timeout) => return false,
+                    Err(flume::RecvTimeoutError::Disconnected) => None,
+                },
+            };
+            self.state.lock().expect("AsyncResult lock").accept(chunk);
+        }
+    }
+}
+
+impl<T> State<T> {
+    /// Files one chunk (`None`: the senders are gone, which `Job`'s drop guard rules out unless the
+    /// runtime itself went away).
+    fn accept(&mut self, chunk: Option<ChunkDone>) {
+        match chunk {
+            Some(ChunkDone {
+                base,
+                outcome: ChunkOutcome::Done(items),
+                ..
+            }) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    if let Some(slot) = self.slots.get_mut(base + i) {
+                        if slot.is_none() {
+                            self.missing -= 1;
+                        }
+                        *slot = Some(item);
+                    }
+                }
+                if self.missing == 0 {
+                    self.finish();
+                }
+            }
+            Some(ChunkDone {
+                outcome: ChunkOutcome::Terminated,
+                ..
+            })
+            | None => {
+                self.finish = None;
+                self.done = Some(Err(Error::Terminated));
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(finish) = self.finish.take() {
+            let items = std::mem::take(&mut self.slots)
+                .into_iter()
+                .map(|s| s.expect("every slot filled"))
+                .collect();
+            self.done = Some(finish(items));
+        }
+    }
+}
+
+impl<T: Send + 'static> IntoFuture for AsyncResult<T> {
+    type Output = Result<T>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<T>> + Send>>;
+
+    /// Awaits the result without blocking a thread.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            loop {
+                {
+                    let state = self.state.lock().expect("AsyncResult lock");
+                    if state.done.is_some() || state.taken {
+                        break;
+                    }
+                }
+                let chunk = self.rx.recv_async().await.ok();
+                self.state.lock().expect("AsyncResult lock").accept(chunk);
+            }
+            self.take()
+        })
+    }
+}
+
+/// The results of [`Pool::imap`] (in input order) or [`Pool::imap_unordered`] (in completion
+/// order), one `Result` per input.
+///
+/// The input iterator is pulled lazily on the consuming thread, keeping a bounded number of chunks
+/// in flight (four per worker), so an endless input runs in bounded memory. A failed input yields
+/// its error in place and the iteration goes on, as in Python. Implements both [`Iterator`] and
+/// [`futures_core::Stream`].
+pub struct IMap<I: Iterator, R> {
+    shared: Arc<PoolShared>,
+    task: Task<I::Item, R>,
+    input: I,
+    input_done: bool,
+    chunksize: usize,
+    window: usize,
+    in_flight: usize,
+    next_index: usize,
+    ordered: bool,
+    next_yield: usize,
+    /// Outcomes waiting to be yielded: by index when ordered, in arrival order otherwise.
+    by_index: BTreeMap<usize, Result<Vec<u8>>>,
+    arrived: VecDeque<Result<Vec<u8>>>,
+    tx: flume::Sender<ChunkDone>,
+    rx: flume::Receiver<ChunkDone>,
+    stream: Option<flume::r#async::RecvStream<'static, ChunkDone>>,
+}
+
+impl<I: Iterator, R> fmt::Debug for IMap<I, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IMap")
+            .field("task", &self.task.sig.name())
+            .field("ordered", &self.ordered)
+            .finish()
+    }
+}
+
+impl<I, R> IMap<I, R>
+where
+    I: Iterator,
+    I::Item: Serialize,
+    R: DeserializeOwned,
+{
+    pub(crate) fn new(
+        pool: &Pool,
+        task: &Task<I::Item, R>,
+        input: I,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Self {
+        let (tx, rx) = flume::unbounded();
+        IMap {
+            shared: pool.shared.clone(),
+            task: task.clone(),
+            input,
+            input_done: false,
+            chunksize: chunksize.max(1),
+            window: pool.processes() * 4,
+            in_flight: 0,
+            next_index: 0,
+            ordered,
+            next_yield: 0,
+            by_index: BTreeMap::new(),
+            arrived: VecDeque::new(),
+            tx,
+            rx,
+            stream: None,
+        }
+    }
+
+    /// Submits chunks from the input until the window is full or the input ends.
+    fn fill(&mut self) {
+        while !self.input_done && self.in_flight < self.window {
+            let base = self.next_index;
+            let mut args = Vec::with_capacity(self.chunksize);
+            while args.len() < self.chunksize {
+                let Some(item) = self.input.next() else {
+                    self.input_done = true;
+                    break;
+                };
+                let index = base + args.len();
+                match self.task.encode(&item) {
+                    Ok(bytes) => args.push(bytes),
+                    Err(e) => {
+                        // An input that cannot be encoded ends its chunk and is reported in place.
+                        self.next_index = index + 1;
+                        if !args.is_empty() {
+                            self.submit(base, std::mem::take(&mut args));
+                        }
+                        self.file(index, Err(e));
+                        break;
+                    }
+                }
+            }
+            if !args.is_empty() {
+                self.next_index = base + args.len();
+                self.submit(base, args);
+            }
+        }
+    }
+
+    fn submit(&mut self, base: usize, args: Vec<Vec<u8>>) {
+        let len = args.len();
+        match self.shared.submit(&self.task, base, args, self.tx.clone()) {
+            Ok(()) => self.in_flight += 1,
+            Err(e) => {
+                for i in 0..len {
+                    let err = match &e {
+                        Error::PoolClosed => Error::PoolClosed,
+                        _ => Error::Terminated,
+                    };
+                    self.file(base + i, Err(err));
+                }
+            }
+        }
+    }
+
+    fn file(&mut self, index: usize, outcome: Result<Vec<u8>>) {
+        if self.ordered {
+            self.by_index.insert(index, outcome);
+        } else {
+            self.arrived.push_back(outcome);
+        }
+    }
+
+    fn accept(&mut self, chunk: ChunkDone) {
+        self.in_flight -= 1;
+        match chunk.outcome {
+            ChunkOutcome::Done(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    self.file(chunk.base + i, item.map_err(Error::Task));
+                }
+            }
+            ChunkOutcome::Terminated => {
+                for i in 0..chunk.len {
+                    self.file(chunk.base + i, Err(Error::Terminated));
+                }
+            }
+        }
+    }
+
+    /// The next outcome ready to be yielded, if any.
+    fn ready_item(&mut self) -> Option<Result<R>> {
+        let raw = if self.ordered {
+            let raw = self.by_index.remove(&self.next_yield)?;
+            self.next_yield += 1;
+            raw
+        } else {
+            self.arrived.pop_front()?
+        };
+        Some(raw.and_then(|bytes| self.task.decode(&bytes)))
+    }
+
+    fn finished(&self) -> bool {
+        self.input_done
+            && self.in_flight == 0
+            && self.by_index.is_empty()
+            && self.arrived.is_empty()
+    }
+}
+
+impl<I, R> Iterator for IMap<I, R>
+where
+    I: Iterator,
+    I::Item: Serialize,
+    R: DeserializeOwned,
+{
+    type Item = Result<R>;
+
+    fn next(&mut self) -> Option<Result<R>> {
+        loop {
+            self.fill();
+            if let Some(item) = self.ready_item() {
+                return Some(item);
+            }
+            if self.finished() {
+                return None;
+            }
+            // Every job answers exactly once (see `Job`), and we hold a sender, so this cannot
+            // disconnect while chunks are in flight.
+            match self.rx.recv() {
+                Ok(chunk) => self.accept(chunk),
+                Err(_) => return Some(Err(Error::Terminated)),
+            }
+        }
+    }
+}
+
+impl<I, R> futures_core::Stream for IMap<I, R>
+where
+    I: Iterator + Unpin,
+    I::Item: Serialize,
+    R: DeserializeOwned + Unpin,
+{
+    type Item = Result<R>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Result<R>>> {
+        let this = self.get_mut();
+        loop {
+            this.fill();
+            if let Some(item) = this.ready_item() {
+                return Poll::Ready(Some(item));
+            }
+            if this.finished() {
+                return Poll::Ready(None);
+            }
+            let stream = this
+                .stream
+                .get_or_insert_with(|| this.rx.clone().into_stream());
+            match Pin::new(stream).poll_next(cx) {
+                Poll::Ready(Some(chunk)) => this.accept(chunk),
+                Poll::Ready(None) => return Poll::Ready(Some(Err(Error::Terminated))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
