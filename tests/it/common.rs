@@ -1,18 +1,21 @@
 use std::sync::OnceLock;
 use wasmproc::{Context, Module};
 
-/// One context and module for the whole test binary (compiling the fixture once).
+/// One context and module for the whole test binary (compiling the fixture once), with a private
+/// cache directory so tests never touch the user's cache.
 pub(crate) fn ctx() -> &'static Context {
     static CTX: OnceLock<Context> = OnceLock::new();
     CTX.get_or_init(|| {
-        let cache =
-            std::env::temp_dir().join(format!("wasmproc-test-cache-{}", std::process::id()));
         Context::builder()
             .processes(2)
-            .cache_dir(cache)
+            .cache_dir(cache_dir())
             .build()
             .expect("context")
     })
+}
+
+pub(crate) fn cache_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("wasmproc-test-cache-{}", std::process::id()))
 }
 
 pub(crate) fn fixtures() -> &'static Module {
@@ -22,4 +25,28 @@ pub(crate) fn fixtures() -> &'static Module {
             .load(wasmproc_tests::FIXTURES_WASM)
             .expect("load fixtures")
     })
+}
+
+/// Whether `pid` is gone entirely: not running and not a zombie waiting to be reaped.
+pub(crate) fn process_gone(pid: u32) -> bool {
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits up to `secs` seconds for `cond`.
+pub(crate) fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// A scratch file path unique to this test process.
+pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasmproc-test-scratch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir.join(name)
 }

@@ -1,4 +1,9 @@
-//! wasmproc integration tests: real worker processes running the fixture component.
+//! wasmproc integration tests: real worker processes running the fixture component built by
+//! `build.rs`. One binary; each module covers one area.
 
+mod async_api;
+mod cli;
 mod common;
+mod errors;
+mod faults;
 mod pool;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `wasmproc` command. Everything lives in the library; see `wasmproc --help`.
+
+fn main() -> std::process::ExitCode {
+    wasmproc_cli::main()
+}

@@ -171,7 +171,7 @@ fn convert_error(err: TaskError) -> (FailureKind, String) {
 
 fn trap_message(err: &wasmtime::Error) -> String {
     match err.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => format!("wasm trap: {trap}"),
+        Some(trap) => trap.to_string(),
         None => format!("{err:#}"),
     }
 }

@@ -1,6 +1,10 @@
-//! One driver task per worker slot: feeds the worker jobs from the pool's queue (keeping up to
-//! [`MAX_IN_FLIGHT`] chunks queued at the worker, so it never waits for a round trip), routes the
-//! results back, and replaces the worker when it dies.
+//! One driver task per worker slot: feeds the worker jobs from the pool's queue, routes the results
+//! back, and replaces the worker when it dies.
+//!
+//! Dispatch rule: a driver whose worker has nothing to do always takes the next job. A driver whose
+//! worker is busy takes one more (up to [`MAX_IN_FLIGHT`], so the worker never waits a round trip
+//! between chunks) only while no worker is idle — otherwise a long task could hold a short one
+//! hostage while another worker sits free.
 //!
 //! A worker answers `Run`s in the order it got them, so the in-flight jobs are a FIFO.
 
@@ -32,6 +36,33 @@ pub(crate) struct DriverShared {
     pub(crate) pids: Arc<Mutex<Vec<u32>>>,
     /// Drivers still able to run jobs; the last one to fail keeps draining the queue with errors.
     pub(crate) alive: Arc<AtomicUsize>,
+    /// Drivers with a live worker and nothing in flight.
+    pub(crate) idle: AtomicUsize,
+}
+
+/// Keeps a driver's contribution to [`DriverShared::idle`] in step with its state.
+struct IdleMark<'a> {
+    idle: &'a AtomicUsize,
+    counted: bool,
+}
+
+impl IdleMark<'_> {
+    fn set(&mut self, idle: bool) {
+        if idle != self.counted {
+            if idle {
+                self.idle.fetch_add(1, Ordering::AcqRel);
+            } else {
+                self.idle.fetch_sub(1, Ordering::AcqRel);
+            }
+            self.counted = idle;
+        }
+    }
+}
+
+impl Drop for IdleMark<'_> {
+    fn drop(&mut self) {
+        self.set(false);
+    }
 }
 
 type Event = io::Result<Option<(FromWorker, Vec<u8>)>>;
@@ -103,7 +134,16 @@ pub(crate) async fn drive(
         Err(_) => None,
     };
     let mut queue_open = true;
+    // The pool counted this worker idle when it started it (see `Pool::with_processes`).
+    let mut idle = IdleMark {
+        idle: &shared.idle,
+        counted: conn.is_some(),
+    };
+    if conn.is_none() {
+        shared.idle.fetch_sub(1, Ordering::AcqRel);
+    }
     loop {
+        idle.set(conn.as_ref().is_some_and(|c| c.in_flight.is_empty()));
         let Some(c) = conn.as_mut() else {
             // No worker: start one, unless there is nothing left to do.
             if !queue_open || *terminate.borrow() {
@@ -124,7 +164,9 @@ pub(crate) async fn drive(
             set_pid(&shared, slot, 0);
             return;
         }
-        let can_take = queue_open && c.in_flight.len() < MAX_IN_FLIGHT;
+        let can_take = queue_open
+            && (c.in_flight.is_empty()
+                || (c.in_flight.len() < MAX_IN_FLIGHT && shared.idle.load(Ordering::Acquire) == 0));
         tokio::select! {
             biased;
             changed = terminate.changed() => {
@@ -144,6 +186,9 @@ pub(crate) async fn drive(
                     match c.in_flight.pop_front() {
                         Some(job) => {
                             let items = decode_outcomes(&job, outcomes, payload);
+                            // Count as idle before the caller hears back, or work it submits on
+                            // hearing could be prefetched by a busy worker.
+                            idle.set(c.in_flight.is_empty());
                             job.complete(items);
                         }
                         None => lost_worker(&shared, slot, &mut conn, "sent a result nobody asked for").await,
@@ -291,6 +336,14 @@ fn decode_outcomes(job: &Job, outcomes: Vec<WireOutcome>, payload: Vec<u8>) -> V
             let body = bodies.next().unwrap_or_default();
             match o {
                 WireOutcome::Ok(_) => Ok(body),
+                WireOutcome::Err {
+                    kind: FailureKind::BadArgument,
+                    message,
+                } => Err(failure(
+                    i,
+                    FailureKind::BadArgument,
+                    format!("expected `{}`: {message}", job.task),
+                )),
                 WireOutcome::Err { kind, message } => Err(failure(i, kind, message)),
             }
         })

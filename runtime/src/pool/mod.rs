@@ -151,6 +151,8 @@ impl Pool {
             terminate: terminate_rx,
             pids: pids.clone(),
             alive: Arc::new(AtomicUsize::new(processes)),
+            // Every worker starts idle; each driver takes over its own count.
+            idle: AtomicUsize::new(processes),
         });
         let handle = ctx.inner.runtime.handle();
         for (slot, worker) in workers.into_iter().enumerate() {
@@ -437,8 +439,14 @@ impl Drop for Pool {
 
 static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// Python's default `chunksize` for `map`: the items split into about four chunks per worker.
-pub(crate) fn default_chunksize(len: usize, processes: usize) -> usize {
+/// Python's default `chunksize` for `map` over `len` items on `processes` workers: about four
+/// chunks per worker (`divmod(len, 4 * processes)`, rounded up).
+///
+/// ```
+/// assert_eq!(wasmproc::default_chunksize(10_000, 2), 1250);
+/// assert_eq!(wasmproc::default_chunksize(17, 4), 2);
+/// ```
+pub fn default_chunksize(len: usize, processes: usize) -> usize {
     let per = processes.max(1) * 4;
     len / per + usize::from(len % per != 0)
 }

@@ -223,8 +223,9 @@ impl<T: Send + 'static> IntoFuture for AsyncResult<T> {
 /// The results of [`Pool::imap`] (in input order) or [`Pool::imap_unordered`] (in completion
 /// order), one `Result` per input.
 ///
-/// The input iterator is pulled lazily on the consuming thread, keeping a bounded number of chunks
-/// in flight (four per worker), so an endless input runs in bounded memory. A failed input yields
+/// The input iterator is pulled lazily on the consuming thread: at most four chunks per worker are
+/// pulled and not yet yielded (running, queued, or finished out of order), so an endless input runs
+/// in bounded memory. A failed input yields
 /// its error in place and the iteration goes on, as in Python. Implements both [`Iterator`] and
 /// [`futures_core::Stream`].
 pub struct IMap<I: Iterator, R> {
@@ -233,7 +234,11 @@ pub struct IMap<I: Iterator, R> {
     input: I,
     input_done: bool,
     chunksize: usize,
+    /// Most inputs pulled but not yet yielded.
     window: usize,
+    /// Inputs pulled but not yet yielded.
+    outstanding: usize,
+    /// Chunks submitted and not yet answered.
     in_flight: usize,
     next_index: usize,
     ordered: bool,
@@ -275,7 +280,8 @@ where
             input,
             input_done: false,
             chunksize: chunksize.max(1),
-            window: pool.processes() * 4,
+            window: pool.processes() * 4 * chunksize.max(1),
+            outstanding: 0,
             in_flight: 0,
             next_index: 0,
             ordered,
@@ -290,7 +296,7 @@ where
 
     /// Submits chunks from the input until the window is full or the input ends.
     fn fill(&mut self) {
-        while !self.input_done && self.in_flight < self.window {
+        while !self.input_done && self.outstanding + self.chunksize <= self.window {
             let base = self.next_index;
             let mut args = Vec::with_capacity(self.chunksize);
             while args.len() < self.chunksize {
@@ -298,6 +304,7 @@ where
                     self.input_done = true;
                     break;
                 };
+                self.outstanding += 1;
                 let index = base + args.len();
                 match self.task.encode(&item) {
                     Ok(bytes) => args.push(bytes),
@@ -368,6 +375,7 @@ where
         } else {
             self.arrived.pop_front()?
         };
+        self.outstanding -= 1;
         Some(raw.and_then(|bytes| self.task.decode(&bytes)))
     }
 

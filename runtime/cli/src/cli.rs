@@ -1,0 +1,107 @@
+//! Command-line definitions. Doc comments are the `--help` text.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Run WebAssembly tasks on a pool of sandboxed worker processes — Python's multiprocessing.Pool,
+/// with a .wasm file instead of a Python function.
+///
+/// A task module is a .wasm file built from Rust with the wasmproc-guest SDK: each function marked
+/// #[task] becomes a task you can call by name. Arguments and results are JSON. Each worker is a
+/// separate process with no access to files, network or environment variables.
+///
+/// Examples:
+///
+///   wasmproc inspect tasks.wasm                     # what tasks does it have?
+///
+///   wasmproc run tasks.wasm square 7                # like pool.apply(square, (7,)) → 49
+///
+///   seq 1 100 | wasmproc map tasks.wasm square      # like pool.map(square, range(1, 101))
+#[derive(Debug, Parser)]
+#[command(name = "wasmproc", version, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+
+    #[command(flatten)]
+    pub(crate) global: GlobalOptions,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalOptions {
+    /// Where compiled modules are cached (must be private to you)
+    #[arg(
+        long,
+        global = true,
+        env = "WASMPROC_CACHE_DIR",
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
+    pub(crate) cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Call one task once and print its JSON result (Python: pool.apply(func, args))
+    ///
+    /// Each ARG is one JSON value: numbers as they are, strings in double quotes
+    /// (in a shell: '"text"'), lists as [1,2,3], records as {"id":1}.
+    Run(RunArgs),
+    /// Call a task for every line of input, in parallel (Python: pool.map / imap / imap_unordered)
+    ///
+    /// Each input line is one JSON value: the argument of a one-parameter task, or a JSON array
+    /// of the arguments for a task of several parameters ([1, 2] for add(a, b)). Each output line
+    /// is the JSON result for the input line at the same position (unless --unordered). Empty
+    /// lines are skipped.
+    Map(MapArgs),
+    /// List the tasks of a module with their parameter and result types
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The task module (.wasm)
+    pub(crate) module: PathBuf,
+    /// The task's name (see `wasmproc inspect MODULE`)
+    pub(crate) task: String,
+    /// The task's arguments, one JSON value each
+    #[arg(allow_hyphen_values = true)]
+    pub(crate) args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MapArgs {
+    /// The task module (.wasm)
+    pub(crate) module: PathBuf,
+    /// The task's name (see `wasmproc inspect MODULE`)
+    pub(crate) task: String,
+    /// Read JSON lines from FILE; `-` is standard input
+    #[arg(long, short, default_value = "-", value_name = "FILE")]
+    pub(crate) input: PathBuf,
+    /// Write JSON result lines to FILE instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Number of worker processes [default: number of CPUs]
+    #[arg(long, short, env = "WASMPROC_PROCESSES", value_name = "N")]
+    pub(crate) processes: Option<usize>,
+    /// Inputs per call into a worker. Larger chunks cost less overhead per input.
+    /// [default: Python's rule (about 4 chunks per worker) when the input is a file, 1 for stdin]
+    #[arg(long, short, value_name = "K")]
+    pub(crate) chunksize: Option<usize>,
+    /// Write results as they finish instead of in input order (Python: imap_unordered)
+    #[arg(long)]
+    pub(crate) unordered: bool,
+    /// Do not stop at a failing input: write {"error": "...", "line": N} in its place and go on.
+    /// The exit code is still 1 if any input failed.
+    #[arg(long)]
+    pub(crate) keep_going: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The task module (.wasm)
+    pub(crate) module: PathBuf,
+    /// Print the listing as JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+}

@@ -1,0 +1,162 @@
+//! A worker that dies never hangs the pool (where Python's Pool waits forever).
+
+use crate::common::{ctx, eventually, fixtures, process_gone};
+use std::time::{Duration, Instant};
+use wasmproc::{Error, FailureKind, Pool};
+
+fn sigkill(pid: u32) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is a worker of this test.
+    assert_eq!(
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) },
+        0,
+        "kill {pid}"
+    );
+}
+
+#[test]
+fn a_killed_worker_fails_its_tasks_and_is_replaced() {
+    let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
+    let square = fixtures().task::<u64, u64>("square").unwrap();
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    let before = pool.pids();
+
+    let start = Instant::now();
+    let pending = pool.chunksize(1).map_async(&sleep, [2_000, 2_000]);
+    std::thread::sleep(Duration::from_millis(300));
+    sigkill(before[0]);
+    match pending.get() {
+        Err(Error::Task(f)) => match f.kind {
+            FailureKind::WorkerDied { pid, signal } => {
+                assert_eq!(pid, before[0]);
+                assert_eq!(signal, Some(libc::SIGKILL));
+                assert!(f.message.contains("signal 9"), "{}", f.message);
+            }
+            other => panic!("unexpected kind {other:?}"),
+        },
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the map did not hang"
+    );
+    assert!(process_gone(before[0]), "the dead worker was reaped");
+
+    // The pool replaced the worker and goes on.
+    assert!(eventually(10, || pool.pids().iter().all(|p| *p != 0)));
+    let after = pool.pids();
+    assert_ne!(after[0], before[0]);
+    assert_eq!(after[1], before[1]);
+    assert_eq!(pool.map(&square, 0..50).unwrap().len(), 50);
+}
+
+#[test]
+fn every_input_is_accounted_for_when_workers_are_killed_during_imap() {
+    let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    let killer = {
+        let pids = pool.pids();
+        std::thread::spawn(move || {
+            for pid in pids {
+                std::thread::sleep(Duration::from_millis(150));
+                sigkill(pid);
+            }
+        })
+    };
+    let mut ok = 0;
+    let mut died = 0;
+    let n = 60;
+    for (i, r) in pool.imap(&sleep, std::iter::repeat_n(10u64, n)).enumerate() {
+        match r {
+            Ok(10) => ok += 1,
+            Err(Error::Task(f)) if matches!(f.kind, FailureKind::WorkerDied { .. }) => {
+                assert_eq!(f.index, i);
+                died += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    killer.join().unwrap();
+    assert_eq!(ok + died, n, "each input yields exactly one outcome");
+    assert!(died >= 1, "the kills hit running work");
+}
+
+#[test]
+fn a_worker_that_cannot_start_is_a_clear_error() {
+    let true_bin = ["/bin/true", "/usr/bin/true"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap();
+    let ctx = wasmproc::Context::builder()
+        .worker_executable(true_bin)
+        .cache_dir(crate::common::cache_dir())
+        .build()
+        .unwrap();
+    match Pool::with_processes(&ctx, 2) {
+        Err(Error::WorkerStart { reason }) => {
+            assert!(
+                reason.contains("exited") && reason.contains("before it was ready"),
+                "{reason}"
+            )
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let ctx = wasmproc::Context::builder()
+        .worker_executable("/nonexistent/worker")
+        .cache_dir(crate::common::cache_dir())
+        .build()
+        .unwrap();
+    match Pool::with_processes(&ctx, 1) {
+        Err(Error::WorkerStart { reason }) => {
+            assert!(reason.contains("/nonexistent/worker"), "{reason}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_worker_exits_when_its_host_dies() {
+    // A child copy of this test binary starts a pool, prints its worker pids, and is killed.
+    if std::env::var_os("WASMPROC_TEST_ORPHAN_HOST").is_some() {
+        let pool = Pool::with_processes(ctx(), 2).unwrap();
+        let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
+        let _busy = pool.apply_async(&sleep, 60_000);
+        println!("PIDS {:?}", pool.pids());
+        std::thread::sleep(Duration::from_secs(60));
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "faults::a_worker_exits_when_its_host_dies",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("WASMPROC_TEST_ORPHAN_HOST", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let pids: Vec<u32> = loop {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
+            "host exited early"
+        );
+        // libtest may print the test's name on the same line.
+        if let Some(list) = line.trim().split("PIDS ").nth(1) {
+            break list
+                .trim_matches(['[', ']'])
+                .split(", ")
+                .map(|p| p.parse().unwrap())
+                .collect();
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Orphans are re-parented and reaped by init once they exit.
+    assert!(
+        eventually(5, || pids.iter().all(|p| process_gone(*p))),
+        "orphaned workers still running: {pids:?}"
+    );
+}
