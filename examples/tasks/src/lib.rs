@@ -1,0 +1,95 @@
+//! The example tasks. Each is the twin of a Python function from the multiprocessing tutorials;
+//! the Python is quoted above it.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use wasmproc_guest::task;
+
+/// `def square(x): return x * x`
+#[task]
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+/// `def square(x): time.sleep(0.5); return x * x` — the tutorial's version with simulated work.
+#[task]
+fn slow_square(x: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(500));
+    x * x
+}
+
+/// `def cube(n): return n * n * n`
+#[task]
+fn cube(n: i64) -> i64 {
+    n * n * n
+}
+
+/// `def process_data(data): return data * 2`
+#[task]
+fn process_data(data: i64) -> i64 {
+    data * 2
+}
+
+/// `def add(a, b): return a + b`
+#[task]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// The tutorial passes `{'value': i}` dicts; here it is a struct.
+#[derive(Serialize, Deserialize)]
+pub struct Item {
+    value: i64,
+}
+
+/// `def process_item(item): return item['value'] * 2`
+#[task]
+fn process_item(item: Item) -> i64 {
+    item.value * 2
+}
+
+/// `def task(msg): print(f"Start: {msg}"); time.sleep(2); return f"End: {msg}"`
+#[task]
+fn task(msg: String) -> String {
+    println!("Start: {msg}");
+    std::thread::sleep(Duration::from_secs(2));
+    format!("End: {msg}")
+}
+
+/// `def compute_heavy(n): return sum(i ** 2 for i in range(n))`
+#[task]
+fn compute_heavy(n: u64) -> u64 {
+    let mut result: u64 = 0;
+    // black_box keeps LLVM from replacing the loop by a closed form: like Python's loop, this
+    // really runs n iterations.
+    for i in 0..n {
+        let i = std::hint::black_box(i);
+        result = result.wrapping_add(i.wrapping_mul(i));
+    }
+    result
+}
+
+/// A record of the tutorial's `parallel_process` example.
+#[derive(Serialize, Deserialize)]
+pub struct Record {
+    id: u64,
+    value: i64,
+}
+
+/// What `process_record` returns.
+#[derive(Serialize, Deserialize)]
+pub struct Processed {
+    id: u64,
+    processed: i64,
+    category: String,
+}
+
+/// `def process_record(record): return {'id': …, 'processed': value ** 2, 'category': 'high' if value > 50 else 'low'}`
+#[task]
+fn process_record(record: Record) -> Processed {
+    Processed {
+        id: record.id,
+        processed: record.value * record.value,
+        category: if record.value > 50 { "high" } else { "low" }.to_string(),
+    }
+}

@@ -1,0 +1,6 @@
+#[wasmproc_guest::task]
+fn length(text: &str) -> usize {
+    text.len()
+}
+
+fn main() {}
