@@ -1,12 +1,26 @@
 //! The exported `guest` interface: list the registered tasks, run a chunk of one task.
+//!
+//! A chunk's outcomes are framed into one buffer (see `host.emit` in `wit/task.wit`) and handed to
+//! the host in one call at the end — or from the panic hook, so a panic loses only its own input.
 
 use crate::bindings::exports::wasmproc::task::guest::Guest;
 use crate::bindings::wasmproc::task::host;
 use crate::bindings::wasmproc::task::types::{Codec, Param, TaskError, TaskInfo};
 use crate::registry;
+use std::cell::RefCell;
 use std::sync::Once;
 
 pub(crate) struct Dispatcher;
+
+/// Outcomes of the current chunk not yet emitted, and the index of the first of them.
+struct Pending {
+    first: u32,
+    buf: Vec<u8>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> = const { RefCell::new(Pending { first: 0, buf: Vec::new() }) };
+}
 
 impl Guest for Dispatcher {
     fn tasks() -> Vec<TaskInfo> {
@@ -29,26 +43,75 @@ impl Guest for Dispatcher {
         tasks
     }
 
-    fn run(task: String, codec: Codec, args: Vec<Vec<u8>>) -> Result<(), TaskError> {
+    fn run(task: String, codec: Codec, args: Vec<u8>, lens: Vec<u32>) -> Result<(), TaskError> {
         install_panic_hook();
         let Some(def) = registry::find(&task) else {
             return Err(TaskError::UnknownTask(task));
         };
-        for (index, input) in args.iter().enumerate() {
+        PENDING.with_borrow_mut(|p| {
+            p.first = 0;
+            p.buf.clear();
+        });
+        let mut offset = 0usize;
+        for len in lens {
+            let end = offset + len as usize;
+            let Some(input) = args.get(offset..end) else {
+                return Err(TaskError::BadArgument(
+                    "input lengths exceed the argument buffer".into(),
+                ));
+            };
+            offset = end;
+            // No borrow of PENDING is held while the task runs: its panic hook needs it.
             let outcome = (def.call)(codec, input);
-            host::emit(index as u32, outcome.as_deref().map_err(|e| e));
+            PENDING.with_borrow_mut(|p| push_outcome(&mut p.buf, &outcome));
         }
+        flush();
         Ok(())
     }
 }
 
+/// Appends one framed outcome: tag, u32 length, bytes.
+fn push_outcome(buf: &mut Vec<u8>, outcome: &Result<Vec<u8>, TaskError>) {
+    let (tag, bytes): (u8, &[u8]) = match outcome {
+        Ok(bytes) => (0, bytes),
+        Err(TaskError::BadArgument(m)) => (1, m.as_bytes()),
+        Err(TaskError::Failed(m)) => (2, m.as_bytes()),
+        Err(TaskError::BadResult(m)) => (3, m.as_bytes()),
+        Err(TaskError::UnknownTask(m)) => (4, m.as_bytes()),
+    };
+    buf.push(tag);
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// Hands the pending outcomes to the host.
+fn flush() {
+    PENDING.with_borrow_mut(|p| {
+        if !p.buf.is_empty() {
+            host::emit(p.first, &p.buf);
+        }
+        p.buf.clear();
+    });
+}
+
 /// Reports panics to the host before the guest aborts (guests build with `panic = "abort"`, and an
-/// unwinding panic cannot cross the component boundary anyway). The host turns the resulting trap
-/// into a task error carrying this message and starts a fresh instance for the next item.
+/// unwinding panic cannot cross the component boundary anyway): first the outcomes finished so
+/// far, then the message. The host turns the trap into a task error for the panicking input and
+/// runs the rest of the chunk on a fresh instance.
 fn install_panic_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
+            // A panic while PENDING is borrowed (inside the SDK's own encoding) skips the flush;
+            // the host then fails every unreported input of the chunk instead of guessing.
+            let _ = PENDING.try_with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    if !p.buf.is_empty() {
+                        host::emit(p.first, &p.buf);
+                        p.buf.clear();
+                    }
+                }
+            });
             let payload = info.payload();
             let message = payload
                 .downcast_ref::<&str>()

@@ -1,4 +1,4 @@
-//! `Context`: the engine, the module cache, worker settings, and the runtime that drives pools.
+//! `Context`: the engine, the module cache, and the settings pools start workers with.
 
 use crate::cache::Cache;
 use crate::engine;
@@ -38,7 +38,6 @@ pub(crate) struct ContextInner {
     engine_key: String,
     next_module: AtomicU64,
     pub(crate) settings: Arc<Settings>,
-    pub(crate) runtime: Runtime,
 }
 
 /// How pools start and talk to their workers.
@@ -48,27 +47,6 @@ pub(crate) struct Settings {
     pub(crate) processes: usize,
     pub(crate) stdout_to_stderr: bool,
     pub(crate) start_timeout: Duration,
-}
-
-/// A tokio runtime that shuts down in the background when dropped, so dropping a pool inside
-/// async code never panics.
-pub(crate) struct Runtime(Option<tokio::runtime::Runtime>);
-
-impl Runtime {
-    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
-        self.0
-            .as_ref()
-            .expect("runtime present until drop")
-            .handle()
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
 }
 
 impl fmt::Debug for Context {
@@ -147,12 +125,6 @@ impl ContextBuilder {
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("wasmproc-driver")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
         let engine_key = engine::compatibility_key(&engine);
         Ok(Context {
             inner: Arc::new(ContextInner {
@@ -167,7 +139,6 @@ impl ContextBuilder {
                     stdout_to_stderr: self.stdout_to_stderr,
                     start_timeout: self.start_timeout.unwrap_or(Duration::from_secs(20)),
                 }),
-                runtime: Runtime(Some(runtime)),
             }),
         })
     }

@@ -44,6 +44,7 @@ mod engine;
 mod error;
 mod guest;
 mod module;
+mod outcomes;
 mod pool;
 mod protocol;
 mod spawn;

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::guest::TaskInfo;
+use crate::pool::{ChunkDone, Job};
 use crate::protocol::WireCodec;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -243,17 +244,70 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
         &self.sig
     }
 
-    pub(crate) fn encode(&self, args: &A) -> Result<Vec<u8>> {
-        let bytes = match self.codec {
-            WireCodec::Postcard => postcard::to_stdvec(args).map_err(|e| e.to_string()),
-            WireCodec::Json => serde_json::to_vec(args).map_err(|e| e.to_string()),
+    /// Appends the encoding of `args` to `buf`; returns its length. On error `buf` is unchanged.
+    pub(crate) fn encode_into(&self, args: &A, buf: &mut Vec<u8>) -> Result<u32> {
+        let start = buf.len();
+        let written = match self.codec {
+            WireCodec::Postcard => postcard::to_io(args, &mut *buf)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            WireCodec::Json => serde_json::to_writer(&mut *buf, args).map_err(|e| e.to_string()),
         };
-        bytes.map_err(|reason| Error::Codec {
+        let fail = |reason: String| Error::Codec {
             task: self.sig.name.clone(),
-            reason: format!("cannot encode the argument: {reason}"),
+            reason,
+        };
+        if let Err(reason) = written {
+            buf.truncate(start);
+            return Err(fail(format!("cannot encode the argument: {reason}")));
+        }
+        u32::try_from(buf.len() - start).map_err(|_| {
+            buf.truncate(start);
+            fail("an argument larger than 4 GiB cannot be sent".into())
         })
     }
 
+    /// A job running this task on the inputs encoded in `args`.
+    pub(crate) fn job(
+        &self,
+        base: usize,
+        args: Vec<u8>,
+        lens: Vec<u32>,
+        reply: flume::Sender<ChunkDone>,
+    ) -> Job {
+        Job::new(
+            self.module.inner.clone(),
+            self.sig.clone(),
+            self.codec,
+            base,
+            args,
+            lens,
+            reply,
+        )
+    }
+
+    pub(crate) fn decode(&self, bytes: &[u8]) -> Result<R> {
+        self.decoder().decode(bytes)
+    }
+
+    /// Decodes this task's results; holds no `A`, so it can travel where `A` cannot.
+    pub(crate) fn decoder(&self) -> Decoder<R> {
+        Decoder {
+            codec: self.codec,
+            sig: self.sig.clone(),
+            _result: PhantomData,
+        }
+    }
+}
+
+/// Decodes the results of one task.
+pub(crate) struct Decoder<R> {
+    codec: WireCodec,
+    sig: Arc<TaskSignature>,
+    _result: PhantomData<fn() -> R>,
+}
+
+impl<R: DeserializeOwned> Decoder<R> {
     pub(crate) fn decode(&self, bytes: &[u8]) -> Result<R> {
         decode_result(self.codec, &self.sig, bytes)
     }

@@ -4,7 +4,6 @@
 //! endian. Headers are small; payloads (argument and result bytes) are never postcard-encoded byte by
 //! byte, and both sides read them straight into their final buffers.
 
-use crate::error::FailureKind;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -34,23 +33,16 @@ pub(crate) enum ToWorker {
         module: u64,
         artifact: PathBuf,
     },
-    /// Run `task` of `module` once per argument. The payload holds the arguments back to back;
+    /// Run `task` of `module` once per input. The payload holds the encoded inputs back to back;
     /// `lens` gives their sizes.
     Run {
         module: u64,
         task: String,
         codec: WireCodec,
-        lens: Vec<u64>,
+        lens: Vec<u32>,
     },
     /// Finish and exit with status 0.
     Exit,
-}
-
-/// The outcome of one argument of a `Run`; `Ok(n)` means the next `n` payload bytes are its result.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum WireOutcome {
-    Ok(u64),
-    Err { kind: FailureKind, message: String },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,31 +50,36 @@ pub(crate) enum FromWorker {
     Ready {
         pid: u32,
     },
-    /// The outcomes of the oldest unanswered `Run`, one per argument, in order.
+    /// The outcomes of the oldest unanswered `Run`, framed in the payload (see `outcomes`);
+    /// `busy_ns` is how long the worker spent on it.
     Done {
-        outcomes: Vec<WireOutcome>,
+        count: u32,
+        busy_ns: u64,
     },
 }
 
-/// Writes one frame. `payload` is a list of slices written back to back without copying them together.
+/// The bytes that start a frame: prefix and header, for a payload of `payload_len` bytes.
+pub(crate) fn frame_head<H: Serialize>(header: &H, payload_len: u64) -> io::Result<Vec<u8>> {
+    let head = postcard::to_stdvec(header).map_err(io::Error::other)?;
+    let mut out = Vec::with_capacity(12 + head.len());
+    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    out.extend_from_slice(&payload_len.to_le_bytes());
+    out.extend_from_slice(&head);
+    Ok(out)
+}
+
+/// Writes one frame (without flushing). `payload` is a list of slices written back to back.
 pub(crate) fn write_frame<H: Serialize>(
     w: &mut impl Write,
     header: &H,
     payload: &[&[u8]],
 ) -> io::Result<()> {
-    let head = postcard::to_stdvec(header).map_err(io::Error::other)?;
     let payload_len: u64 = payload.iter().map(|p| p.len() as u64).sum();
-    let mut prefix = [0u8; 12];
-    prefix[..4].copy_from_slice(&(head.len() as u32).to_le_bytes());
-    prefix[4..].copy_from_slice(&payload_len.to_le_bytes());
-    let mut small = Vec::with_capacity(12 + head.len());
-    small.extend_from_slice(&prefix);
-    small.extend_from_slice(&head);
-    w.write_all(&small)?;
+    w.write_all(&frame_head(header, payload_len)?)?;
     for p in payload {
         w.write_all(p)?;
     }
-    w.flush()
+    Ok(())
 }
 
 /// Reads one frame; `Ok(None)` on a clean end of stream before the frame started.
@@ -110,58 +107,6 @@ pub(crate) fn read_frame<H: for<'de> Deserialize<'de>>(
     Ok(Some((header, payload)))
 }
 
-/// The async twin of [`read_frame`], for the host's per-worker reader tasks.
-pub(crate) async fn read_frame_async<H, R>(r: &mut R) -> io::Result<Option<(H, Vec<u8>)>>
-where
-    H: for<'de> Deserialize<'de>,
-    R: tokio::io::AsyncRead + Unpin,
-{
-    use tokio::io::AsyncReadExt;
-    let mut prefix = [0u8; 12];
-    match r.read_exact(&mut prefix[..1]).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    r.read_exact(&mut prefix[1..]).await?;
-    let (head_len, payload_len) = parse_prefix(&prefix)?;
-    let mut head = vec![0u8; head_len];
-    r.read_exact(&mut head).await?;
-    let header =
-        postcard::from_bytes(&head).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    let mut payload = Vec::new();
-    payload
-        .try_reserve_exact(payload_len)
-        .map_err(io::Error::other)?;
-    payload.resize(payload_len, 0);
-    r.read_exact(&mut payload).await?;
-    Ok(Some((header, payload)))
-}
-
-/// The async twin of [`write_frame`].
-pub(crate) async fn write_frame_async<H, W>(
-    w: &mut W,
-    header: &H,
-    payload: &[&[u8]],
-) -> io::Result<()>
-where
-    H: Serialize,
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    use tokio::io::AsyncWriteExt;
-    let head = postcard::to_stdvec(header).map_err(io::Error::other)?;
-    let payload_len: u64 = payload.iter().map(|p| p.len() as u64).sum();
-    let mut small = Vec::with_capacity(12 + head.len());
-    small.extend_from_slice(&(head.len() as u32).to_le_bytes());
-    small.extend_from_slice(&payload_len.to_le_bytes());
-    small.extend_from_slice(&head);
-    w.write_all(&small).await?;
-    for p in payload {
-        w.write_all(p).await?;
-    }
-    w.flush().await
-}
-
 fn parse_prefix(prefix: &[u8; 12]) -> io::Result<(usize, usize)> {
     let head_len = u32::from_le_bytes(prefix[..4].try_into().expect("4 bytes"));
     let payload_len = u64::from_le_bytes(prefix[4..].try_into().expect("8 bytes"));
@@ -178,33 +123,6 @@ fn parse_prefix(prefix: &[u8; 12]) -> io::Result<(usize, usize)> {
         )
     })?;
     Ok((head_len as usize, payload_len))
-}
-
-/// Splits a payload into pieces of the given lengths (one copy per piece; none for a single piece).
-pub(crate) fn split_payload(
-    payload: Vec<u8>,
-    lens: impl IntoIterator<Item = u64>,
-) -> io::Result<Vec<Vec<u8>>> {
-    let lens: Vec<u64> = lens.into_iter().collect();
-    let total: u64 = lens.iter().sum();
-    if total != payload.len() as u64 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "payload length does not match its pieces",
-        ));
-    }
-    if lens.len() == 1 {
-        return Ok(vec![payload]);
-    }
-    let mut offset = 0usize;
-    Ok(lens
-        .into_iter()
-        .map(|len| {
-            let piece = payload[offset..offset + len as usize].to_vec();
-            offset += len as usize;
-            piece
-        })
-        .collect())
 }
 
 #[cfg(test)]
@@ -229,10 +147,7 @@ mod tests {
                 module, task, lens, ..
             } => {
                 assert_eq!((module, task.as_str()), (7, "square"));
-                assert_eq!(
-                    split_payload(p, lens).unwrap(),
-                    vec![b"4".to_vec(), b"16".to_vec()]
-                );
+                assert_eq!((lens, p), (vec![1, 2], b"416".to_vec()));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -249,14 +164,5 @@ mod tests {
         write_frame(&mut buf, &ToWorker::Exit, &[b"payload"]).unwrap();
         buf.truncate(buf.len() - 3);
         assert!(read_frame::<ToWorker>(&mut &buf[..]).is_err());
-    }
-
-    #[test]
-    fn split_payload_checks_lengths() {
-        assert!(split_payload(b"abc".to_vec(), [1, 1]).is_err());
-        assert_eq!(
-            split_payload(b"abc".to_vec(), [0, 3]).unwrap(),
-            vec![b"".to_vec(), b"abc".to_vec()]
-        );
     }
 }

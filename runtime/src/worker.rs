@@ -6,14 +6,18 @@
 //! host, even while a guest is busy.
 
 use crate::engine;
+use crate::error::FailureKind;
 use crate::guest::{self, Codec, Loaded};
-use crate::protocol::{self, FromWorker, ToWorker, WireCodec, WireOutcome};
+use crate::outcomes;
+use crate::protocol::{self, FromWorker, ToWorker, WireCodec};
 use crate::spawn::WORKER_FD_VAR;
 use std::collections::HashMap;
-use std::io::BufWriter;
+use std::io::{BufReader, BufWriter, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::mpsc::TryRecvError;
+use std::time::Instant;
 use wasmtime::component::Component;
 
 /// Runs at load time in every program that links wasmproc. Does nothing unless this process was
@@ -43,7 +47,8 @@ fn serve(fd: i32) -> Result<(), String> {
     // SAFETY: the host passed us this descriptor (the child end of a socketpair) and nothing else in
     // this process owns it.
     let stream = unsafe { UnixStream::from_raw_fd(fd) };
-    let mut reader = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut reader =
+        BufReader::with_capacity(64 << 10, stream.try_clone().map_err(|e| e.to_string())?);
     let mut writer = BufWriter::with_capacity(64 << 10, stream);
 
     match protocol::read_frame::<ToWorker>(&mut reader) {
@@ -62,6 +67,7 @@ fn serve(fd: i32) -> Result<(), String> {
         },
         &[],
     )
+    .and_then(|()| writer.flush())
     .map_err(|e| format!("writing Ready: {e}"))?;
 
     let (tx, rx) = std::sync::mpsc::channel::<(ToWorker, Vec<u8>)>();
@@ -83,10 +89,30 @@ fn serve(fd: i32) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     let mut modules: HashMap<u64, Result<Loaded, String>> = HashMap::new();
-    while let Ok((msg, payload)) = rx.recv() {
+    loop {
+        // Replies are buffered while more work is already waiting, and flushed before waiting:
+        // under load several results share one write.
+        let (msg, payload) = match rx.try_recv() {
+            Ok(frame) => frame,
+            Err(TryRecvError::Empty) => {
+                writer
+                    .flush()
+                    .map_err(|e| format!("writing results: {e}"))?;
+                match rx.recv() {
+                    Ok(frame) => frame,
+                    Err(_) => return Ok(()),
+                }
+            }
+            Err(TryRecvError::Disconnected) => return Ok(()),
+        };
         match msg {
             ToWorker::Init(_) => return Err("Init sent twice".into()),
-            ToWorker::Exit => return Ok(()),
+            ToWorker::Exit => {
+                writer
+                    .flush()
+                    .map_err(|e| format!("writing results: {e}"))?;
+                return Ok(());
+            }
             ToWorker::Load { module, artifact } => {
                 // SAFETY: the host sends only paths of artifacts it wrote into its private cache
                 // with `precompile_component` of an identically configured engine.
@@ -103,42 +129,35 @@ fn serve(fd: i32) -> Result<(), String> {
                 codec,
                 lens,
             } => {
-                let args = protocol::split_payload(payload, lens)
-                    .map_err(|e| format!("bad Run frame: {e}"))?;
-                let outcomes = match modules.get_mut(&module) {
-                    Some(Ok(loaded)) => loaded.run(&task, to_codec(codec), &args),
-                    Some(Err(message)) => args
-                        .iter()
-                        .map(|_| Err((crate::FailureKind::Load, message.clone())))
-                        .collect(),
+                let start = Instant::now();
+                let total: u64 = lens.iter().map(|l| u64::from(*l)).sum();
+                if total != payload.len() as u64 {
+                    return Err(format!(
+                        "Run frame of {} bytes for inputs of {total}",
+                        payload.len()
+                    ));
+                }
+                let framed = match modules.get_mut(&module) {
+                    Some(Ok(loaded)) => loaded.run(&task, to_codec(codec), &payload, &lens),
+                    Some(Err(message)) => {
+                        let mut out = Vec::new();
+                        for _ in &lens {
+                            outcomes::push_failure(&mut out, &FailureKind::Load, message);
+                        }
+                        out
+                    }
                     None => return Err(format!("Run for module {module} that was never loaded")),
                 };
-                let mut headers = Vec::with_capacity(outcomes.len());
-                let mut bodies: Vec<&[u8]> = Vec::with_capacity(outcomes.len());
-                for outcome in &outcomes {
-                    match outcome {
-                        Ok(bytes) => {
-                            headers.push(WireOutcome::Ok(bytes.len() as u64));
-                            bodies.push(bytes);
-                        }
-                        Err((kind, message)) => headers.push(WireOutcome::Err {
-                            kind: kind.clone(),
-                            message: message.clone(),
-                        }),
-                    }
-                }
-                protocol::write_frame(
-                    &mut writer,
-                    &FromWorker::Done { outcomes: headers },
-                    &bodies,
-                )
-                .map_err(|e| format!("writing results: {e}"))?;
+                let done = FromWorker::Done {
+                    count: lens.len() as u32,
+                    busy_ns: start.elapsed().as_nanos() as u64,
+                };
+                protocol::write_frame(&mut writer, &done, &[&framed])
+                    .map_err(|e| format!("writing results: {e}"))?;
             }
         }
     }
-    Ok(())
 }
-
 fn to_codec(codec: WireCodec) -> Codec {
     match codec {
         WireCodec::Postcard => Codec::Postcard,

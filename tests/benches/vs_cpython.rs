@@ -1,2 +1,244 @@
-//! bench placeholder
-fn main() {}
+//! wasmproc vs CPython's multiprocessing vs native Rust, side by side in one run.
+//!
+//! Run: `cargo bench -p wasmproc-tests` (needs `python3` on PATH for the CPython column).
+//!
+//! Workloads (the foundation issue's list), each on 2 worker processes:
+//! - pool startup to first result: create a pool and `apply(square, 3)`; CPython with fork and spawn;
+//! - `map` of a trivial task (`square`) with the default chunksize, and with chunksize 1;
+//! - `apply_async(...).get()` round trip, one at a time;
+//! - `compute_heavy` (sum of i² for i < 10⁶, 8 items): serial vs 2 processes, with native Rust
+//!   (serial, and 2 threads) as the third column.
+//!
+//! Prints a table of medians/throughputs and the ratios the issue sets targets for.
+
+use serde::Deserialize;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use wasmproc::{Context, Pool};
+
+const STARTUP_REPS: usize = 15;
+const MAP_ITEMS: u64 = 200_000;
+const MAP1_ITEMS: u64 = 20_000;
+const APPLY_REPS: u64 = 3_000;
+const HEAVY_N: u64 = 1_000_000;
+const HEAVY_ITEMS: usize = 8;
+
+#[derive(Deserialize, Debug)]
+struct Python {
+    python: String,
+    startup_fork_s: f64,
+    startup_spawn_s: f64,
+    map_default_items_per_s: f64,
+    map_chunk1_items_per_s: f64,
+    apply_async_rtt_s: f64,
+    heavy_serial_s: f64,
+    heavy_parallel_s: f64,
+    heavy_result: u64,
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn native_heavy(n: u64) -> u64 {
+    let mut result: u64 = 0;
+    // The same loop as the guest's, black_box included, so both run every iteration.
+    for i in 0..n {
+        let i = std::hint::black_box(i);
+        result = result.wrapping_add(i.wrapping_mul(i));
+    }
+    result
+}
+
+fn run_python() -> Option<Python> {
+    let cfg = serde_json::json!({
+        "startup_reps": STARTUP_REPS, "map_items": MAP_ITEMS, "map1_items": MAP1_ITEMS,
+        "apply_reps": APPLY_REPS, "heavy_n": HEAVY_N, "heavy_items": HEAVY_ITEMS,
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/vs_cpython.py");
+    let out = match Command::new("python3")
+        .arg(script)
+        .arg(cfg.to_string())
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("python3 not runnable ({e}); the CPython column stays empty");
+            return None;
+        }
+    };
+    if !out.status.success() {
+        eprintln!(
+            "the CPython benchmark failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| eprintln!("CPython output: {e}"))
+        .ok()
+}
+
+fn main() -> wasmproc::Result<()> {
+    // `cargo bench` passes `--bench`; nothing to filter here.
+    let cache = std::env::temp_dir().join(format!("wasmproc-bench-cache-{}", std::process::id()));
+    let ctx = Context::builder().processes(2).cache_dir(&cache).build()?;
+    let module = ctx.load(wasmproc_tests::FIXTURES_WASM)?;
+    let square = module.task::<u64, u64>("square")?;
+    let heavy = module.task::<u64, u64>("compute_heavy")?;
+
+    eprintln!("measuring wasmproc…");
+    let startup = median(
+        (0..STARTUP_REPS)
+            .map(|_| {
+                let t = Instant::now();
+                let pool = Pool::with_processes(&ctx, 2).expect("pool");
+                pool.apply(&square, 3).expect("apply");
+                let took = t.elapsed();
+                drop(pool);
+                took
+            })
+            .collect(),
+    );
+
+    let pool = Pool::with_processes(&ctx, 2)?;
+    pool.map(&square, 0..1000)?; // warm: every worker has loaded the module
+    let t = Instant::now();
+    let out = pool.map(&square, 0..MAP_ITEMS)?;
+    let map_default = MAP_ITEMS as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(out.len() as u64, MAP_ITEMS);
+    let t = Instant::now();
+    pool.chunksize(1).map(&square, 0..MAP1_ITEMS)?;
+    let map_chunk1 = MAP1_ITEMS as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for i in 0..APPLY_REPS {
+        pool.apply_async(&square, i).get()?;
+    }
+    let apply_rtt = t.elapsed().as_secs_f64() / APPLY_REPS as f64;
+
+    let numbers = vec![HEAVY_N; HEAVY_ITEMS];
+    let serial_pool = Pool::with_processes(&ctx, 1)?;
+    serial_pool.apply(&heavy, 1)?;
+    let t = Instant::now();
+    let serial: Vec<u64> = numbers
+        .iter()
+        .map(|&n| serial_pool.apply(&heavy, n))
+        .collect::<Result<_, _>>()?;
+    let heavy_serial = t.elapsed().as_secs_f64();
+    pool.map(&heavy, [1, 1])?;
+    let t = Instant::now();
+    let parallel = pool.map(&heavy, numbers.clone())?;
+    let heavy_parallel = t.elapsed().as_secs_f64();
+    assert_eq!(serial, parallel);
+
+    let t = Instant::now();
+    let native: Vec<u64> = numbers.iter().map(|&n| native_heavy(n)).collect();
+    let native_serial = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let halves: Vec<u64> = std::thread::scope(|s| {
+        let hs: Vec<_> = numbers
+            .chunks(HEAVY_ITEMS / 2)
+            .map(|c| s.spawn(move || c.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>()))
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let native_parallel = t.elapsed().as_secs_f64();
+    assert_eq!(native, serial);
+    assert_eq!(halves, serial);
+
+    eprintln!("measuring CPython…");
+    let py = run_python();
+    if let Some(py) = &py {
+        assert_eq!(
+            py.heavy_result, serial[0],
+            "CPython and wasm computed the same sum"
+        );
+    }
+
+    let ms = |s: f64| format!("{:.2} ms", s * 1e3);
+    let us = |s: f64| format!("{:.1} µs", s * 1e6);
+    let per_s = |r: f64| format!("{:.0}/s", r);
+    let secs = |s: f64| format!("{:.3} s", s);
+    let pyv = |f: &dyn Fn(&Python) -> String| py.as_ref().map(f).unwrap_or_else(|| "–".into());
+    let ratio = |f: &dyn Fn(&Python) -> f64| {
+        py.as_ref()
+            .map(|p| format!("{:.2}×", f(p)))
+            .unwrap_or_else(|| "–".into())
+    };
+
+    println!();
+    println!(
+        "wasmproc {} vs CPython {} multiprocessing (2 worker processes, {} CPUs)",
+        env!("CARGO_PKG_VERSION"),
+        py.as_ref().map(|p| p.python.as_str()).unwrap_or("?"),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!();
+    println!("| workload | wasmproc | CPython | ratio | target |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| pool startup → first result | {} | {} (fork), {} (spawn) | {} of fork, {} of spawn | ≤ 0.5× |",
+        ms(startup.as_secs_f64()),
+        pyv(&|p| ms(p.startup_fork_s)),
+        pyv(&|p| ms(p.startup_spawn_s)),
+        ratio(&|p| startup.as_secs_f64() / p.startup_fork_s),
+        ratio(&|p| startup.as_secs_f64() / p.startup_spawn_s),
+    );
+    println!(
+        "| map square, default chunksize ({MAP_ITEMS} items) | {} | {} | {} throughput | ≥ 2× |",
+        per_s(map_default),
+        pyv(&|p| per_s(p.map_default_items_per_s)),
+        ratio(&|p| map_default / p.map_default_items_per_s)
+    );
+    println!(
+        "| map square, chunksize 1 ({MAP1_ITEMS} items) | {} | {} | {} throughput | ≥ 5× |",
+        per_s(map_chunk1),
+        pyv(&|p| per_s(p.map_chunk1_items_per_s)),
+        ratio(&|p| map_chunk1 / p.map_chunk1_items_per_s)
+    );
+    println!(
+        "| apply_async round trip | {} | {} | {} time | ≤ 0.3× |",
+        us(apply_rtt),
+        pyv(&|p| us(p.apply_async_rtt_s)),
+        ratio(&|p| apply_rtt / p.apply_async_rtt_s)
+    );
+    println!(
+        "| compute_heavy 8 × 10⁶, serial | {} | {} | {} time | – |",
+        secs(heavy_serial),
+        pyv(&|p| secs(p.heavy_serial_s)),
+        ratio(&|p| heavy_serial / p.heavy_serial_s)
+    );
+    println!(
+        "| compute_heavy 8 × 10⁶, 2 processes | {} | {} | {} time | – |",
+        secs(heavy_parallel),
+        pyv(&|p| secs(p.heavy_parallel_s)),
+        ratio(&|p| heavy_parallel / p.heavy_parallel_s)
+    );
+    println!(
+        "| compute_heavy speedup, 2 processes | {:.2}× | {} | – | ≥ 1.9× |",
+        heavy_serial / heavy_parallel,
+        pyv(&|p| format!("{:.2}×", p.heavy_serial_s / p.heavy_parallel_s))
+    );
+    println!();
+    println!("| compute_heavy 8 × 10⁶ | wasmproc | native Rust | wasmproc / native | target |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| serial | {} | {} | {:.2}× | – |",
+        secs(heavy_serial),
+        secs(native_serial),
+        heavy_serial / native_serial
+    );
+    println!(
+        "| 2 processes / 2 threads | {} | {} | {:.2}× | ≤ 1.3× |",
+        secs(heavy_parallel),
+        secs(native_parallel),
+        heavy_parallel / native_parallel
+    );
+    drop(pool);
+    drop(serial_pool);
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}

@@ -2,20 +2,29 @@
 
 use super::GuestState;
 use super::bindings::wasmproc::task::{host, types};
+use crate::outcomes;
 
 impl types::Host for GuestState {}
 
 impl host::Host for GuestState {
-    fn emit(&mut self, index: u32, outcome: Result<Vec<u8>, types::TaskError>) {
-        // The SDK emits 0, 1, 2, … in order. A hand-written guest that does not is recorded as an
-        // error for that slot rather than trusted to line up.
-        if index as usize == self.emitted.len() {
-            self.emitted.push(outcome);
-        } else {
-            self.emitted.push(Err(types::TaskError::BadResult(format!(
-                "guest emitted outcome {index} where {} was expected",
-                self.emitted.len()
-            ))));
+    fn emit(&mut self, first: u32, buf: Vec<u8>) {
+        // The SDK emits each outcome once, in order. A hand-written guest that does not is recorded
+        // (and its chunk failed) rather than trusted to line up.
+        if self.emit_error.is_some() {
+            return;
+        }
+        match outcomes::count(&buf) {
+            Some(n) if first == self.emitted_count => {
+                self.emitted.extend_from_slice(&buf);
+                self.emitted_count += n as u32;
+            }
+            Some(_) => {
+                self.emit_error = Some(format!(
+                    "guest emitted outcomes from {first} where {} was expected",
+                    self.emitted_count
+                ))
+            }
+            None => self.emit_error = Some("guest emitted a malformed outcome buffer".into()),
         }
     }
 

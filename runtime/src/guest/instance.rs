@@ -3,6 +3,7 @@
 use super::bindings::{Task, TaskPre};
 use super::{Codec, GuestState, TaskError, TaskInfo};
 use crate::error::FailureKind;
+use crate::outcomes;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
@@ -60,9 +61,6 @@ pub(crate) struct Loaded {
     warm: Option<(Store<GuestState>, Task)>,
 }
 
-/// One argument's outcome, before it is put in a frame.
-pub(crate) type Outcome = Result<Vec<u8>, (FailureKind, String)>;
-
 impl Loaded {
     pub(crate) fn new(
         engine: &Engine,
@@ -80,68 +78,94 @@ impl Loaded {
         })
     }
 
-    /// Runs `task` on each argument. Instances stay warm across calls (like a Python worker's
-    /// globals); an instance that traps is discarded and the remaining arguments go to a fresh one,
-    /// so a panic costs exactly one result.
-    pub(crate) fn run(&mut self, task: &str, codec: Codec, args: &[Vec<u8>]) -> Vec<Outcome> {
-        let mut outcomes: Vec<Outcome> = Vec::with_capacity(args.len());
-        while outcomes.len() < args.len() {
-            let start = outcomes.len();
+    /// Runs `task` on each input (`args` back to back, sizes in `lens`) and returns exactly one
+    /// framed outcome per input (see `outcomes`).
+    ///
+    /// Instances stay warm across calls (like a Python worker's globals); an instance that traps is
+    /// discarded and the remaining inputs go to a fresh one, so a panic costs exactly one result.
+    pub(crate) fn run(&mut self, task: &str, codec: Codec, args: &[u8], lens: &[u32]) -> Vec<u8> {
+        let n = lens.len();
+        let mut out = Vec::new();
+        let mut done = 0usize;
+        let mut offset = 0usize;
+        while done < n {
             let (store, instance) = match self.warm.take() {
                 Some(warm) => self.warm.insert(warm),
                 None => match self.instantiate() {
                     Ok(warm) => self.warm.insert(warm),
                     Err(message) => {
-                        outcomes.extend(
-                            args[start..]
-                                .iter()
-                                .map(|_| Err((FailureKind::Load, message.clone()))),
-                        );
+                        for _ in done..n {
+                            outcomes::push_failure(&mut out, &FailureKind::Load, &message);
+                        }
                         break;
                     }
                 },
             };
-            store.data_mut().emitted.clear();
-            store.data_mut().panic = None;
+            let state = store.data_mut();
+            state.emitted.clear();
+            state.emitted_count = 0;
+            state.emit_error = None;
+            state.panic = None;
             store.set_epoch_deadline(NO_DEADLINE);
-            let result =
-                instance
-                    .wasmproc_task_guest()
-                    .call_run(&mut *store, task, codec, &args[start..]);
-            let emitted = std::mem::take(&mut store.data_mut().emitted);
-            outcomes.extend(emitted.into_iter().take(args.len() - start).map(convert));
+            let result = instance.wasmproc_task_guest().call_run(
+                &mut *store,
+                task,
+                codec,
+                &args[offset..],
+                &lens[done..],
+            );
+            let state = store.data_mut();
+            let emitted = std::mem::take(&mut state.emitted);
+            let count = (state.emitted_count as usize).min(n - done);
+            let emit_error = state.emit_error.take();
+            let panic = state.panic.take();
+            let advance = |done: &mut usize, offset: &mut usize, k: usize| {
+                *offset += lens[*done..*done + k]
+                    .iter()
+                    .map(|l| *l as usize)
+                    .sum::<usize>();
+                *done += k;
+            };
+            if let Some(message) = emit_error {
+                // Nothing the guest emitted in this call can be trusted.
+                for _ in done..n {
+                    outcomes::push_failure(&mut out, &FailureKind::BadResult, &message);
+                }
+                self.warm = None;
+                break;
+            }
+            out.extend_from_slice(&emitted);
+            advance(&mut done, &mut offset, count);
             match result {
                 Ok(Ok(())) => {
-                    if outcomes.len() < args.len() {
-                        let missing =
-                            "the guest returned without a result for this input".to_string();
-                        outcomes.extend(
-                            args[outcomes.len()..]
-                                .iter()
-                                .map(|_| Err((FailureKind::BadResult, missing.clone()))),
+                    for _ in done..n {
+                        outcomes::push_failure(
+                            &mut out,
+                            &FailureKind::BadResult,
+                            "the guest returned without a result for this input",
                         );
                     }
+                    done = n;
                 }
                 Ok(Err(err)) => {
                     let (kind, message) = convert_error(err);
-                    outcomes.extend(
-                        args[outcomes.len()..]
-                            .iter()
-                            .map(|_| Err((kind.clone(), message.clone()))),
-                    );
+                    for _ in done..n {
+                        outcomes::push_failure(&mut out, &kind, &message);
+                    }
+                    done = n;
                 }
                 Err(trap) => {
-                    let panic = store.data_mut().panic.take();
                     self.warm = None;
-                    let failed = match panic {
+                    let (kind, message) = match panic {
                         Some(message) => (FailureKind::Panicked, message),
                         None => (FailureKind::Trapped, trap_message(&trap)),
                     };
-                    outcomes.push(Err(failed));
+                    outcomes::push_failure(&mut out, &kind, &message);
+                    advance(&mut done, &mut offset, 1);
                 }
             }
         }
-        outcomes
+        out
     }
 
     fn instantiate(&self) -> Result<(Store<GuestState>, Task), String> {
@@ -154,10 +178,6 @@ impl Loaded {
             .map_err(|e| format!("instantiation failed: {e:#}"))?;
         Ok((store, instance))
     }
-}
-
-fn convert(outcome: Result<Vec<u8>, TaskError>) -> Outcome {
-    outcome.map_err(convert_error)
 }
 
 fn convert_error(err: TaskError) -> (FailureKind, String) {

@@ -1,7 +1,6 @@
 //! What a task's `Store` holds: WASI state (granting nothing by default) and the outcomes the guest
 //! emits during a call.
 
-use super::TaskError;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -10,8 +9,12 @@ pub(crate) struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
-    /// Outcomes delivered through `host.emit` during the current `run`, in index order.
-    pub(crate) emitted: Vec<Result<Vec<u8>, TaskError>>,
+    /// Framed outcomes delivered through `host.emit` during the current `run`, in index order.
+    pub(crate) emitted: Vec<u8>,
+    /// How many outcomes `emitted` holds.
+    pub(crate) emitted_count: u32,
+    /// Set when the guest emitted something malformed or out of order.
+    pub(crate) emit_error: Option<String>,
     /// The message passed to `host.panicked`, if the guest is panicking.
     pub(crate) panic: Option<String>,
 }
@@ -35,6 +38,8 @@ impl GuestState {
             table: ResourceTable::new(),
             limits: limits.build(),
             emitted: Vec::new(),
+            emitted_count: 0,
+            emit_error: None,
             panic: None,
         }
     }

@@ -1,35 +1,40 @@
 //! A job: one chunk of one task's inputs, on its way to a worker and back.
 //!
 //! Invariant: every `Job` answers exactly once on its reply channel — with its outcomes through
-//! [`Job::complete`], or with [`ChunkOutcome::Terminated`] from `Drop` if it is dropped unanswered
-//! (a pool terminated, a driver gone). Waiters therefore never hang on a lost job.
+//! [`Job::complete`] or [`Job::fail`], or with [`ChunkOutcome::Terminated`] from `Drop` if it is
+//! dropped unanswered (a terminated pool). Waiters therefore never hang on a lost job.
 
-use crate::error::TaskFailure;
+use crate::error::{Error, FailureKind, TaskFailure};
 use crate::module::{ModuleInner, TaskSignature};
+use crate::outcomes::Outcomes;
 use crate::protocol::WireCodec;
 use std::sync::Arc;
-
-pub(crate) type ItemOutcome = Result<Vec<u8>, TaskFailure>;
 
 pub(crate) struct Job {
     pub(crate) module: Arc<ModuleInner>,
     pub(crate) task: Arc<TaskSignature>,
     pub(crate) codec: WireCodec,
-    /// Index of `args[0]` in the caller's input.
+    /// Index of the chunk's first input in the caller's input.
     pub(crate) base: usize,
-    pub(crate) args: Vec<Vec<u8>>,
+    /// The encoded inputs back to back (taken when the job is sent).
+    pub(crate) args: Vec<u8>,
+    pub(crate) lens: Vec<u32>,
     reply: Option<flume::Sender<ChunkDone>>,
 }
 
+/// A job's answer.
 pub(crate) struct ChunkDone {
+    pub(crate) task: Arc<TaskSignature>,
     pub(crate) base: usize,
     pub(crate) len: usize,
     pub(crate) outcome: ChunkOutcome,
 }
 
 pub(crate) enum ChunkOutcome {
-    /// One outcome per input, in order.
-    Done(Vec<ItemOutcome>),
+    /// One framed outcome per input.
+    Done(Outcomes),
+    /// Every input failed the same way (e.g. its worker died).
+    Failed { kind: FailureKind, message: String },
     /// The pool stopped before the chunk ran.
     Terminated,
 }
@@ -40,7 +45,8 @@ impl Job {
         task: Arc<TaskSignature>,
         codec: WireCodec,
         base: usize,
-        args: Vec<Vec<u8>>,
+        args: Vec<u8>,
+        lens: Vec<u32>,
         reply: flume::Sender<ChunkDone>,
     ) -> Job {
         Job {
@@ -49,51 +55,78 @@ impl Job {
             codec,
             base,
             args,
+            lens,
             reply: Some(reply),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.args.len()
+        self.lens.len()
     }
 
-    /// Answers the job. `outcomes` has one entry per input.
-    pub(crate) fn complete(mut self, outcomes: Vec<ItemOutcome>) {
-        debug_assert_eq!(outcomes.len(), self.args.len());
+    fn answer(&mut self, outcome: ChunkOutcome) {
         if let Some(reply) = self.reply.take() {
             // The caller may have stopped listening (a dropped AsyncResult): nothing to do then.
             let _ = reply.send(ChunkDone {
+                task: self.task.clone(),
                 base: self.base,
-                len: self.args.len(),
-                outcome: ChunkOutcome::Done(outcomes),
+                len: self.len(),
+                outcome,
             });
         }
     }
 
+    /// Answers with the worker's outcome buffer, checked to hold one outcome per input.
+    pub(crate) fn complete(mut self, framed: Vec<u8>) {
+        let outcome = match Outcomes::parse(framed) {
+            Ok(o) if o.len() == self.len() => ChunkOutcome::Done(o),
+            Ok(o) => ChunkOutcome::Failed {
+                kind: FailureKind::BadResult,
+                message: format!(
+                    "worker returned {} outcomes for {} inputs",
+                    o.len(),
+                    self.len()
+                ),
+            },
+            Err(e) => ChunkOutcome::Failed {
+                kind: FailureKind::BadResult,
+                message: format!("worker returned {e}"),
+            },
+        };
+        self.answer(outcome);
+    }
+
     /// Answers every input with the same failure.
-    pub(crate) fn fail_all(self, kind: crate::FailureKind, message: &str) {
-        let outcomes = (0..self.args.len())
-            .map(|i| {
-                Err(TaskFailure {
-                    task: self.task.name().to_string(),
-                    index: self.base + i,
-                    kind: kind.clone(),
-                    message: message.to_string(),
-                })
-            })
-            .collect();
-        self.complete(outcomes);
+    pub(crate) fn fail(mut self, kind: FailureKind, message: String) {
+        self.answer(ChunkOutcome::Failed { kind, message });
     }
 }
 
 impl Drop for Job {
     fn drop(&mut self) {
-        if let Some(reply) = self.reply.take() {
-            let _ = reply.send(ChunkDone {
-                base: self.base,
-                len: self.args.len(),
-                outcome: ChunkOutcome::Terminated,
-            });
+        self.answer(ChunkOutcome::Terminated);
+    }
+}
+
+impl ChunkDone {
+    /// Input `i` of the chunk, as its caller sees it.
+    pub(crate) fn item(&self, i: usize) -> Result<&[u8], Error> {
+        let failure = |kind: FailureKind, message: String| {
+            let message = match kind {
+                FailureKind::BadArgument => format!("expected `{}`: {message}", self.task),
+                _ => message,
+            };
+            Error::Task(TaskFailure {
+                task: self.task.name().to_string(),
+                index: self.base + i,
+                kind,
+                message,
+            })
+        };
+        match &self.outcome {
+            ChunkOutcome::Done(o) => o.get(i).map_err(|(kind, message)| failure(kind, message)),
+            ChunkOutcome::Failed { kind, message } => Err(failure(kind.clone(), message.clone())),
+            ChunkOutcome::Terminated => Err(Error::Terminated),
         }
     }
 }

@@ -1,31 +1,26 @@
 //! `Pool`: Python's `multiprocessing.Pool` for wasm tasks.
 //!
-//! Pieces: [`job`] (a chunk and its answer-exactly-once guarantee), [`driver`] (one async task per
-//! worker process: dispatch, results, replacement), [`results`] (`AsyncResult`, `IMap`).
+//! Pieces: [`job`] (a chunk and its answer-exactly-once guarantee), [`dispatch`] (scheduling and
+//! the threads that talk to workers), [`results`] (`AsyncResult`, `IMap`).
 
-mod driver;
+mod dispatch;
 mod job;
 mod results;
 
+pub(crate) use job::{ChunkDone, Job};
 pub use results::{AsyncResult, IMap};
 
 use crate::context::{Context, ContextInner};
 use crate::error::{Error, Result};
 use crate::module::Task;
 use crate::spawn;
-use driver::DriverShared;
-use job::{ChunkDone, ItemOutcome, Job};
+use dispatch::Dispatcher;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
-
-const RUNNING: u8 = 0;
-const CLOSED: u8 = 1;
-const TERMINATED: u8 = 2;
 
 /// A pool of worker processes running wasm tasks: Python's `multiprocessing.Pool`.
 ///
@@ -46,50 +41,20 @@ const TERMINATED: u8 = 2;
 /// # Ok(()) }
 /// ```
 pub struct Pool {
-    shared: Arc<PoolShared>,
-    _ctx: Arc<ContextInner>,
-}
-
-pub(crate) struct PoolShared {
-    jobs: Mutex<Option<flume::Sender<Job>>>,
-    state: AtomicU8,
+    dispatcher: Arc<Dispatcher>,
     processes: usize,
-    terminate: watch::Sender<bool>,
+    /// Disconnects when every reader thread has ended (all workers reaped).
     done: flume::Receiver<()>,
-    pids: Arc<Mutex<Vec<u32>>>,
+    terminated: AtomicBool,
+    _ctx: Arc<ContextInner>,
 }
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("processes", &self.shared.processes)
+            .field("processes", &self.processes)
             .field("pids", &self.pids())
             .finish()
-    }
-}
-
-impl PoolShared {
-    pub(crate) fn submit<A, R>(
-        &self,
-        task: &Task<A, R>,
-        base: usize,
-        args: Vec<Vec<u8>>,
-        reply: flume::Sender<ChunkDone>,
-    ) -> Result<()> {
-        let job = Job::new(
-            task.module.inner.clone(),
-            task.sig.clone(),
-            task.codec,
-            base,
-            args,
-            reply,
-        );
-        let jobs = self.jobs.lock().expect("pool lock");
-        match jobs.as_ref() {
-            Some(tx) => tx.send(job).map_err(|_| Error::Terminated),
-            None if self.state.load(Ordering::Acquire) == TERMINATED => Err(Error::Terminated),
-            None => Err(Error::PoolClosed),
-        }
     }
 }
 
@@ -138,40 +103,13 @@ impl Pool {
             return Err(e);
         }
 
-        let (jobs_tx, jobs_rx) = flume::unbounded();
-        let (terminate_tx, terminate_rx) = watch::channel(false);
-        let (done_tx, done_rx) = flume::bounded::<()>(1);
-        let pids = Arc::new(Mutex::new(
-            workers.iter().map(|w| w.pid).collect::<Vec<_>>(),
-        ));
-        let driver_shared = Arc::new(DriverShared {
-            settings,
-            pool_name,
-            jobs: jobs_rx,
-            terminate: terminate_rx,
-            pids: pids.clone(),
-            alive: Arc::new(AtomicUsize::new(processes)),
-            // Every worker starts idle; each driver takes over its own count.
-            idle: AtomicUsize::new(processes),
-        });
-        let handle = ctx.inner.runtime.handle();
-        for (slot, worker) in workers.into_iter().enumerate() {
-            handle.spawn(driver::drive(
-                slot,
-                driver_shared.clone(),
-                worker,
-                done_tx.clone(),
-            ));
-        }
+        let (done_tx, done) = flume::bounded::<()>(1);
+        let dispatcher = Dispatcher::start(settings, pool_name, workers, done_tx);
         Ok(Pool {
-            shared: Arc::new(PoolShared {
-                jobs: Mutex::new(Some(jobs_tx)),
-                state: AtomicU8::new(RUNNING),
-                processes,
-                terminate: terminate_tx,
-                done: done_rx,
-                pids,
-            }),
+            dispatcher,
+            processes,
+            done,
+            terminated: AtomicBool::new(false),
             _ctx: ctx.inner.clone(),
         })
     }
@@ -179,27 +117,27 @@ impl Pool {
     /// [`Pool::with_processes`] for async code: starts the workers without blocking the caller's
     /// executor thread.
     pub async fn with_processes_async(ctx: &Context, processes: usize) -> Result<Pool> {
-        let ctx2 = ctx.clone();
-        ctx.inner
-            .runtime
-            .handle()
-            .spawn_blocking(move || Pool::with_processes(&ctx2, processes))
+        let ctx = ctx.clone();
+        let (tx, rx) = flume::bounded(1);
+        std::thread::Builder::new()
+            .name("wasmproc-pool-start".into())
+            .spawn(move || {
+                let _ = tx.send(Pool::with_processes(&ctx, processes));
+            })
+            .map_err(|e| Error::Internal(format!("pool start thread: {e}")))?;
+        rx.recv_async()
             .await
-            .map_err(|e| Error::Internal(format!("pool start: {e}")))?
+            .map_err(|_| Error::Internal("pool start thread ended without a pool".into()))?
     }
 
     /// The number of worker processes.
     pub fn processes(&self) -> usize {
-        self.shared.processes
+        self.processes
     }
 
     /// The current process id of each worker (0 for a slot whose worker is being replaced).
     pub fn pids(&self) -> Vec<u32> {
-        self.shared
-            .pids
-            .lock()
-            .map(|p| p.clone())
-            .unwrap_or_default()
+        self.dispatcher.pids()
     }
 
     /// Applies `task` to every item and returns the results in order — `pool.map(func, iterable)`.
@@ -322,36 +260,30 @@ impl Pool {
 
     /// Stops accepting work; queued work still runs — `pool.close()`.
     pub fn close(&self) {
-        let _ = self.shared.state.compare_exchange(
-            RUNNING,
-            CLOSED,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
-        self.shared.jobs.lock().expect("pool lock").take();
+        self.dispatcher.close();
     }
 
     /// Waits for the workers to finish the queued work and exit — `pool.join()`. Unlike Python, it
     /// closes the pool first if that was not done.
     pub fn join(&self) {
         self.close();
-        // Each driver holds a sender; the channel disconnects when the last one exits.
-        let _ = self.shared.done.recv();
+        // Each reader thread holds a sender; the channel disconnects when the last one has reaped
+        // its worker.
+        let _ = self.done.recv();
     }
 
     /// [`Pool::join`] for async code.
     pub async fn join_async(&self) {
         self.close();
-        let _ = self.shared.done.recv_async().await;
+        let _ = self.done.recv_async().await;
     }
 
     /// Stops the workers now (SIGKILL), without finishing queued work — `pool.terminate()`.
-    /// Outstanding results become [`Error::Terminated`].
+    /// Outstanding results become [`Error::Terminated`]. Returns once the workers are reaped.
     pub fn terminate(&self) {
-        self.shared.state.store(TERMINATED, Ordering::Release);
-        self.shared.jobs.lock().expect("pool lock").take();
-        let _ = self.shared.terminate.send(true);
-        let _ = self.shared.done.recv_timeout(Duration::from_secs(10));
+        self.terminated.store(true, Ordering::Release);
+        self.dispatcher.terminate();
+        let _ = self.done.recv_timeout(Duration::from_secs(10));
     }
 
     fn map_chunked<A, R>(
@@ -380,49 +312,51 @@ impl Pool {
         R: DeserializeOwned + Send + 'static,
         T: Send + 'static,
     {
-        let encoded: Result<Vec<Vec<u8>>> = items.into_iter().map(|a| task.encode(&a)).collect();
-        let encoded = match encoded {
-            Ok(e) => e,
-            Err(e) => return AsyncResult::failed(e),
-        };
-        let len = encoded.len();
+        let items = items.into_iter();
+        let mut args = Vec::new();
+        let mut lens = Vec::with_capacity(items.size_hint().0);
+        for item in items {
+            match task.encode_into(&item, &mut args) {
+                Ok(len) => lens.push(len),
+                Err(e) => return AsyncResult::failed(e),
+            }
+        }
+        let len = lens.len();
         let chunksize = chunksize
             .unwrap_or_else(|| default_chunksize(len, self.processes()))
             .max(1);
         let (tx, rx) = flume::unbounded();
-        let mut base = 0;
-        let mut encoded = encoded.into_iter();
-        while base < len {
-            let args: Vec<Vec<u8>> = encoded.by_ref().take(chunksize).collect();
-            let n = args.len();
-            if let Err(e) = self.shared.submit(task, base, args, tx.clone()) {
+        let mut offset = 0usize;
+        for (chunk, lens) in lens.chunks(chunksize).enumerate() {
+            let bytes: usize = lens.iter().map(|l| *l as usize).sum();
+            let chunk_args = if len <= chunksize {
+                std::mem::take(&mut args)
+            } else {
+                args[offset..offset + bytes].to_vec()
+            };
+            offset += bytes;
+            if let Err(e) = self.dispatcher.submit(task.job(
+                chunk * chunksize,
+                chunk_args,
+                lens.to_vec(),
+                tx.clone(),
+            )) {
                 return AsyncResult::failed(e);
             }
-            base += n;
         }
         drop(tx);
-        let (codec, sig) = (task.codec, task.sig.clone());
+        let decoder = task.decoder();
         AsyncResult::new(
             rx,
             len,
-            Box::new(move |items: Vec<ItemOutcome>| {
-                let mut out = Vec::with_capacity(items.len());
-                let mut first_error = None;
-                for item in items {
-                    match item {
-                        Ok(bytes) if first_error.is_none() => {
-                            out.push(crate::module::decode_result(codec, &sig, &bytes)?)
-                        }
-                        Ok(_) => {}
-                        Err(failure) => {
-                            first_error.get_or_insert(failure);
-                        }
+            Box::new(move |chunks: Vec<ChunkDone>| {
+                let mut out = Vec::with_capacity(len);
+                for chunk in &chunks {
+                    for i in 0..chunk.len {
+                        out.push(decoder.decode(chunk.item(i)?)?);
                     }
                 }
-                match first_error {
-                    Some(failure) => Err(Error::Task(failure)),
-                    None => finish(out),
-                }
+                finish(out)
             }),
         )
     }
@@ -430,7 +364,7 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        if self.shared.state.load(Ordering::Acquire) != TERMINATED {
+        if !self.terminated.load(Ordering::Acquire) {
             // Already-joined pools have no workers left; this returns at once for them.
             self.terminate();
         }

@@ -1,8 +1,9 @@
 //! What the asynchronous pool methods hand back: [`AsyncResult`] for one value (or one list), and
 //! [`IMap`] for a stream of results that pulls its input lazily.
 
-use super::job::{ChunkDone, ChunkOutcome, ItemOutcome};
-use super::{Pool, PoolShared};
+use super::Pool;
+use super::dispatch::Dispatcher;
+use super::job::{ChunkDone, ChunkOutcome};
 use crate::error::{Error, Result};
 use crate::module::Task;
 use serde::Serialize;
@@ -15,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-type Finish<T> = Box<dyn FnOnce(Vec<ItemOutcome>) -> Result<T> + Send>;
+/// Turns the chunks of a call, in input order, into its value.
+pub(crate) type Finish<T> = Box<dyn FnOnce(Vec<ChunkDone>) -> Result<T> + Send>;
 
 /// The pending result of [`Pool::apply_async`] or [`Pool::map_async`]: Python's `AsyncResult`.
 ///
@@ -27,7 +29,8 @@ pub struct AsyncResult<T> {
 }
 
 struct State<T> {
-    slots: Vec<Option<ItemOutcome>>,
+    chunks: BTreeMap<usize, ChunkDone>,
+    /// Inputs whose chunk has not arrived.
     missing: usize,
     finish: Option<Finish<T>>,
     /// Set once every chunk is in: the value, until it is taken.
@@ -48,7 +51,7 @@ impl<T: Send + 'static> AsyncResult<T> {
         finish: Finish<T>,
     ) -> AsyncResult<T> {
         let mut state = State {
-            slots: (0..len).map(|_| None).collect(),
+            chunks: BTreeMap::new(),
             missing: len,
             finish: Some(finish),
             done: None,
@@ -67,7 +70,7 @@ impl<T: Send + 'static> AsyncResult<T> {
     pub(crate) fn failed(err: Error) -> AsyncResult<T> {
         let (_, rx) = flume::bounded(1);
         let state = State {
-            slots: Vec::new(),
+            chunks: BTreeMap::new(),
             missing: 0,
             finish: None,
             done: Some(Err(err)),
@@ -160,23 +163,6 @@ impl<T> State<T> {
     fn accept(&mut self, chunk: Option<ChunkDone>) {
         match chunk {
             Some(ChunkDone {
-                base,
-                outcome: ChunkOutcome::Done(items),
-                ..
-            }) => {
-                for (i, item) in items.into_iter().enumerate() {
-                    if let Some(slot) = self.slots.get_mut(base + i) {
-                        if slot.is_none() {
-                            self.missing -= 1;
-                        }
-                        *slot = Some(item);
-                    }
-                }
-                if self.missing == 0 {
-                    self.finish();
-                }
-            }
-            Some(ChunkDone {
                 outcome: ChunkOutcome::Terminated,
                 ..
             })
@@ -184,16 +170,20 @@ impl<T> State<T> {
                 self.finish = None;
                 self.done = Some(Err(Error::Terminated));
             }
+            Some(chunk) => {
+                self.missing = self.missing.saturating_sub(chunk.len);
+                self.chunks.insert(chunk.base, chunk);
+                if self.missing == 0 {
+                    self.finish();
+                }
+            }
         }
     }
 
     fn finish(&mut self) {
         if let Some(finish) = self.finish.take() {
-            let items = std::mem::take(&mut self.slots)
-                .into_iter()
-                .map(|s| s.expect("every slot filled"))
-                .collect();
-            self.done = Some(finish(items));
+            let chunks = std::mem::take(&mut self.chunks).into_values().collect();
+            self.done = Some(finish(chunks));
         }
     }
 }
@@ -229,7 +219,7 @@ impl<T: Send + 'static> IntoFuture for AsyncResult<T> {
 /// its error in place and the iteration goes on, as in Python. Implements both [`Iterator`] and
 /// [`futures_core::Stream`].
 pub struct IMap<I: Iterator, R> {
-    shared: Arc<PoolShared>,
+    dispatcher: Arc<Dispatcher>,
     task: Task<I::Item, R>,
     input: I,
     input_done: bool,
@@ -242,10 +232,14 @@ pub struct IMap<I: Iterator, R> {
     in_flight: usize,
     next_index: usize,
     ordered: bool,
+    /// Chunks waiting to be yielded: by first index when ordered, in arrival order otherwise.
+    by_base: BTreeMap<usize, ChunkDone>,
+    arrived: VecDeque<ChunkDone>,
+    /// Inputs that failed before reaching a worker (they could not be encoded or submitted).
+    local: BTreeMap<usize, Error>,
+    /// The chunk being yielded and the position in it.
+    current: Option<(ChunkDone, usize)>,
     next_yield: usize,
-    /// Outcomes waiting to be yielded: by index when ordered, in arrival order otherwise.
-    by_index: BTreeMap<usize, Result<Vec<u8>>>,
-    arrived: VecDeque<Result<Vec<u8>>>,
     tx: flume::Sender<ChunkDone>,
     rx: flume::Receiver<ChunkDone>,
     stream: Option<flume::r#async::RecvStream<'static, ChunkDone>>,
@@ -275,7 +269,7 @@ where
     ) -> Self {
         let (tx, rx) = flume::unbounded();
         IMap {
-            shared: pool.shared.clone(),
+            dispatcher: pool.dispatcher.clone(),
             task: task.clone(),
             input,
             input_done: false,
@@ -285,9 +279,11 @@ where
             in_flight: 0,
             next_index: 0,
             ordered,
-            next_yield: 0,
-            by_index: BTreeMap::new(),
+            by_base: BTreeMap::new(),
             arrived: VecDeque::new(),
+            local: BTreeMap::new(),
+            current: None,
+            next_yield: 0,
             tx,
             rx,
             stream: None,
@@ -298,92 +294,99 @@ where
     fn fill(&mut self) {
         while !self.input_done && self.outstanding + self.chunksize <= self.window {
             let base = self.next_index;
-            let mut args = Vec::with_capacity(self.chunksize);
-            while args.len() < self.chunksize {
+            let mut args = Vec::new();
+            let mut lens = Vec::with_capacity(self.chunksize);
+            while lens.len() < self.chunksize {
                 let Some(item) = self.input.next() else {
                     self.input_done = true;
                     break;
                 };
                 self.outstanding += 1;
-                let index = base + args.len();
-                match self.task.encode(&item) {
-                    Ok(bytes) => args.push(bytes),
+                let index = base + lens.len();
+                match self.task.encode_into(&item, &mut args) {
+                    Ok(len) => lens.push(len),
                     Err(e) => {
                         // An input that cannot be encoded ends its chunk and is reported in place.
+                        self.local.insert(index, e);
                         self.next_index = index + 1;
-                        if !args.is_empty() {
-                            self.submit(base, std::mem::take(&mut args));
-                        }
-                        self.file(index, Err(e));
                         break;
                     }
                 }
             }
-            if !args.is_empty() {
-                self.next_index = base + args.len();
-                self.submit(base, args);
+            if !lens.is_empty() {
+                self.next_index = self.next_index.max(base + lens.len());
+                self.submit(base, args, lens);
             }
         }
     }
 
-    fn submit(&mut self, base: usize, args: Vec<Vec<u8>>) {
-        let len = args.len();
-        match self.shared.submit(&self.task, base, args, self.tx.clone()) {
+    fn submit(&mut self, base: usize, args: Vec<u8>, lens: Vec<u32>) {
+        let len = lens.len();
+        match self
+            .dispatcher
+            .submit(self.task.job(base, args, lens, self.tx.clone()))
+        {
             Ok(()) => self.in_flight += 1,
             Err(e) => {
                 for i in 0..len {
                     let err = match &e {
                         Error::PoolClosed => Error::PoolClosed,
+                        Error::WorkerStart { reason } => Error::WorkerStart {
+                            reason: reason.clone(),
+                        },
                         _ => Error::Terminated,
                     };
-                    self.file(base + i, Err(err));
+                    self.local.insert(base + i, err);
                 }
             }
-        }
-    }
-
-    fn file(&mut self, index: usize, outcome: Result<Vec<u8>>) {
-        if self.ordered {
-            self.by_index.insert(index, outcome);
-        } else {
-            self.arrived.push_back(outcome);
         }
     }
 
     fn accept(&mut self, chunk: ChunkDone) {
         self.in_flight -= 1;
-        match chunk.outcome {
-            ChunkOutcome::Done(items) => {
-                for (i, item) in items.into_iter().enumerate() {
-                    self.file(chunk.base + i, item.map_err(Error::Task));
-                }
-            }
-            ChunkOutcome::Terminated => {
-                for i in 0..chunk.len {
-                    self.file(chunk.base + i, Err(Error::Terminated));
-                }
-            }
+        if self.ordered {
+            self.by_base.insert(chunk.base, chunk);
+        } else {
+            self.arrived.push_back(chunk);
         }
     }
 
     /// The next outcome ready to be yielded, if any.
     fn ready_item(&mut self) -> Option<Result<R>> {
-        let raw = if self.ordered {
-            let raw = self.by_index.remove(&self.next_yield)?;
-            self.next_yield += 1;
-            raw
-        } else {
-            self.arrived.pop_front()?
-        };
-        self.outstanding -= 1;
-        Some(raw.and_then(|bytes| self.task.decode(&bytes)))
+        loop {
+            if let Some((chunk, pos)) = &mut self.current {
+                if *pos < chunk.len {
+                    let i = *pos;
+                    *pos += 1;
+                    self.outstanding -= 1;
+                    if self.ordered {
+                        self.next_yield = chunk.base + i + 1;
+                    }
+                    return Some(chunk.item(i).and_then(|bytes| self.task.decode(bytes)));
+                }
+                self.current = None;
+            }
+            if self.ordered {
+                if let Some(err) = self.local.remove(&self.next_yield) {
+                    self.next_yield += 1;
+                    self.outstanding -= 1;
+                    return Some(Err(err));
+                }
+                let chunk = self.by_base.remove(&self.next_yield)?;
+                self.current = Some((chunk, 0));
+            } else {
+                if let Some((_, err)) = self.local.pop_first() {
+                    self.outstanding -= 1;
+                    return Some(Err(err));
+                }
+                let chunk = self.arrived.pop_front()?;
+                self.current = Some((chunk, 0));
+            }
+        }
     }
 
     fn finished(&self) -> bool {
-        self.input_done
-            && self.in_flight == 0
-            && self.by_index.is_empty()
-            && self.arrived.is_empty()
+        self.input_done && self.outstanding == 0
     }
 }
 

@@ -1,0 +1,137 @@
+//! Framed outcome buffers: how a chunk's results travel from the guest through the worker to the
+//! host without a copy or an allocation per input.
+//!
+//! For each input in order: a tag byte, a little-endian u32 length, then that many bytes. Tags 0–4
+//! are written by the guest SDK (see `host.emit` in `wit/task.wit`); the worker adds 5–7 for
+//! failures only it can see.
+
+use crate::error::FailureKind;
+
+pub(crate) const OK: u8 = 0;
+const BAD_ARGUMENT: u8 = 1;
+const FAILED: u8 = 2;
+const BAD_RESULT: u8 = 3;
+const UNKNOWN_TASK: u8 = 4;
+const PANICKED: u8 = 5;
+const TRAPPED: u8 = 6;
+const LOAD: u8 = 7;
+
+/// Appends one outcome.
+pub(crate) fn push(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    buf.push(tag);
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// Appends a failure of `kind` (never `WorkerDied`, which the host reports without a frame).
+pub(crate) fn push_failure(buf: &mut Vec<u8>, kind: &FailureKind, message: &str) {
+    let tag = match kind {
+        FailureKind::BadArgument => BAD_ARGUMENT,
+        FailureKind::Failed => FAILED,
+        FailureKind::BadResult => BAD_RESULT,
+        FailureKind::UnknownTask => UNKNOWN_TASK,
+        FailureKind::Panicked => PANICKED,
+        FailureKind::Trapped => TRAPPED,
+        FailureKind::Load | FailureKind::WorkerDied { .. } => LOAD,
+    };
+    push(buf, tag, message.as_bytes());
+}
+
+/// A parsed outcome buffer: the bytes and where each outcome lies in them.
+#[derive(Debug, Default)]
+pub(crate) struct Outcomes {
+    buf: Vec<u8>,
+    spans: Vec<(u8, u32, u32)>,
+}
+
+impl Outcomes {
+    /// Parses `buf`; `Err` if its framing is broken.
+    pub(crate) fn parse(buf: Vec<u8>) -> Result<Outcomes, String> {
+        let mut spans = Vec::new();
+        let mut at = 0usize;
+        while at < buf.len() {
+            let Some(head) = buf.get(at..at + 5) else {
+                return Err(format!("truncated outcome header at byte {at}"));
+            };
+            let tag = head[0];
+            if tag > LOAD {
+                return Err(format!("unknown outcome tag {tag}"));
+            }
+            let len = u32::from_le_bytes(head[1..5].try_into().expect("4 bytes"));
+            let start = at + 5;
+            let end = start + len as usize;
+            if end > buf.len() {
+                return Err(format!("outcome of {len} bytes runs past the buffer"));
+            }
+            spans.push((tag, start as u32, len));
+            at = end;
+        }
+        Ok(Outcomes { buf, spans })
+    }
+
+    /// The number of outcomes.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Outcome `i`: the result bytes, or the failure kind and message.
+    pub(crate) fn get(&self, i: usize) -> Result<&[u8], (FailureKind, String)> {
+        let (tag, start, len) = self.spans[i];
+        let bytes = &self.buf[start as usize..(start + len) as usize];
+        let kind = match tag {
+            OK => return Ok(bytes),
+            BAD_ARGUMENT => FailureKind::BadArgument,
+            FAILED => FailureKind::Failed,
+            BAD_RESULT => FailureKind::BadResult,
+            UNKNOWN_TASK => FailureKind::UnknownTask,
+            PANICKED => FailureKind::Panicked,
+            TRAPPED => FailureKind::Trapped,
+            _ => FailureKind::Load,
+        };
+        Err((kind, String::from_utf8_lossy(bytes).into_owned()))
+    }
+}
+
+/// Counts the outcomes in a buffer, checking its framing.
+pub(crate) fn count(buf: &[u8]) -> Option<usize> {
+    let mut n = 0;
+    let mut at = 0usize;
+    while at < buf.len() {
+        let head = buf.get(at..at + 5)?;
+        if head[0] > LOAD {
+            return None;
+        }
+        let len = u32::from_le_bytes(head[1..5].try_into().ok()?) as usize;
+        at = at.checked_add(5 + len)?;
+        n += 1;
+    }
+    (at == buf.len()).then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_broken_framing() {
+        let mut buf = Vec::new();
+        push(&mut buf, OK, b"49");
+        push_failure(&mut buf, &FailureKind::Panicked, "boom");
+        push(&mut buf, OK, b"");
+        assert_eq!(count(&buf), Some(3));
+        let o = Outcomes::parse(buf.clone()).unwrap();
+        assert_eq!(o.len(), 3);
+        assert_eq!(o.get(0).unwrap(), b"49");
+        assert_eq!(
+            o.get(1).unwrap_err(),
+            (FailureKind::Panicked, "boom".to_string())
+        );
+        assert_eq!(o.get(2).unwrap(), b"");
+        buf.pop();
+        buf.push(9);
+        assert!(Outcomes::parse(buf[..buf.len() - 1].to_vec()).is_ok());
+        assert!(Outcomes::parse(vec![0, 10, 0, 0, 0, 1]).is_err());
+        assert_eq!(count(&[0, 10, 0, 0, 0, 1]), None);
+        assert!(Outcomes::parse(vec![42, 0, 0, 0, 0]).is_err());
+    }
+}

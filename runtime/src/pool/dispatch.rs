@@ -1,0 +1,479 @@
+//! The dispatcher: which worker runs which chunk, and the threads that talk to the workers.
+//!
+//! One mutex guards all scheduling state. Around it:
+//! - the thread that submits a job assigns it and, if the chosen worker's socket is free, writes it
+//!   itself — no handoff to another host thread on the way out;
+//! - one reader thread per worker blocks on the worker's socket, answers each finished job, refills
+//!   the worker from the queue, and replaces the worker when its socket closes.
+//!
+//! A round trip therefore costs four wakeups (worker reader, worker main, host reader, caller).
+//!
+//! Rules:
+//! - **Idle first.** A job goes to an idle worker when there is one. Only when every worker is busy
+//!   may a worker queue more than one chunk — up to 2, or up to 16 while its chunks take under
+//!   [`SHORT_CHUNK`] each (tiny tasks need a deep pipeline; long ones need balance).
+//! - **FIFO per worker.** A worker answers chunks in the order it received them, so each worker's
+//!   in-flight jobs are a queue. Frames reach a worker in assignment order because all of a worker's
+//!   bytes go through its `outbox`, written by one thread at a time (the `writing` token).
+//! - **Every job answered once.** See `job.rs`; a dead worker's in-flight jobs fail with
+//!   `WorkerDied`, a terminated pool's with `Terminated`.
+
+use super::job::Job;
+use crate::context::Settings;
+use crate::error::{Error, FailureKind};
+use crate::protocol::{self, FromWorker, ToWorker};
+use crate::spawn::{self, Spawned};
+use std::collections::{HashSet, VecDeque};
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Child;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Chunks faster than this (as measured by the worker) earn a deep pipeline.
+const SHORT_CHUNK: Duration = Duration::from_micros(300);
+const DEEP: usize = 16;
+const SHALLOW: usize = 2;
+/// Payloads up to this size are copied into the outbox next to their header (one write for many
+/// small frames); larger ones are written from their own buffer.
+const COALESCE: usize = 16 << 10;
+
+pub(crate) struct Dispatcher {
+    state: Mutex<State>,
+    settings: Arc<Settings>,
+    pool_name: String,
+}
+
+struct State {
+    queue: VecDeque<Job>,
+    open: bool,
+    terminated: bool,
+    /// Set when no worker can be started any more: why.
+    broken: Option<String>,
+    slots: Vec<Slot>,
+}
+
+#[derive(Default)]
+struct Slot {
+    pid: u32,
+    /// Has a worker that takes work.
+    live: bool,
+    /// Was sent `Exit`; its closing socket is expected.
+    exiting: bool,
+    /// Gave up on starting a worker here.
+    dead: bool,
+    in_flight: VecDeque<Job>,
+    loaded: HashSet<u64>,
+    outbox: VecDeque<Vec<u8>>,
+    /// A thread is writing the outbox; others only append.
+    writing: bool,
+    writer: Option<Arc<UnixStream>>,
+    /// Smoothed time the worker spends per chunk; `None` until the first one.
+    chunk_time: Option<Duration>,
+}
+
+impl Slot {
+    fn accepts_work(&self) -> bool {
+        self.live && !self.exiting
+    }
+
+    fn depth(&self) -> usize {
+        match self.chunk_time {
+            Some(t) if t < SHORT_CHUNK => DEEP,
+            _ => SHALLOW,
+        }
+    }
+
+    fn push_frame(&mut self, mut head: Vec<u8>, payload: Vec<u8>) {
+        if payload.len() <= COALESCE {
+            head.extend_from_slice(&payload);
+            self.push_bytes(head);
+        } else {
+            self.push_bytes(head);
+            self.outbox.push_back(payload);
+        }
+    }
+
+    fn push_bytes(&mut self, bytes: Vec<u8>) {
+        match self.outbox.back_mut() {
+            Some(last) if last.len() + bytes.len() <= 4 * COALESCE => {
+                last.extend_from_slice(&bytes)
+            }
+            _ => self.outbox.push_back(bytes),
+        }
+    }
+}
+
+/// A worker as its reader thread holds it.
+struct Conn {
+    pid: u32,
+    child: Child,
+    reader: BufReader<UnixStream>,
+}
+
+impl Dispatcher {
+    /// Takes over started workers: installs them and starts one reader thread each. Each thread
+    /// holds a clone of `done` until it ends.
+    pub(crate) fn start(
+        settings: Arc<Settings>,
+        pool_name: String,
+        workers: Vec<Spawned>,
+        done: flume::Sender<()>,
+    ) -> Arc<Dispatcher> {
+        let slots = workers.iter().map(|_| Slot::default()).collect();
+        let dispatcher = Arc::new(Dispatcher {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                open: true,
+                terminated: false,
+                broken: None,
+                slots,
+            }),
+            settings,
+            pool_name,
+        });
+        for (slot, spawned) in workers.into_iter().enumerate() {
+            let conn = dispatcher.install(slot, spawned);
+            let d = dispatcher.clone();
+            let done = done.clone();
+            std::thread::Builder::new()
+                .name(format!("wasmproc-{}-{slot}", d.pool_name))
+                .spawn(move || {
+                    if let Some(conn) = conn {
+                        d.read_loop(slot, conn);
+                    }
+                    drop(done);
+                })
+                .expect("spawn a pool reader thread");
+        }
+        dispatcher
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes `spawned` the worker of `slot`; `None` if the pool was terminated meanwhile.
+    fn install(&self, slot: usize, spawned: Spawned) -> Option<Conn> {
+        let Spawned {
+            mut child,
+            pid,
+            stream,
+        } = spawned;
+        let parts = stream
+            .try_clone()
+            .map(|r| (BufReader::with_capacity(64 << 10, r), Arc::new(stream)));
+        let mut st = self.lock();
+        let (reader, writer) = match parts {
+            Ok(parts) if !st.terminated => parts,
+            _ => {
+                drop(st);
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        };
+        let s = &mut st.slots[slot];
+        *s = Slot {
+            pid,
+            live: true,
+            writer: Some(writer),
+            ..Slot::default()
+        };
+        let touched = assign(&mut st);
+        self.flush(st, &touched);
+        Some(Conn { pid, child, reader })
+    }
+
+    /// Queues a job and starts it if a worker can take it.
+    pub(crate) fn submit(&self, job: Job) -> Result<(), Error> {
+        let mut st = self.lock();
+        if st.terminated {
+            return Err(Error::Terminated);
+        }
+        if !st.open {
+            return Err(Error::PoolClosed);
+        }
+        if let Some(reason) = &st.broken {
+            return Err(Error::WorkerStart {
+                reason: reason.clone(),
+            });
+        }
+        st.queue.push_back(job);
+        let touched = assign(&mut st);
+        self.flush(st, &touched);
+        Ok(())
+    }
+
+    /// Stops accepting jobs; workers exit once the queue and their in-flight work are done.
+    pub(crate) fn close(&self) {
+        let mut st = self.lock();
+        st.open = false;
+        let touched = exit_idle(&mut st);
+        self.flush(st, &touched);
+    }
+
+    /// Stops everything now: queued and in-flight jobs answer `Terminated`, workers are killed.
+    pub(crate) fn terminate(&self) {
+        let mut st = self.lock();
+        st.terminated = true;
+        st.open = false;
+        let queued: Vec<Job> = st.queue.drain(..).collect();
+        let mut running = Vec::new();
+        let mut pids = Vec::new();
+        for s in &mut st.slots {
+            running.extend(s.in_flight.drain(..));
+            s.outbox.clear();
+            if s.pid != 0 {
+                pids.push(s.pid);
+            }
+            s.live = false;
+        }
+        drop(st);
+        for pid in pids {
+            // SAFETY: kill has no memory-safety preconditions. The pid is a child this pool has not
+            // reaped yet (a reader thread clears the slot's pid under the lock before reaping), so
+            // it cannot have been reused by another process.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        drop(queued);
+        drop(running);
+    }
+
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.lock().slots.iter().map(|s| s.pid).collect()
+    }
+
+    /// Writes the outboxes of `slots`, unless another thread is already writing one (it will pick
+    /// up what was appended). Consumes the guard: the lock is not held while writing.
+    fn flush<'a>(&'a self, mut st: MutexGuard<'a, State>, slots: &[usize]) {
+        for &i in slots {
+            if st.slots[i].writing || st.slots[i].outbox.is_empty() {
+                continue;
+            }
+            st.slots[i].writing = true;
+            loop {
+                let s = &mut st.slots[i];
+                let (Some(writer), false) = (s.writer.clone(), s.outbox.is_empty()) else {
+                    s.writing = false;
+                    break;
+                };
+                let segments: Vec<Vec<u8>> = s.outbox.drain(..).collect();
+                drop(st);
+                // A failed write means the worker is gone; its reader thread sees the socket close
+                // and fails the in-flight jobs, these included.
+                let _ = segments
+                    .iter()
+                    .try_for_each(|seg| (&*writer).write_all(seg));
+                st = self.lock();
+            }
+        }
+    }
+
+    /// The reader thread of `slot`: answers jobs as their results arrive; replaces the worker when
+    /// it dies; returns when the pool no longer needs a worker here.
+    fn read_loop(&self, slot: usize, mut conn: Conn) {
+        loop {
+            match protocol::read_frame::<FromWorker>(&mut conn.reader) {
+                Ok(Some((FromWorker::Done { busy_ns, .. }, payload))) => {
+                    let mut st = self.lock();
+                    let s = &mut st.slots[slot];
+                    let Some(job) = s.in_flight.pop_front() else {
+                        drop(st);
+                        match self.replace(slot, conn, "sent a result nobody asked for") {
+                            Some(c) => conn = c,
+                            None => return,
+                        }
+                        continue;
+                    };
+                    let busy = Duration::from_nanos(busy_ns);
+                    s.chunk_time = Some(match s.chunk_time {
+                        Some(t) => (t * 7 + busy) / 8,
+                        None => busy,
+                    });
+                    let mut touched = assign(&mut st);
+                    touched.extend(exit_idle(&mut st));
+                    self.flush(st, &touched);
+                    job.complete(payload);
+                }
+                Ok(Some((other, _))) => {
+                    let what = format!("sent {other:?} unexpectedly");
+                    match self.replace(slot, conn, &what) {
+                        Some(c) => conn = c,
+                        None => return,
+                    }
+                }
+                Ok(None) => match self.replace(slot, conn, "closed its connection") {
+                    Some(c) => conn = c,
+                    None => return,
+                },
+                Err(e) => match self.replace(slot, conn, &format!("connection failed: {e}")) {
+                    Some(c) => conn = c,
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// The worker of `slot` is gone or unusable: reap it, fail what it held, and start another if
+    /// the pool still needs one.
+    fn replace(&self, slot: usize, mut conn: Conn, what: &str) -> Option<Conn> {
+        let mut st = self.lock();
+        let expected = st.slots[slot].exiting || st.terminated;
+        let s = &mut st.slots[slot];
+        // Cleared before the child is reaped, so `terminate` only ever signals unreaped pids.
+        s.pid = 0;
+        s.live = false;
+        s.writer = None;
+        s.outbox.clear();
+        s.loaded.clear();
+        let lost: Vec<Job> = s.in_flight.drain(..).collect();
+        drop(st);
+
+        if !expected {
+            let _ = conn.child.kill();
+        }
+        let status = reap(&mut conn.child);
+        if !lost.is_empty() {
+            let signal = status.and_then(|s| s.signal());
+            let message = match (signal, status) {
+                (Some(sig), _) => format!(
+                    "worker process {} was killed by signal {sig} ({what})",
+                    conn.pid
+                ),
+                (None, Some(s)) => format!("worker process {} exited with {s} ({what})", conn.pid),
+                (None, None) => format!("worker process {} {what}", conn.pid),
+            };
+            for job in lost {
+                job.fail(
+                    FailureKind::WorkerDied {
+                        pid: conn.pid,
+                        signal,
+                    },
+                    message.clone(),
+                );
+            }
+        }
+        if expected {
+            return None;
+        }
+        self.respawn(slot)
+    }
+
+    fn respawn(&self, slot: usize) -> Option<Conn> {
+        let mut last = String::new();
+        for attempt in 0..3u32 {
+            {
+                let st = self.lock();
+                if st.terminated || (!st.open && st.queue.is_empty()) {
+                    return None;
+                }
+            }
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(100 << attempt));
+            }
+            match spawn::spawn_worker(&self.settings, &format!("{}-{slot}", self.pool_name)) {
+                Ok(spawned) => return self.install(slot, spawned),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        // This slot is lost. If it was the last, nothing will ever run the queue: fail it, and
+        // refuse new work with the reason.
+        let mut st = self.lock();
+        st.slots[slot].dead = true;
+        if st.slots.iter().all(|s| s.dead) {
+            let reason = format!("no worker process could be started: {last}");
+            st.broken = Some(reason.clone());
+            let queued: Vec<Job> = st.queue.drain(..).collect();
+            drop(st);
+            for job in queued {
+                job.fail(FailureKind::Load, reason.clone());
+            }
+        }
+        None
+    }
+}
+
+/// Assigns queued jobs to workers (see the module docs); returns the slots given work.
+fn assign(st: &mut State) -> Vec<usize> {
+    let mut touched = Vec::new();
+    while !st.queue.is_empty() {
+        let idle = st
+            .slots
+            .iter()
+            .position(|s| s.accepts_work() && s.in_flight.is_empty());
+        let target = idle.or_else(|| {
+            st.slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.accepts_work() && s.in_flight.len() < s.depth())
+                .min_by_key(|(_, s)| s.in_flight.len())
+                .map(|(i, _)| i)
+        });
+        let Some(i) = target else { break };
+        let mut job = st.queue.pop_front().expect("not empty");
+        let s = &mut st.slots[i];
+        if s.loaded.insert(job.module.id) {
+            let load = ToWorker::Load {
+                module: job.module.id,
+                artifact: job.module.artifact.clone(),
+            };
+            s.push_frame(
+                protocol::frame_head(&load, 0).expect("encode Load"),
+                Vec::new(),
+            );
+        }
+        let args = std::mem::take(&mut job.args);
+        let run = ToWorker::Run {
+            module: job.module.id,
+            task: job.task.name().to_string(),
+            codec: job.codec,
+            lens: job.lens.clone(),
+        };
+        s.push_frame(
+            protocol::frame_head(&run, args.len() as u64).expect("encode Run"),
+            args,
+        );
+        s.in_flight.push_back(job);
+        if !touched.contains(&i) {
+            touched.push(i);
+        }
+    }
+    touched
+}
+
+/// When the pool is closed and the queue empty, tells every idle worker to exit.
+fn exit_idle(st: &mut State) -> Vec<usize> {
+    let mut touched = Vec::new();
+    if st.open || !st.queue.is_empty() {
+        return touched;
+    }
+    for (i, s) in st.slots.iter_mut().enumerate() {
+        if s.accepts_work() && s.in_flight.is_empty() {
+            s.exiting = true;
+            s.push_frame(
+                protocol::frame_head(&ToWorker::Exit, 0).expect("encode Exit"),
+                Vec::new(),
+            );
+            touched.push(i);
+        }
+    }
+    touched
+}
+
+/// Waits for a child to exit, killing it if it has not within 5 s.
+fn reap(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Err(_) => return None,
+        }
+    }
+    let _ = child.kill();
+    child.wait().ok()
+}

@@ -1,0 +1,68 @@
+"""CPython's multiprocessing on the workloads of vs_cpython.rs; prints one JSON object.
+
+Run by `cargo bench -p wasmproc-tests` (not meant to be run alone, but it works:
+`python3 vs_cpython.py '{"startup_reps": 5, ...}'`).
+"""
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import time
+
+
+def square(x):
+    return x * x
+
+
+def compute_heavy(n):
+    result = 0
+    for i in range(n):
+        result += i ** 2
+    return result
+
+
+def startup(method, reps):
+    ctx = mp.get_context(method)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        with ctx.Pool(2) as pool:
+            pool.apply(square, (3,))
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    cfg = json.loads(sys.argv[1])
+    out = {"python": sys.version.split()[0]}
+    out["startup_fork_s"] = startup("fork", cfg["startup_reps"])
+    out["startup_spawn_s"] = startup("spawn", cfg["startup_reps"])
+    with mp.get_context("fork").Pool(2) as pool:
+        pool.map(square, range(1000))  # warm
+        n = cfg["map_items"]
+        t = time.perf_counter()
+        pool.map(square, range(n))
+        out["map_default_items_per_s"] = n / (time.perf_counter() - t)
+        n = cfg["map1_items"]
+        t = time.perf_counter()
+        pool.map(square, range(n), chunksize=1)
+        out["map_chunk1_items_per_s"] = n / (time.perf_counter() - t)
+        n = cfg["apply_reps"]
+        t = time.perf_counter()
+        for i in range(n):
+            pool.apply_async(square, (i,)).get()
+        out["apply_async_rtt_s"] = (time.perf_counter() - t) / n
+        numbers = [cfg["heavy_n"]] * cfg["heavy_items"]
+        t = time.perf_counter()
+        serial = [compute_heavy(x) for x in numbers]
+        out["heavy_serial_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        parallel = pool.map(compute_heavy, numbers)
+        out["heavy_parallel_s"] = time.perf_counter() - t
+        assert serial == parallel
+        out["heavy_result"] = serial[0]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
