@@ -102,14 +102,15 @@ fn install_panic_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            // A panic while PENDING is borrowed (inside the SDK's own encoding) skips the flush;
-            // the host then fails every unreported input of the chunk instead of guessing.
+            // A panic while PENDING is borrowed (a `Serialize` impl panicking inside the SDK's own
+            // encoding) skips the flush: the host then blames the first unreported input of the
+            // chunk and re-runs the ones after it on a fresh instance.
             let _ = PENDING.try_with(|p| {
-                if let Ok(mut p) = p.try_borrow_mut() {
-                    if !p.buf.is_empty() {
-                        host::emit(p.first, &p.buf);
-                        p.buf.clear();
-                    }
+                if let Ok(mut p) = p.try_borrow_mut()
+                    && !p.buf.is_empty()
+                {
+                    host::emit(p.first, &p.buf);
+                    p.buf.clear();
                 }
             });
             let payload = info.payload();

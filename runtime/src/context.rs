@@ -1,7 +1,7 @@
 //! `Context`: the engine, the module cache, and the settings pools start workers with.
 
 use crate::cache::Cache;
-use crate::engine;
+use crate::engine::{self, Flavor};
 use crate::error::{Error, Result};
 use crate::guest::{self, GuestState};
 use crate::module::{self, Module, ModuleInner};
@@ -32,10 +32,14 @@ pub struct Context {
 }
 
 pub(crate) struct ContextInner {
-    engine: Arc<Engine>,
+    /// Compiles what workers run (see `engine::Flavor`).
+    fast: Engine,
+    fast_key: String,
+    /// Compiles and runs the task listing; its epoch ticks while the context lives.
+    listing: Arc<Engine>,
+    listing_key: String,
     linker: Linker<GuestState>,
     cache: Cache,
-    engine_key: String,
     next_module: AtomicU64,
     pub(crate) settings: Arc<Settings>,
 }
@@ -107,12 +111,12 @@ impl ContextBuilder {
 
     /// Creates the engine and opens the cache.
     pub fn build(self) -> Result<Context> {
-        let engine =
-            engine::new_engine().map_err(|e| Error::Internal(format!("wasmtime engine: {e:#}")))?;
-        let engine = Arc::new(engine);
-        engine::start_ticker(Arc::downgrade(&engine));
+        let engine_err = |e: wasmtime::Error| Error::Internal(format!("wasmtime engine: {e:#}"));
+        let fast = engine::new_engine(Flavor::Fast).map_err(engine_err)?;
+        let listing = Arc::new(engine::new_engine(Flavor::Interruptible).map_err(engine_err)?);
+        engine::start_ticker(Arc::downgrade(&listing));
         let linker =
-            guest::new_linker(&engine).map_err(|e| Error::Internal(format!("linker: {e:#}")))?;
+            guest::new_linker(&listing).map_err(|e| Error::Internal(format!("linker: {e:#}")))?;
         let cache = Cache::open(self.cache_dir.unwrap_or_else(Cache::default_dir))?;
         let worker_executable = match self.worker_executable {
             Some(p) => p,
@@ -125,13 +129,14 @@ impl ContextBuilder {
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
-        let engine_key = engine::compatibility_key(&engine);
         Ok(Context {
             inner: Arc::new(ContextInner {
-                engine,
+                fast_key: engine::compatibility_key(&fast),
+                fast,
+                listing_key: engine::compatibility_key(&listing),
+                listing,
                 linker,
                 cache,
-                engine_key,
                 next_module: AtomicU64::new(1),
                 settings: Arc::new(Settings {
                     worker_executable,
@@ -177,30 +182,29 @@ impl Context {
         module::check_header(&name, bytes)?;
         let inner = &self.inner;
         let hash = format!("{:x}", Sha256::digest(bytes));
-        let artifact = inner.cache.path_for(&hash, &inner.engine_key);
-        let component = match self.load_cached(&artifact) {
-            Some(component) => component,
-            None => {
-                let compiled = inner.engine.precompile_component(bytes).map_err(|e| {
-                    Error::InvalidComponent {
-                        name: name.clone(),
-                        reason: format!("{e:#}"),
-                    }
-                })?;
-                inner.cache.store(&artifact, &compiled)?;
-                // SAFETY: these bytes were produced just now by `precompile_component` of this engine.
-                unsafe { Component::deserialize(&inner.engine, &compiled) }.map_err(|e| {
-                    Error::Internal(format!("loading a module compiled just now: {e:#}"))
-                })?
-            }
-        };
+        // Validate and read the listing first, on the interruptible engine: a module that cannot
+        // be used is reported before anything is compiled for the workers.
+        let listing_artifact =
+            self.compiled(&inner.listing, &inner.listing_key, &hash, &name, bytes)?;
+        // SAFETY: `compiled` returns only artifacts this program wrote into the private cache,
+        // named by content hash and this engine's compatibility key (see `cache.rs`).
+        let component =
+            match unsafe { Component::deserialize_file(&inner.listing, &listing_artifact) } {
+                Ok(c) => c,
+                Err(e) => {
+                    return Err(Error::Internal(format!(
+                        "loading a module compiled just now: {e:#}"
+                    )));
+                }
+            };
         let listing =
-            guest::list_tasks(&inner.engine, &inner.linker, &component).map_err(|reason| {
+            guest::list_tasks(&inner.listing, &inner.linker, &component).map_err(|reason| {
                 Error::NotATaskModule {
                     name: name.clone(),
                     reason,
                 }
             })?;
+        let artifact = self.compiled(&inner.fast, &inner.fast_key, &hash, &name, bytes)?;
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 id: inner.next_module.fetch_add(1, Ordering::Relaxed),
@@ -211,14 +215,30 @@ impl Context {
         })
     }
 
-    /// A cached artifact, if there is a usable one.
-    fn load_cached(&self, artifact: &Path) -> Option<Component> {
-        if !artifact.is_file() {
-            return None;
+    /// The path of `bytes` precompiled by `engine`: from the cache when a usable artifact is there,
+    /// compiled and stored otherwise.
+    fn compiled(
+        &self,
+        engine: &Engine,
+        key: &str,
+        hash: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<PathBuf> {
+        let artifact = self.inner.cache.path_for(hash, key);
+        // SAFETY: `artifact` lies in the private cache directory under a name derived from the
+        // sha256 of the component's bytes and this engine's compatibility key; only this program
+        // writes there (see `cache.rs`). wasmtime additionally checks engine compatibility on load.
+        if artifact.is_file() && unsafe { Component::deserialize_file(engine, &artifact) }.is_ok() {
+            return Ok(artifact);
         }
-        // SAFETY: `artifact` lies in the private cache directory under a name derived from the sha256
-        // of the component's bytes and this engine's compatibility key; only this program writes
-        // there (see `cache.rs`). wasmtime additionally checks the engine compatibility on load.
-        unsafe { Component::deserialize_file(&self.inner.engine, artifact) }.ok()
+        let compiled = engine
+            .precompile_component(bytes)
+            .map_err(|e| Error::InvalidComponent {
+                name: name.to_string(),
+                reason: format!("{e:#}"),
+            })?;
+        self.inner.cache.store(&artifact, &compiled)?;
+        Ok(artifact)
     }
 }

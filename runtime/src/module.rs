@@ -339,10 +339,11 @@ pub(crate) fn normalize_type(raw: &str) -> String {
             // Keep a space only between two identifier characters (`dyn Trait`).
             let prev = compact.chars().last();
             let next = chars[i + 1..].iter().copied().find(|c| !c.is_whitespace());
-            if let (Some(p), Some(n)) = (prev, next) {
-                if is_ident(p) && is_ident(n) {
-                    compact.push(' ');
-                }
+            if let (Some(p), Some(n)) = (prev, next)
+                && is_ident(p)
+                && is_ident(n)
+            {
+                compact.push(' ');
             }
         } else {
             compact.push(c);

@@ -5,7 +5,7 @@
 //! channel and exits the process the moment the host's end closes — so a worker never outlives its
 //! host, even while a guest is busy.
 
-use crate::engine;
+use crate::engine::{self, Flavor};
 use crate::error::FailureKind;
 use crate::guest::{self, Codec, Loaded};
 use crate::outcomes;
@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::mpsc::TryRecvError;
 use std::time::Instant;
 use wasmtime::component::Component;
@@ -57,8 +56,7 @@ fn serve(fd: i32) -> Result<(), String> {
         Ok(None) => return Ok(()),
         Err(e) => return Err(format!("reading Init: {e}")),
     }
-    let engine = Arc::new(engine::new_engine().map_err(|e| format!("engine: {e:#}"))?);
-    engine::start_ticker(Arc::downgrade(&engine));
+    let engine = engine::new_engine(Flavor::Fast).map_err(|e| format!("engine: {e:#}"))?;
     let linker = guest::new_linker(&engine).map_err(|e| format!("linker: {e:#}"))?;
     protocol::write_frame(
         &mut writer,

@@ -32,34 +32,39 @@ def startup(method, reps):
     return statistics.median(times)
 
 
+def median_time(reps, fn):
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def main():
     cfg = json.loads(sys.argv[1])
+    reps = cfg["reps"]
     out = {"python": sys.version.split()[0]}
     out["startup_fork_s"] = startup("fork", cfg["startup_reps"])
     out["startup_spawn_s"] = startup("spawn", cfg["startup_reps"])
     with mp.get_context("fork").Pool(2) as pool:
         pool.map(square, range(1000))  # warm
         n = cfg["map_items"]
-        t = time.perf_counter()
-        pool.map(square, range(n))
-        out["map_default_items_per_s"] = n / (time.perf_counter() - t)
-        n = cfg["map1_items"]
-        t = time.perf_counter()
-        pool.map(square, range(n), chunksize=1)
-        out["map_chunk1_items_per_s"] = n / (time.perf_counter() - t)
-        n = cfg["apply_reps"]
-        t = time.perf_counter()
-        for i in range(n):
-            pool.apply_async(square, (i,)).get()
-        out["apply_async_rtt_s"] = (time.perf_counter() - t) / n
+        out["map_default_items_per_s"] = n / median_time(reps, lambda: pool.map(square, range(n)))
+        n1 = cfg["map1_items"]
+        out["map_chunk1_items_per_s"] = n1 / median_time(reps, lambda: pool.map(square, range(n1), chunksize=1))
+        na = cfg["apply_reps"]
+
+        def applies():
+            for i in range(na):
+                pool.apply_async(square, (i,)).get()
+
+        out["apply_async_rtt_s"] = median_time(reps, applies) / na
         numbers = [cfg["heavy_n"]] * cfg["heavy_items"]
-        t = time.perf_counter()
+        out["heavy_serial_s"] = median_time(reps, lambda: [compute_heavy(x) for x in numbers])
+        out["heavy_parallel_s"] = median_time(reps, lambda: pool.map(compute_heavy, numbers))
         serial = [compute_heavy(x) for x in numbers]
-        out["heavy_serial_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        parallel = pool.map(compute_heavy, numbers)
-        out["heavy_parallel_s"] = time.perf_counter() - t
-        assert serial == parallel
+        assert serial == pool.map(compute_heavy, numbers)
         out["heavy_result"] = serial[0]
     print(json.dumps(out))
 

@@ -16,6 +16,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use wasmproc::{Context, Pool};
 
+/// Every measurement is repeated this often (startup: `STARTUP_REPS`) and the median reported.
+const REPS: usize = 5;
 const STARTUP_REPS: usize = 15;
 const MAP_ITEMS: u64 = 200_000;
 const MAP1_ITEMS: u64 = 20_000;
@@ -41,6 +43,20 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// The median wall time of `REPS` runs of `f`, in seconds.
+fn median_secs(mut f: impl FnMut()) -> f64 {
+    median(
+        (0..REPS)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
+    .as_secs_f64()
+}
+
 fn native_heavy(n: u64) -> u64 {
     let mut result: u64 = 0;
     // The same loop as the guest's, black_box included, so both run every iteration.
@@ -53,7 +69,7 @@ fn native_heavy(n: u64) -> u64 {
 
 fn run_python() -> Option<Python> {
     let cfg = serde_json::json!({
-        "startup_reps": STARTUP_REPS, "map_items": MAP_ITEMS, "map1_items": MAP1_ITEMS,
+        "reps": REPS, "startup_reps": STARTUP_REPS, "map_items": MAP_ITEMS, "map1_items": MAP1_ITEMS,
         "apply_reps": APPLY_REPS, "heavy_n": HEAVY_N, "heavy_items": HEAVY_ITEMS,
     });
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/vs_cpython.py");
@@ -104,48 +120,53 @@ fn main() -> wasmproc::Result<()> {
 
     let pool = Pool::with_processes(&ctx, 2)?;
     pool.map(&square, 0..1000)?; // warm: every worker has loaded the module
-    let t = Instant::now();
-    let out = pool.map(&square, 0..MAP_ITEMS)?;
-    let map_default = MAP_ITEMS as f64 / t.elapsed().as_secs_f64();
-    assert_eq!(out.len() as u64, MAP_ITEMS);
-    let t = Instant::now();
-    pool.chunksize(1).map(&square, 0..MAP1_ITEMS)?;
-    let map_chunk1 = MAP1_ITEMS as f64 / t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    for i in 0..APPLY_REPS {
-        pool.apply_async(&square, i).get()?;
-    }
-    let apply_rtt = t.elapsed().as_secs_f64() / APPLY_REPS as f64;
+    let map_default = MAP_ITEMS as f64
+        / median_secs(|| {
+            assert_eq!(
+                pool.map(&square, 0..MAP_ITEMS).expect("map").len() as u64,
+                MAP_ITEMS
+            )
+        });
+    let map_chunk1 = MAP1_ITEMS as f64
+        / median_secs(|| drop(pool.chunksize(1).map(&square, 0..MAP1_ITEMS).expect("map")));
+    let apply_rtt = median_secs(|| {
+        for i in 0..APPLY_REPS {
+            pool.apply_async(&square, i).get().expect("apply");
+        }
+    }) / APPLY_REPS as f64;
 
     let numbers = vec![HEAVY_N; HEAVY_ITEMS];
     let serial_pool = Pool::with_processes(&ctx, 1)?;
     serial_pool.apply(&heavy, 1)?;
-    let t = Instant::now();
     let serial: Vec<u64> = numbers
         .iter()
         .map(|&n| serial_pool.apply(&heavy, n))
         .collect::<Result<_, _>>()?;
-    let heavy_serial = t.elapsed().as_secs_f64();
-    pool.map(&heavy, [1, 1])?;
-    let t = Instant::now();
-    let parallel = pool.map(&heavy, numbers.clone())?;
-    let heavy_parallel = t.elapsed().as_secs_f64();
-    assert_eq!(serial, parallel);
-
-    let t = Instant::now();
-    let native: Vec<u64> = numbers.iter().map(|&n| native_heavy(n)).collect();
-    let native_serial = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let halves: Vec<u64> = std::thread::scope(|s| {
-        let hs: Vec<_> = numbers
-            .chunks(HEAVY_ITEMS / 2)
-            .map(|c| s.spawn(move || c.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>()))
-            .collect();
-        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    let heavy_serial = median_secs(|| {
+        for &n in &numbers {
+            serial_pool.apply(&heavy, n).expect("apply");
+        }
     });
-    let native_parallel = t.elapsed().as_secs_f64();
+    pool.map(&heavy, [1, 1])?;
+    assert_eq!(pool.map(&heavy, numbers.clone())?, serial);
+    let heavy_parallel = median_secs(|| drop(pool.map(&heavy, numbers.clone()).expect("map")));
+
+    let native: Vec<u64> = numbers.iter().map(|&n| native_heavy(n)).collect();
     assert_eq!(native, serial);
-    assert_eq!(halves, serial);
+    let native_serial = median_secs(|| {
+        drop(std::hint::black_box(
+            numbers.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>(),
+        ))
+    });
+    let native_parallel = median_secs(|| {
+        std::thread::scope(|s| {
+            for half in numbers.chunks(HEAVY_ITEMS / 2) {
+                s.spawn(move || {
+                    std::hint::black_box(half.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>())
+                });
+            }
+        })
+    });
 
     eprintln!("measuring CPython…");
     let py = run_python();
@@ -169,7 +190,7 @@ fn main() -> wasmproc::Result<()> {
 
     println!();
     println!(
-        "wasmproc {} vs CPython {} multiprocessing (2 worker processes, {} CPUs)",
+        "wasmproc {} vs CPython {} multiprocessing (2 worker processes, {} CPUs; medians of {REPS} runs, startup of {STARTUP_REPS})",
         env!("CARGO_PKG_VERSION"),
         py.as_ref().map(|p| p.python.as_str()).unwrap_or("?"),
         std::thread::available_parallelism()

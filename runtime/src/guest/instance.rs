@@ -7,10 +7,6 @@ use crate::outcomes;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
-/// Epoch ticks a task may run before it is interrupted. Effectively unlimited until per-task
-/// timeouts set it.
-const NO_DEADLINE: u64 = 1 << 48;
-
 pub(crate) fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -33,7 +29,8 @@ pub(crate) fn describe_link_error(err: &wasmtime::Error) -> String {
 }
 
 /// Lists a component's tasks in a throwaway store with a 5 s deadline and 256 MiB of memory, so a
-/// module cannot hang or exhaust the host while it is being inspected.
+/// module cannot hang or exhaust the host while it is being inspected. `engine` must be of the
+/// interruptible flavour, with its epoch ticking.
 pub(crate) fn list_tasks(
     engine: &Engine,
     linker: &Linker<GuestState>,
@@ -106,7 +103,6 @@ impl Loaded {
             state.emitted_count = 0;
             state.emit_error = None;
             state.panic = None;
-            store.set_epoch_deadline(NO_DEADLINE);
             let result = instance.wasmproc_task_guest().call_run(
                 &mut *store,
                 task,
@@ -171,7 +167,6 @@ impl Loaded {
     fn instantiate(&self) -> Result<(Store<GuestState>, Task), String> {
         let mut store = Store::new(&self.engine, GuestState::sandboxed(None));
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(NO_DEADLINE);
         let instance = self
             .pre
             .instantiate(&mut store)

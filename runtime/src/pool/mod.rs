@@ -382,7 +382,7 @@ static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// ```
 pub fn default_chunksize(len: usize, processes: usize) -> usize {
     let per = processes.max(1) * 4;
-    len / per + usize::from(len % per != 0)
+    len / per + usize::from(!len.is_multiple_of(per))
 }
 
 /// [`Pool`] methods with an explicit chunk size; see [`Pool::chunksize`].
