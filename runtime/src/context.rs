@@ -210,6 +210,7 @@ impl Context {
                 id: inner.next_module.fetch_add(1, Ordering::Relaxed),
                 name,
                 artifact,
+                interruptible_artifact: listing_artifact,
                 tasks: module::tasks_from_listing(listing),
             }),
         })

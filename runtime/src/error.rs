@@ -131,6 +131,10 @@ pub enum FailureKind {
     UnknownTask,
     /// The worker could not load the module.
     Load,
+    /// The input ran longer than the pool's per-task timeout and was interrupted.
+    Timeout,
+    /// The input needed more memory than the pool's `max_memory`.
+    MemoryLimit,
     /// The worker process died while it held this input.
     WorkerDied {
         /// The worker's process id.
@@ -163,6 +167,8 @@ impl fmt::Display for TaskFailure {
             FailureKind::BadResult => "could not encode its result",
             FailureKind::UnknownTask => "is unknown",
             FailureKind::Load => "could not be loaded",
+            FailureKind::Timeout => "timed out",
+            FailureKind::MemoryLimit => "exceeded its memory limit",
             FailureKind::WorkerDied { .. } => "lost its worker",
         };
         write!(

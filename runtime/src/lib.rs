@@ -53,4 +53,4 @@ mod worker;
 pub use context::{Context, ContextBuilder};
 pub use error::{Error, FailureKind, Result, TaskFailure};
 pub use module::{Module, Task, TaskSignature};
-pub use pool::{AsyncResult, Chunked, IMap, Pool, default_chunksize};
+pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize};

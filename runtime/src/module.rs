@@ -24,8 +24,10 @@ pub(crate) struct ModuleInner {
     /// Unique within the process; workers key their loaded modules by it.
     pub(crate) id: u64,
     pub(crate) name: String,
-    /// The precompiled artifact this program wrote; the only file workers deserialize.
+    /// The precompiled artifacts this program wrote, for the fast and the interruptible engine
+    /// (see `engine::Flavor`); the only files workers deserialize.
     pub(crate) artifact: PathBuf,
+    pub(crate) interruptible_artifact: PathBuf,
     pub(crate) tasks: Vec<TaskSignature>,
 }
 

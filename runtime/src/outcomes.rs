@@ -2,7 +2,7 @@
 //! host without a copy or an allocation per input.
 //!
 //! For each input in order: a tag byte, a little-endian u32 length, then that many bytes. Tags 0–4
-//! are written by the guest SDK (see `host.emit` in `wit/task.wit`); the worker adds 5–7 for
+//! are written by the guest SDK (see `host.emit` in `wit/task.wit`); the worker adds 5–9 for
 //! failures only it can see.
 
 use crate::error::FailureKind;
@@ -15,6 +15,9 @@ const UNKNOWN_TASK: u8 = 4;
 const PANICKED: u8 = 5;
 const TRAPPED: u8 = 6;
 const LOAD: u8 = 7;
+const TIMEOUT: u8 = 8;
+const MEMORY_LIMIT: u8 = 9;
+const LAST_TAG: u8 = MEMORY_LIMIT;
 
 /// Appends one outcome.
 pub(crate) fn push(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
@@ -32,6 +35,8 @@ pub(crate) fn push_failure(buf: &mut Vec<u8>, kind: &FailureKind, message: &str)
         FailureKind::UnknownTask => UNKNOWN_TASK,
         FailureKind::Panicked => PANICKED,
         FailureKind::Trapped => TRAPPED,
+        FailureKind::Timeout => TIMEOUT,
+        FailureKind::MemoryLimit => MEMORY_LIMIT,
         FailureKind::Load | FailureKind::WorkerDied { .. } => LOAD,
     };
     push(buf, tag, message.as_bytes());
@@ -54,7 +59,7 @@ impl Outcomes {
                 return Err(format!("truncated outcome header at byte {at}"));
             };
             let tag = head[0];
-            if tag > LOAD {
+            if tag > LAST_TAG {
                 return Err(format!("unknown outcome tag {tag}"));
             }
             let len = u32::from_le_bytes(head[1..5].try_into().expect("4 bytes"));
@@ -86,6 +91,8 @@ impl Outcomes {
             UNKNOWN_TASK => FailureKind::UnknownTask,
             PANICKED => FailureKind::Panicked,
             TRAPPED => FailureKind::Trapped,
+            TIMEOUT => FailureKind::Timeout,
+            MEMORY_LIMIT => FailureKind::MemoryLimit,
             _ => FailureKind::Load,
         };
         Err((kind, String::from_utf8_lossy(bytes).into_owned()))
@@ -98,7 +105,7 @@ pub(crate) fn count(buf: &[u8]) -> Option<usize> {
     let mut at = 0usize;
     while at < buf.len() {
         let head = buf.get(at..at + 5)?;
-        if head[0] > LOAD {
+        if head[0] > LAST_TAG {
             return None;
         }
         let len = u32::from_le_bytes(head[1..5].try_into().ok()?) as usize;

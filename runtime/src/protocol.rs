@@ -23,6 +23,12 @@ pub(crate) enum WireCodec {
 pub(crate) struct WorkerInit {
     /// Name shown in the worker's diagnostics.
     pub(crate) name: String,
+    /// Build the interruptible engine (needed for `timeout`).
+    pub(crate) interruptible: bool,
+    /// Interrupt an input after this long.
+    pub(crate) timeout: Option<std::time::Duration>,
+    /// Most linear memory an instance may have, in bytes.
+    pub(crate) max_memory: Option<usize>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

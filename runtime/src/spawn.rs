@@ -23,7 +23,7 @@ pub(crate) struct Spawned {
 }
 
 /// Starts a worker and waits until it reports ready.
-pub(crate) fn spawn_worker(settings: &Settings, name: &str) -> Result<Spawned> {
+pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
     let (host, child_end) =
         UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
     let child_fd = child_end.as_raw_fd();
@@ -61,7 +61,7 @@ pub(crate) fn spawn_worker(settings: &Settings, name: &str) -> Result<Spawned> {
         pid,
         stream: host,
     };
-    match handshake(&mut spawned, settings, name) {
+    match handshake(&mut spawned, settings, init) {
         Ok(()) => Ok(spawned),
         Err(e) => {
             let _ = spawned.child.kill();
@@ -71,14 +71,12 @@ pub(crate) fn spawn_worker(settings: &Settings, name: &str) -> Result<Spawned> {
     }
 }
 
-fn handshake(spawned: &mut Spawned, settings: &Settings, name: &str) -> Result<()> {
+fn handshake(spawned: &mut Spawned, settings: &Settings, init: &WorkerInit) -> Result<()> {
     let stream = &mut spawned.stream;
     stream
         .set_read_timeout(Some(settings.start_timeout))
         .map_err(|e| start_err(e.to_string()))?;
-    let init = ToWorker::Init(WorkerInit {
-        name: name.to_string(),
-    });
+    let init = ToWorker::Init(init.clone());
     // A worker that exits before reading surfaces below as EOF, with its exit status.
     let _ = protocol::write_frame(stream, &init, &[]);
     let reply = protocol::read_frame::<FromWorker>(stream);

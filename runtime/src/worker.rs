@@ -7,7 +7,7 @@
 
 use crate::engine::{self, Flavor};
 use crate::error::FailureKind;
-use crate::guest::{self, Codec, Loaded};
+use crate::guest::{self, Codec, Loaded, RunLimits};
 use crate::outcomes;
 use crate::protocol::{self, FromWorker, ToWorker, WireCodec};
 use crate::spawn::WORKER_FD_VAR;
@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::sync::mpsc::TryRecvError;
 use std::time::Instant;
 use wasmtime::component::Component;
@@ -50,13 +51,28 @@ fn serve(fd: i32) -> Result<(), String> {
         BufReader::with_capacity(64 << 10, stream.try_clone().map_err(|e| e.to_string())?);
     let mut writer = BufWriter::with_capacity(64 << 10, stream);
 
-    match protocol::read_frame::<ToWorker>(&mut reader) {
-        Ok(Some((ToWorker::Init(_init), _))) => {}
+    let init = match protocol::read_frame::<ToWorker>(&mut reader) {
+        Ok(Some((ToWorker::Init(init), _))) => init,
         Ok(Some((other, _))) => return Err(format!("expected Init, got {other:?}")),
         Ok(None) => return Ok(()),
         Err(e) => return Err(format!("reading Init: {e}")),
+    };
+    let flavor = if init.interruptible {
+        Flavor::Interruptible
+    } else {
+        Flavor::Fast
+    };
+    let engine = Arc::new(engine::new_engine(flavor).map_err(|e| format!("engine: {e:#}"))?);
+    let limits = RunLimits {
+        // One more tick than the timeout: the current tick may be almost over when an input starts.
+        timeout_ticks: init
+            .timeout
+            .map(|t| t.as_nanos().div_ceil(engine::TICK.as_nanos()) as u64 + 1),
+        max_memory: init.max_memory,
+    };
+    if init.interruptible {
+        engine::start_ticker(Arc::downgrade(&engine));
     }
-    let engine = engine::new_engine(Flavor::Fast).map_err(|e| format!("engine: {e:#}"))?;
     let linker = guest::new_linker(&engine).map_err(|e| format!("linker: {e:#}"))?;
     protocol::write_frame(
         &mut writer,
@@ -118,7 +134,7 @@ fn serve(fd: i32) -> Result<(), String> {
                     .map_err(|e| {
                         format!("cannot load compiled module {}: {e:#}", artifact.display())
                     })
-                    .and_then(|component| Loaded::new(&engine, &linker, &component));
+                    .and_then(|component| Loaded::new(&engine, &linker, &component, limits));
                 modules.insert(module, loaded);
             }
             ToWorker::Run {

@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod errors;
 mod faults;
+mod limits;
 mod pool;

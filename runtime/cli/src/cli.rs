@@ -11,14 +11,14 @@ use std::path::PathBuf;
 /// separate process with no access to files, network or environment variables.
 ///
 /// Examples:
+///   wasmproc inspect tasks.wasm                   # what tasks does it have?
+///   wasmproc run tasks.wasm square 7              # like pool.apply(square, (7,)) → 49
+///   seq 1 100 | wasmproc map tasks.wasm square    # like pool.map(square, range(1, 101))
 ///
-///   wasmproc inspect tasks.wasm                     # what tasks does it have?
-///
-///   wasmproc run tasks.wasm square 7                # like pool.apply(square, (7,)) → 49
-///
-///   seq 1 100 | wasmproc map tasks.wasm square      # like pool.map(square, range(1, 101))
+/// Exit codes: 0 success, 1 a task failed, 2 bad command line, 3 unusable module, unknown task or
+/// input that does not fit, 4 runtime failure (worker start, cache, output), 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "wasmproc", version, max_term_width = 100)]
+#[command(name = "wasmproc", version, max_term_width = 100, verbatim_doc_comment)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,

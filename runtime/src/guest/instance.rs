@@ -56,6 +56,16 @@ pub(crate) struct Loaded {
     engine: Engine,
     pre: TaskPre<GuestState>,
     warm: Option<(Store<GuestState>, Task)>,
+    limits: RunLimits,
+}
+
+/// What a worker enforces on every input.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RunLimits {
+    /// Epoch ticks an input may run (interruptible engines only).
+    pub(crate) timeout_ticks: Option<u64>,
+    /// Most linear memory an instance may have.
+    pub(crate) max_memory: Option<usize>,
 }
 
 impl Loaded {
@@ -63,6 +73,7 @@ impl Loaded {
         engine: &Engine,
         linker: &Linker<GuestState>,
         component: &Component,
+        limits: RunLimits,
     ) -> Result<Loaded, String> {
         let pre = linker
             .instantiate_pre(component)
@@ -72,6 +83,7 @@ impl Loaded {
             engine: engine.clone(),
             pre,
             warm: None,
+            limits,
         })
     }
 
@@ -80,12 +92,18 @@ impl Loaded {
     ///
     /// Instances stay warm across calls (like a Python worker's globals); an instance that traps is
     /// discarded and the remaining inputs go to a fresh one, so a panic costs exactly one result.
+    /// With a timeout, each input is its own call with its own deadline.
     pub(crate) fn run(&mut self, task: &str, codec: Codec, args: &[u8], lens: &[u32]) -> Vec<u8> {
         let n = lens.len();
         let mut out = Vec::new();
         let mut done = 0usize;
         let mut offset = 0usize;
         while done < n {
+            let batch = if self.limits.timeout_ticks.is_some() {
+                1
+            } else {
+                n - done
+            };
             let (store, instance) = match self.warm.take() {
                 Some(warm) => self.warm.insert(warm),
                 None => match self.instantiate() {
@@ -103,18 +121,26 @@ impl Loaded {
             state.emitted_count = 0;
             state.emit_error = None;
             state.panic = None;
+            state.limits.exceeded = None;
+            if let Some(ticks) = self.limits.timeout_ticks {
+                store.set_epoch_deadline(ticks);
+            }
+            let batch_lens = &lens[done..done + batch];
+            let batch_bytes: usize = batch_lens.iter().map(|l| *l as usize).sum();
             let result = instance.wasmproc_task_guest().call_run(
                 &mut *store,
                 task,
                 codec,
-                &args[offset..],
-                &lens[done..],
+                &args[offset..offset + batch_bytes],
+                batch_lens,
             );
             let state = store.data_mut();
             let emitted = std::mem::take(&mut state.emitted);
-            let count = (state.emitted_count as usize).min(n - done);
+            let count = (state.emitted_count as usize).min(batch);
             let emit_error = state.emit_error.take();
             let panic = state.panic.take();
+            let exceeded = state.limits.exceeded.take();
+            let end = done + batch;
             let advance = |done: &mut usize, offset: &mut usize, k: usize| {
                 *offset += lens[*done..*done + k]
                     .iter()
@@ -124,37 +150,55 @@ impl Loaded {
             };
             if let Some(message) = emit_error {
                 // Nothing the guest emitted in this call can be trusted.
-                for _ in done..n {
+                for _ in done..end {
                     outcomes::push_failure(&mut out, &FailureKind::BadResult, &message);
                 }
+                advance(&mut done, &mut offset, batch);
                 self.warm = None;
-                break;
+                continue;
             }
             out.extend_from_slice(&emitted);
             advance(&mut done, &mut offset, count);
             match result {
                 Ok(Ok(())) => {
-                    for _ in done..n {
-                        outcomes::push_failure(
-                            &mut out,
-                            &FailureKind::BadResult,
-                            "the guest returned without a result for this input",
-                        );
+                    let missing = "the guest returned without a result for this input";
+                    for _ in done..end {
+                        outcomes::push_failure(&mut out, &FailureKind::BadResult, missing);
                     }
-                    done = n;
+                    let rest = end - done;
+                    advance(&mut done, &mut offset, rest);
                 }
                 Ok(Err(err)) => {
                     let (kind, message) = convert_error(err);
-                    for _ in done..n {
+                    for _ in done..end {
                         outcomes::push_failure(&mut out, &kind, &message);
                     }
-                    done = n;
+                    let rest = end - done;
+                    advance(&mut done, &mut offset, rest);
                 }
                 Err(trap) => {
                     self.warm = None;
-                    let (kind, message) = match panic {
-                        Some(message) => (FailureKind::Panicked, message),
-                        None => (FailureKind::Trapped, trap_message(&trap)),
+                    let interrupted =
+                        trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt);
+                    let (kind, message) = match (panic, exceeded) {
+                        (_, Some(asked)) => (
+                            FailureKind::MemoryLimit,
+                            format!(
+                                "needed {asked} bytes of memory; the limit is {} bytes",
+                                self.limits.max_memory.unwrap_or_default()
+                            ),
+                        ),
+                        (Some(message), None) => (FailureKind::Panicked, message),
+                        (None, None) if interrupted => (
+                            FailureKind::Timeout,
+                            format!(
+                                "interrupted after the per-task timeout of {:?}",
+                                crate::engine::TICK
+                                    * self.limits.timeout_ticks.unwrap_or(1).saturating_sub(1)
+                                        as u32
+                            ),
+                        ),
+                        (None, None) => (FailureKind::Trapped, trap_message(&trap)),
                     };
                     outcomes::push_failure(&mut out, &kind, &message);
                     advance(&mut done, &mut offset, 1);
@@ -165,8 +209,13 @@ impl Loaded {
     }
 
     fn instantiate(&self) -> Result<(Store<GuestState>, Task), String> {
-        let mut store = Store::new(&self.engine, GuestState::sandboxed(None));
+        let mut store = Store::new(&self.engine, GuestState::sandboxed(self.limits.max_memory));
         store.limiter(|s| &mut s.limits);
+        // On an interruptible engine a new store's deadline is "now": instantiation (which runs
+        // the guest's start code) gets the same allowance as an input.
+        if let Some(ticks) = self.limits.timeout_ticks {
+            store.set_epoch_deadline(ticks);
+        }
         let instance = self
             .pre
             .instantiate(&mut store)

@@ -8,5 +8,5 @@ mod instance;
 mod state;
 
 pub(crate) use bindings::wasmproc::task::types::{Codec, TaskError, TaskInfo};
-pub(crate) use instance::{Loaded, list_tasks, new_linker};
+pub(crate) use instance::{Loaded, RunLimits, list_tasks, new_linker};
 pub(crate) use state::GuestState;

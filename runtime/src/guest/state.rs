@@ -1,14 +1,14 @@
 //! What a task's `Store` holds: WASI state (granting nothing by default) and the outcomes the guest
 //! emits during a call.
 
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub(crate) struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: Limits,
     /// Framed outcomes delivered through `host.emit` during the current `run`, in index order.
     pub(crate) emitted: Vec<u8>,
     /// How many outcomes `emitted` holds.
@@ -29,14 +29,14 @@ impl GuestState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        let mut limits = StoreLimitsBuilder::new().trap_on_grow_failure(false);
-        if let Some(bytes) = max_memory {
-            limits = limits.memory_size(bytes);
-        }
+        let limits = Limits {
+            max_memory,
+            exceeded: None,
+        };
         GuestState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: limits.build(),
+            limits,
             emitted: Vec::new(),
             emitted_count: 0,
             emit_error: None,
@@ -51,5 +51,43 @@ impl WasiView for GuestState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// The memory limit of one instance; records a refused growth so the trap that follows can be
+/// reported as [`FailureKind::MemoryLimit`](crate::FailureKind::MemoryLimit).
+pub(crate) struct Limits {
+    max_memory: Option<usize>,
+    /// The size a refused growth asked for.
+    pub(crate) exceeded: Option<usize>,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        match self.max_memory {
+            Some(limit) if desired > limit => {
+                self.exceeded = Some(desired);
+                // Trap instead of letting `memory.grow` fail: Rust's allocator would abort
+                // without a message, and the input would look like any other trap.
+                Err(wasmtime::format_err!(
+                    "memory limit of {limit} bytes exceeded (asked for {desired})"
+                ))
+            }
+            _ => Ok(true),
+        }
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
     }
 }

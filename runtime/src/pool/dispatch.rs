@@ -21,7 +21,7 @@
 use super::job::Job;
 use crate::context::Settings;
 use crate::error::{Error, FailureKind};
-use crate::protocol::{self, FromWorker, ToWorker};
+use crate::protocol::{self, FromWorker, ToWorker, WorkerInit};
 use crate::spawn::{self, Spawned};
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufReader, Write};
@@ -29,7 +29,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Chunks faster than this (as measured by the worker) earn a deep pipeline.
 const SHORT_CHUNK: Duration = Duration::from_micros(300);
@@ -42,6 +42,7 @@ const COALESCE: usize = 16 << 10;
 pub(crate) struct Dispatcher {
     state: Mutex<State>,
     settings: Arc<Settings>,
+    options: PoolOptions,
     pool_name: String,
 }
 
@@ -65,12 +66,20 @@ struct Slot {
     dead: bool,
     in_flight: VecDeque<Job>,
     loaded: HashSet<u64>,
-    outbox: VecDeque<Vec<u8>>,
+    outbox: VecDeque<Segment>,
     /// A thread is writing the outbox; others only append.
     writing: bool,
     writer: Option<Arc<UnixStream>>,
     /// Smoothed time the worker spends per chunk; `None` until the first one.
     chunk_time: Option<Duration>,
+    /// Chunks given to the current worker.
+    chunks_given: u64,
+    /// Was told to exit to be replaced (`max_tasks_per_child`), not because the pool is done.
+    recycle: bool,
+    /// When the first in-flight chunk started (about: when its predecessor was answered).
+    started: Option<Instant>,
+    /// Was killed by the watchdog for overrunning the timeout.
+    timed_out: bool,
 }
 
 impl Slot {
@@ -85,22 +94,67 @@ impl Slot {
         }
     }
 
-    fn push_frame(&mut self, mut head: Vec<u8>, payload: Vec<u8>) {
-        if payload.len() <= COALESCE {
-            head.extend_from_slice(&payload);
-            self.push_bytes(head);
-        } else {
-            self.push_bytes(head);
-            self.outbox.push_back(payload);
+    fn push_frame(&mut self, mut head: Vec<u8>, payload: Option<&Arc<Vec<u8>>>) {
+        match payload {
+            Some(p) if p.len() > COALESCE => {
+                self.push_bytes(head);
+                self.outbox.push_back(Segment::Shared(p.clone()));
+            }
+            Some(p) => {
+                head.extend_from_slice(p);
+                self.push_bytes(head);
+            }
+            None => self.push_bytes(head),
         }
     }
 
     fn push_bytes(&mut self, bytes: Vec<u8>) {
         match self.outbox.back_mut() {
-            Some(last) if last.len() + bytes.len() <= 4 * COALESCE => {
+            Some(Segment::Owned(last)) if last.len() + bytes.len() <= 4 * COALESCE => {
                 last.extend_from_slice(&bytes)
             }
-            _ => self.outbox.push_back(bytes),
+            _ => self.outbox.push_back(Segment::Owned(bytes)),
+        }
+    }
+}
+
+/// Bytes waiting to be written to a worker: small frames coalesced into owned buffers, large
+/// payloads shared with their job (kept for a resend if the worker dies).
+enum Segment {
+    Owned(Vec<u8>),
+    Shared(Arc<Vec<u8>>),
+}
+
+impl Segment {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Segment::Owned(v) => v,
+            Segment::Shared(v) => v,
+        }
+    }
+}
+
+/// What a pool was asked to do beyond running tasks (see `PoolBuilder`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PoolOptions {
+    /// Resend a job whose worker died this many times before failing it.
+    pub(crate) retries: u32,
+    /// Replace a worker after it has run this many chunks (Python's `maxtasksperchild`).
+    pub(crate) max_tasks_per_child: Option<u64>,
+    /// Interrupt an input after this long.
+    pub(crate) timeout: Option<Duration>,
+    /// Most linear memory an instance may have, in bytes.
+    pub(crate) max_memory: Option<usize>,
+}
+
+impl PoolOptions {
+    /// What a worker of this pool is told at start.
+    pub(crate) fn worker_init(&self, name: String) -> WorkerInit {
+        WorkerInit {
+            name,
+            interruptible: self.timeout.is_some(),
+            timeout: self.timeout,
+            max_memory: self.max_memory,
         }
     }
 }
@@ -117,6 +171,7 @@ impl Dispatcher {
     /// holds a clone of `done` until it ends.
     pub(crate) fn start(
         settings: Arc<Settings>,
+        options: PoolOptions,
         pool_name: String,
         workers: Vec<Spawned>,
         done: flume::Sender<()>,
@@ -131,8 +186,16 @@ impl Dispatcher {
                 slots,
             }),
             settings,
+            options,
             pool_name,
         });
+        if let Some(timeout) = dispatcher.options.timeout {
+            let weak = Arc::downgrade(&dispatcher);
+            std::thread::Builder::new()
+                .name(format!("wasmproc-{}-watchdog", dispatcher.pool_name))
+                .spawn(move || watchdog(weak, timeout))
+                .expect("spawn a pool watchdog thread");
+        }
         for (slot, spawned) in workers.into_iter().enumerate() {
             let conn = dispatcher.install(slot, spawned);
             let d = dispatcher.clone();
@@ -183,7 +246,7 @@ impl Dispatcher {
             writer: Some(writer),
             ..Slot::default()
         };
-        let touched = assign(&mut st);
+        let touched = assign(&mut st, &self.options);
         self.flush(st, &touched);
         Some(Conn { pid, child, reader })
     }
@@ -203,7 +266,7 @@ impl Dispatcher {
             });
         }
         st.queue.push_back(job);
-        let touched = assign(&mut st);
+        let touched = assign(&mut st, &self.options);
         self.flush(st, &touched);
         Ok(())
     }
@@ -261,13 +324,13 @@ impl Dispatcher {
                     s.writing = false;
                     break;
                 };
-                let segments: Vec<Vec<u8>> = s.outbox.drain(..).collect();
+                let segments: Vec<Segment> = s.outbox.drain(..).collect();
                 drop(st);
                 // A failed write means the worker is gone; its reader thread sees the socket close
-                // and fails the in-flight jobs, these included.
+                // and deals with the in-flight jobs, these included.
                 let _ = segments
                     .iter()
-                    .try_for_each(|seg| (&*writer).write_all(seg));
+                    .try_for_each(|seg| (&*writer).write_all(seg.bytes()));
                 st = self.lock();
             }
         }
@@ -289,12 +352,13 @@ impl Dispatcher {
                         }
                         continue;
                     };
+                    s.started = (!s.in_flight.is_empty()).then(Instant::now);
                     let busy = Duration::from_nanos(busy_ns);
                     s.chunk_time = Some(match s.chunk_time {
                         Some(t) => (t * 7 + busy) / 8,
                         None => busy,
                     });
-                    let mut touched = assign(&mut st);
+                    let mut touched = assign(&mut st, &self.options);
                     touched.extend(exit_idle(&mut st));
                     self.flush(st, &touched);
                     job.complete(payload);
@@ -322,7 +386,10 @@ impl Dispatcher {
     /// the pool still needs one.
     fn replace(&self, slot: usize, mut conn: Conn, what: &str) -> Option<Conn> {
         let mut st = self.lock();
-        let expected = st.slots[slot].exiting || st.terminated;
+        let s = &mut st.slots[slot];
+        let recycle = s.recycle;
+        let timed_out = s.timed_out;
+        let expected = s.exiting || st.terminated;
         let s = &mut st.slots[slot];
         // Cleared before the child is reaped, so `terminate` only ever signals unreaped pids.
         s.pid = 0;
@@ -330,34 +397,56 @@ impl Dispatcher {
         s.writer = None;
         s.outbox.clear();
         s.loaded.clear();
-        let lost: Vec<Job> = s.in_flight.drain(..).collect();
+        // The worker answers in order, so the first unanswered job is the one it was running (or
+        // about to run); the ones behind it never started and go back to the queue, in order.
+        let mut unanswered = std::mem::take(&mut s.in_flight);
+        let running = unanswered.pop_front();
+        while let Some(job) = unanswered.pop_back() {
+            st.queue.push_front(job);
+        }
         drop(st);
 
         if !expected {
             let _ = conn.child.kill();
         }
         let status = reap(&mut conn.child);
-        if !lost.is_empty() {
-            let signal = status.and_then(|s| s.signal());
-            let message = match (signal, status) {
-                (Some(sig), _) => format!(
-                    "worker process {} was killed by signal {sig} ({what})",
+        match running {
+            Some(job) if timed_out => {
+                let limit = self.options.timeout.unwrap_or_default();
+                let message = format!(
+                    "did not finish within the per-task timeout of {limit:?} plus 1 s of grace (it was \
+                     blocked where it could not be interrupted); worker process {} was killed and replaced",
                     conn.pid
-                ),
-                (None, Some(s)) => format!("worker process {} exited with {s} ({what})", conn.pid),
-                (None, None) => format!("worker process {} {what}", conn.pid),
-            };
-            for job in lost {
+                );
+                job.fail(FailureKind::Timeout, message);
+            }
+            Some(mut job) if job.attempts < self.options.retries && !self.lock().terminated => {
+                job.attempts += 1;
+                self.lock().queue.push_front(job);
+            }
+            Some(job) => {
+                let signal = status.and_then(|s| s.signal());
+                let message = match (signal, status) {
+                    (Some(sig), _) => format!(
+                        "worker process {} was killed by signal {sig} ({what})",
+                        conn.pid
+                    ),
+                    (None, Some(s)) => {
+                        format!("worker process {} exited with {s} ({what})", conn.pid)
+                    }
+                    (None, None) => format!("worker process {} {what}", conn.pid),
+                };
                 job.fail(
                     FailureKind::WorkerDied {
                         pid: conn.pid,
                         signal,
                     },
-                    message.clone(),
+                    message,
                 );
             }
+            None => {}
         }
-        if expected {
+        if expected && !recycle {
             return None;
         }
         self.respawn(slot)
@@ -375,7 +464,10 @@ impl Dispatcher {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(100 << attempt));
             }
-            match spawn::spawn_worker(&self.settings, &format!("{}-{slot}", self.pool_name)) {
+            let init = self
+                .options
+                .worker_init(format!("{}-{slot}", self.pool_name));
+            match spawn::spawn_worker(&self.settings, &init) {
                 Ok(spawned) => return self.install(slot, spawned),
                 Err(e) => last = e.to_string(),
             }
@@ -398,7 +490,7 @@ impl Dispatcher {
 }
 
 /// Assigns queued jobs to workers (see the module docs); returns the slots given work.
-fn assign(st: &mut State) -> Vec<usize> {
+fn assign(st: &mut State, options: &PoolOptions) -> Vec<usize> {
     let mut touched = Vec::new();
     while !st.queue.is_empty() {
         let idle = st
@@ -414,19 +506,20 @@ fn assign(st: &mut State) -> Vec<usize> {
                 .map(|(i, _)| i)
         });
         let Some(i) = target else { break };
-        let mut job = st.queue.pop_front().expect("not empty");
+        let job = st.queue.pop_front().expect("not empty");
+        let recycle_after = options.max_tasks_per_child;
         let s = &mut st.slots[i];
         if s.loaded.insert(job.module.id) {
+            let artifact = match options.timeout {
+                Some(_) => job.module.interruptible_artifact.clone(),
+                None => job.module.artifact.clone(),
+            };
             let load = ToWorker::Load {
                 module: job.module.id,
-                artifact: job.module.artifact.clone(),
+                artifact,
             };
-            s.push_frame(
-                protocol::frame_head(&load, 0).expect("encode Load"),
-                Vec::new(),
-            );
+            s.push_frame(protocol::frame_head(&load, 0).expect("encode Load"), None);
         }
-        let args = std::mem::take(&mut job.args);
         let run = ToWorker::Run {
             module: job.module.id,
             task: job.task.name().to_string(),
@@ -434,10 +527,23 @@ fn assign(st: &mut State) -> Vec<usize> {
             lens: job.lens.clone(),
         };
         s.push_frame(
-            protocol::frame_head(&run, args.len() as u64).expect("encode Run"),
-            args,
+            protocol::frame_head(&run, job.args.len() as u64).expect("encode Run"),
+            Some(&job.args),
         );
+        if s.in_flight.is_empty() {
+            s.started = Some(Instant::now());
+        }
         s.in_flight.push_back(job);
+        s.chunks_given += 1;
+        if recycle_after.is_some_and(|n| s.chunks_given >= n) {
+            // Python's maxtasksperchild: this worker exits after its last chunk and is replaced.
+            s.exiting = true;
+            s.recycle = true;
+            s.push_frame(
+                protocol::frame_head(&ToWorker::Exit, 0).expect("encode Exit"),
+                None,
+            );
+        }
         if !touched.contains(&i) {
             touched.push(i);
         }
@@ -456,12 +562,40 @@ fn exit_idle(st: &mut State) -> Vec<usize> {
             s.exiting = true;
             s.push_frame(
                 protocol::frame_head(&ToWorker::Exit, 0).expect("encode Exit"),
-                Vec::new(),
+                None,
             );
             touched.push(i);
         }
     }
     touched
+}
+
+/// Kills workers whose current chunk overran `timeout` per input plus a second of grace: the
+/// last resort for inputs stuck where epoch interruption cannot reach (inside a host call).
+fn watchdog(dispatcher: std::sync::Weak<Dispatcher>, timeout: Duration) {
+    const GRACE: Duration = Duration::from_secs(1);
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let Some(d) = dispatcher.upgrade() else {
+            return;
+        };
+        let mut st = d.lock();
+        if st.terminated || (!st.open && st.slots.iter().all(|s| !s.live)) {
+            return;
+        }
+        for s in &mut st.slots {
+            let (Some(started), Some(head)) = (s.started, s.in_flight.front()) else {
+                continue;
+            };
+            let limit = timeout * head.len() as u32 + GRACE;
+            if s.live && !s.timed_out && s.pid != 0 && started.elapsed() > limit {
+                s.timed_out = true;
+                // SAFETY: kill has no memory-safety preconditions; the pid is an unreaped child
+                // (see `terminate`).
+                unsafe { libc::kill(s.pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
 }
 
 /// Waits for a child to exit, killing it if it has not within 5 s.

@@ -16,9 +16,12 @@ pub(crate) struct Job {
     pub(crate) codec: WireCodec,
     /// Index of the chunk's first input in the caller's input.
     pub(crate) base: usize,
-    /// The encoded inputs back to back (taken when the job is sent).
-    pub(crate) args: Vec<u8>,
+    /// The encoded inputs back to back, shared with the outbox while being sent (a job is kept
+    /// whole until answered, so it can be sent again if its worker dies first).
+    pub(crate) args: Arc<Vec<u8>>,
     pub(crate) lens: Vec<u32>,
+    /// Times this job was given to a worker that died before answering it.
+    pub(crate) attempts: u32,
     reply: Option<flume::Sender<ChunkDone>>,
 }
 
@@ -54,8 +57,9 @@ impl Job {
             task,
             codec,
             base,
-            args,
+            args: Arc::new(args),
             lens,
+            attempts: 0,
             reply: Some(reply),
         }
     }
