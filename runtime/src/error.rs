@@ -77,6 +77,14 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// A sandbox grant that cannot be honoured.
+    #[error("cannot grant {path}: {reason}")]
+    InvalidGrant {
+        /// The host path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The compiled-module cache could not be used.
     #[error("module cache {path}: {reason}")]
     Cache {

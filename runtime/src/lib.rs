@@ -47,6 +47,7 @@ mod module;
 mod outcomes;
 mod pool;
 mod protocol;
+mod sandbox;
 mod spawn;
 mod worker;
 
@@ -54,3 +55,4 @@ pub use context::{Context, ContextBuilder};
 pub use error::{Error, FailureKind, Result, TaskFailure};
 pub use module::{Module, Task, TaskSignature};
 pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize};
+pub use sandbox::{DirAccess, DirGrant, Sandbox};

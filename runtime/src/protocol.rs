@@ -29,6 +29,8 @@ pub(crate) struct WorkerInit {
     pub(crate) timeout: Option<std::time::Duration>,
     /// Most linear memory an instance may have, in bytes.
     pub(crate) max_memory: Option<usize>,
+    /// What guests may touch.
+    pub(crate) sandbox: crate::sandbox::Sandbox,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 
 use crate::engine::{self, Flavor};
 use crate::error::FailureKind;
-use crate::guest::{self, Codec, Loaded, RunLimits};
+use crate::guest::{self, Codec, Loaded, RunSettings};
 use crate::outcomes;
 use crate::protocol::{self, FromWorker, ToWorker, WireCodec};
 use crate::spawn::WORKER_FD_VAR;
@@ -63,12 +63,14 @@ fn serve(fd: i32) -> Result<(), String> {
         Flavor::Fast
     };
     let engine = Arc::new(engine::new_engine(flavor).map_err(|e| format!("engine: {e:#}"))?);
-    let limits = RunLimits {
+    let limits = RunSettings {
         // One more tick than the timeout: the current tick may be almost over when an input starts.
         timeout_ticks: init
             .timeout
             .map(|t| t.as_nanos().div_ceil(engine::TICK.as_nanos()) as u64 + 1),
         max_memory: init.max_memory,
+        sandbox: Arc::new(init.sandbox.clone()),
+        name: Arc::from(init.name.as_str()),
     };
     if init.interruptible {
         engine::start_ticker(Arc::downgrade(&engine));
@@ -134,7 +136,9 @@ fn serve(fd: i32) -> Result<(), String> {
                     .map_err(|e| {
                         format!("cannot load compiled module {}: {e:#}", artifact.display())
                     })
-                    .and_then(|component| Loaded::new(&engine, &linker, &component, limits));
+                    .and_then(|component| {
+                        Loaded::new(&engine, &linker, &component, limits.clone())
+                    });
                 modules.insert(module, loaded);
             }
             ToWorker::Run {

@@ -258,3 +258,33 @@ fn map_rejects_lines_that_are_not_json() {
         lines[2]
     );
 }
+
+#[test]
+fn guest_output_is_prefixed_by_process_and_never_interleaved() {
+    let input: String = (0..40).map(|i| format!("[\"t{i}\", 25]\n")).collect();
+    let o = wasmproc(
+        &["map", FIXTURES_WASM, "chatter", "--processes", "2"],
+        &input,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Guest stdout goes to stderr in the CLI, one whole line at a time.
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 40 * 25);
+    let filler = "x".repeat(40);
+    for line in &lines {
+        let (prefix, rest) = line
+            .split_once("] ")
+            .unwrap_or_else(|| panic!("no prefix: {line:?}"));
+        assert!(
+            prefix.starts_with("[pool") && prefix.contains('-'),
+            "{line:?}"
+        );
+        let parts: Vec<&str> = rest.split(' ').collect();
+        assert_eq!(parts.len(), 4, "{line:?}");
+        assert!(
+            parts[0].starts_with('t') && parts[1] == "line" && parts[3] == filler,
+            "{line:?}"
+        );
+    }
+}

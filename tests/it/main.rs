@@ -8,3 +8,4 @@ mod errors;
 mod faults;
 mod limits;
 mod pool;
+mod sandbox;

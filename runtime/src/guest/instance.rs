@@ -4,6 +4,8 @@ use super::bindings::{Task, TaskPre};
 use super::{Codec, GuestState, TaskError, TaskInfo};
 use crate::error::FailureKind;
 use crate::outcomes;
+use crate::sandbox::Sandbox;
+use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
@@ -40,7 +42,8 @@ pub(crate) fn list_tasks(
         .instantiate_pre(component)
         .map_err(|e| describe_link_error(&e))?;
     let pre = TaskPre::new(pre).map_err(|e| describe_link_error(&e))?;
-    let mut store = Store::new(engine, GuestState::sandboxed(Some(256 << 20)));
+    let state = GuestState::new(&Sandbox::default(), "inspect", Some(256 << 20))?;
+    let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(500);
     let task = pre
@@ -56,16 +59,20 @@ pub(crate) struct Loaded {
     engine: Engine,
     pre: TaskPre<GuestState>,
     warm: Option<(Store<GuestState>, Task)>,
-    limits: RunLimits,
+    limits: RunSettings,
 }
 
-/// What a worker enforces on every input.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RunLimits {
+/// What a worker enforces on, and grants to, every instance.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunSettings {
     /// Epoch ticks an input may run (interruptible engines only).
     pub(crate) timeout_ticks: Option<u64>,
     /// Most linear memory an instance may have.
     pub(crate) max_memory: Option<usize>,
+    /// What the guest may touch.
+    pub(crate) sandbox: Arc<Sandbox>,
+    /// The process name in front of the guest's output lines.
+    pub(crate) name: Arc<str>,
 }
 
 impl Loaded {
@@ -73,7 +80,7 @@ impl Loaded {
         engine: &Engine,
         linker: &Linker<GuestState>,
         component: &Component,
-        limits: RunLimits,
+        limits: RunSettings,
     ) -> Result<Loaded, String> {
         let pre = linker
             .instantiate_pre(component)
@@ -209,7 +216,12 @@ impl Loaded {
     }
 
     fn instantiate(&self) -> Result<(Store<GuestState>, Task), String> {
-        let mut store = Store::new(&self.engine, GuestState::sandboxed(self.limits.max_memory));
+        let state = GuestState::new(
+            &self.limits.sandbox,
+            &self.limits.name,
+            self.limits.max_memory,
+        )?;
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         // On an interruptible engine a new store's deadline is "now": instantiation (which runs
         // the guest's start code) gets the same allowance as an input.

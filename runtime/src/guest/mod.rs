@@ -5,8 +5,10 @@
 mod bindings;
 mod host;
 mod instance;
+mod output;
 mod state;
 
 pub(crate) use bindings::wasmproc::task::types::{Codec, TaskError, TaskInfo};
-pub(crate) use instance::{Loaded, RunLimits, list_tasks, new_linker};
+pub(crate) use instance::{Loaded, RunSettings, list_tasks, new_linker};
+pub(crate) use output::PrefixedOutput;
 pub(crate) use state::GuestState;

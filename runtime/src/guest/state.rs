@@ -1,6 +1,8 @@
 //! What a task's `Store` holds: WASI state (granting nothing by default) and the outcomes the guest
 //! emits during a call.
 
+use super::PrefixedOutput;
+use crate::sandbox::Sandbox;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -20,28 +22,27 @@ pub(crate) struct GuestState {
 }
 
 impl GuestState {
-    /// A guest with no filesystem, no environment, no arguments, no network and an empty stdin;
-    /// stdout and stderr go to the worker's.
-    pub(crate) fn sandboxed(max_memory: Option<usize>) -> GuestState {
-        let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout()
-            .inherit_stderr()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
+    /// A guest with what `sandbox` grants and nothing else (no network, an empty stdin); its
+    /// stdout and stderr go to the worker's, each line prefixed with `name`.
+    pub(crate) fn new(
+        sandbox: &Sandbox,
+        name: &str,
+        max_memory: Option<usize>,
+    ) -> Result<GuestState, String> {
+        let wasi = sandbox.wasi(PrefixedOutput::new(name, 1), PrefixedOutput::new(name, 2))?;
         let limits = Limits {
             max_memory,
             exceeded: None,
         };
-        GuestState {
-            wasi: wasi.build(),
+        Ok(GuestState {
+            wasi,
             table: ResourceTable::new(),
             limits,
             emitted: Vec::new(),
             emitted_count: 0,
             emit_error: None,
             panic: None,
-        }
+        })
     }
 }
 

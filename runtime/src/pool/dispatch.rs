@@ -145,6 +145,8 @@ pub(crate) struct PoolOptions {
     pub(crate) timeout: Option<Duration>,
     /// Most linear memory an instance may have, in bytes.
     pub(crate) max_memory: Option<usize>,
+    /// What guests may touch.
+    pub(crate) sandbox: crate::sandbox::Sandbox,
 }
 
 impl PoolOptions {
@@ -155,6 +157,7 @@ impl PoolOptions {
             interruptible: self.timeout.is_some(),
             timeout: self.timeout,
             max_memory: self.max_memory,
+            sandbox: self.sandbox.clone(),
         }
     }
 }

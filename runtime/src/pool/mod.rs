@@ -463,8 +463,15 @@ impl PoolBuilder<'_> {
         self
     }
 
+    /// What the pool's guests may touch (files, environment, arguments). Default: nothing.
+    pub fn sandbox(mut self, sandbox: crate::Sandbox) -> Self {
+        self.options.sandbox = sandbox;
+        self
+    }
+
     /// Starts the workers; returns once every one has reported ready.
     pub fn build(self) -> Result<Pool> {
+        self.options.sandbox.validate()?;
         let processes = self.processes.unwrap_or_else(|| self.ctx.processes());
         Pool::spawn(self.ctx, processes, self.options)
     }
