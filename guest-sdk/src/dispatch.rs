@@ -30,10 +30,7 @@ impl Guest for Dispatcher {
                 params: t
                     .params
                     .iter()
-                    .map(|(name, ty)| Param {
-                        name: name.to_string(),
-                        ty: ty.to_string(),
-                    })
+                    .map(|(name, ty)| Param { name: name.to_string(), ty: ty.to_string() })
                     .collect(),
                 returns: t.returns.to_string(),
                 doc: t.doc.to_string(),
@@ -56,9 +53,7 @@ impl Guest for Dispatcher {
         for len in lens {
             let end = offset + len as usize;
             let Some(input) = args.get(offset..end) else {
-                return Err(TaskError::BadArgument(
-                    "input lengths exceed the argument buffer".into(),
-                ));
+                return Err(TaskError::BadArgument("input lengths exceed the argument buffer".into()));
             };
             offset = end;
             // No borrow of PENDING is held while the task runs: its panic hook needs it.

@@ -27,10 +27,7 @@ inventory::collect!(TaskDef);
 
 impl std::fmt::Debug for TaskDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskDef")
-            .field("name", &self.name)
-            .field("params", &self.params)
-            .finish_non_exhaustive()
+        f.debug_struct("TaskDef").field("name", &self.name).field("params", &self.params).finish_non_exhaustive()
     }
 }
 
@@ -72,12 +69,7 @@ fn decode<A: DeserializeOwned>(codec: Codec, input: &[u8]) -> Result<A, String> 
         Codec::Json => match serde_json::from_slice::<A>(input) {
             Ok(value) => Ok(value),
             // `()` reads JSON `null`; accept `[]` too for tasks without parameters.
-            Err(e)
-                if input
-                    .iter()
-                    .filter(|b| !b.is_ascii_whitespace())
-                    .eq(b"[]".iter()) =>
-            {
+            Err(e) if input.iter().filter(|b| !b.is_ascii_whitespace()).eq(b"[]".iter()) => {
                 serde_json::from_slice::<A>(b"null").map_err(|_| e.to_string())
             }
             Err(e) => Err(e.to_string()),

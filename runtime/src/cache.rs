@@ -19,10 +19,7 @@ pub(crate) struct Cache {
 impl Cache {
     /// Opens (creating if needed) a private cache directory.
     pub(crate) fn open(dir: PathBuf) -> Result<Cache, Error> {
-        let err = |reason: String| Error::Cache {
-            path: dir.clone(),
-            reason,
-        };
+        let err = |reason: String| Error::Cache { path: dir.clone(), reason };
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -38,9 +35,7 @@ impl Cache {
             )));
         }
         if meta.permissions().mode() & 0o022 != 0 {
-            return Err(err(
-                "writable by other users; refusing to load compiled code from it".into(),
-            ));
+            return Err(err("writable by other users; refusing to load compiled code from it".into()));
         }
         Ok(Cache { dir })
     }
@@ -76,19 +71,13 @@ impl Cache {
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            Error::Cache {
-                path: path.to_path_buf(),
-                reason: format!("cannot write the compiled module: {e}"),
-            }
+            Error::Cache { path: path.to_path_buf(), reason: format!("cannot write the compiled module: {e}") }
         })
     }
 }
 
 fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -55,10 +55,7 @@ pub(crate) struct Settings {
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Context")
-            .field("settings", &self.inner.settings)
-            .field("cache", &self.inner.cache)
-            .finish()
+        f.debug_struct("Context").field("settings", &self.inner.settings).field("cache", &self.inner.cache).finish()
     }
 }
 
@@ -115,8 +112,7 @@ impl ContextBuilder {
         let fast = engine::new_engine(Flavor::Fast).map_err(engine_err)?;
         let listing = Arc::new(engine::new_engine(Flavor::Interruptible).map_err(engine_err)?);
         engine::start_ticker(Arc::downgrade(&listing));
-        let linker =
-            guest::new_linker(&listing).map_err(|e| Error::Internal(format!("linker: {e:#}")))?;
+        let linker = guest::new_linker(&listing).map_err(|e| Error::Internal(format!("linker: {e:#}")))?;
         let cache = Cache::open(self.cache_dir.unwrap_or_else(Cache::default_dir))?;
         let worker_executable = match self.worker_executable {
             Some(p) => p,
@@ -124,11 +120,8 @@ impl ContextBuilder {
                 reason: format!("cannot find the current executable to start workers from: {e}"),
             })?,
         };
-        let processes = self.processes.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+        let processes =
+            self.processes.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         Ok(Context {
             inner: Arc::new(ContextInner {
                 fast_key: engine::compatibility_key(&fast),
@@ -169,10 +162,7 @@ impl Context {
     /// task world, compiles it (or reuses the cached compilation), and reads its task listing.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
         self.load_bytes(path.display().to_string(), &bytes)
     }
 
@@ -184,26 +174,17 @@ impl Context {
         let hash = format!("{:x}", Sha256::digest(bytes));
         // Validate and read the listing first, on the interruptible engine: a module that cannot
         // be used is reported before anything is compiled for the workers.
-        let listing_artifact =
-            self.compiled(&inner.listing, &inner.listing_key, &hash, &name, bytes)?;
+        let listing_artifact = self.compiled(&inner.listing, &inner.listing_key, &hash, &name, bytes)?;
         // SAFETY: `compiled` returns only artifacts this program wrote into the private cache,
         // named by content hash and this engine's compatibility key (see `cache.rs`).
-        let component =
-            match unsafe { Component::deserialize_file(&inner.listing, &listing_artifact) } {
-                Ok(c) => c,
-                Err(e) => {
-                    return Err(Error::Internal(format!(
-                        "loading a module compiled just now: {e:#}"
-                    )));
-                }
-            };
-        let listing =
-            guest::list_tasks(&inner.listing, &inner.linker, &component).map_err(|reason| {
-                Error::NotATaskModule {
-                    name: name.clone(),
-                    reason,
-                }
-            })?;
+        let component = match unsafe { Component::deserialize_file(&inner.listing, &listing_artifact) } {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(Error::Internal(format!("loading a module compiled just now: {e:#}")));
+            }
+        };
+        let listing = guest::list_tasks(&inner.listing, &inner.linker, &component)
+            .map_err(|reason| Error::NotATaskModule { name: name.clone(), reason })?;
         let artifact = self.compiled(&inner.fast, &inner.fast_key, &hash, &name, bytes)?;
         Ok(Module {
             inner: Arc::new(ModuleInner {
@@ -218,14 +199,7 @@ impl Context {
 
     /// The path of `bytes` precompiled by `engine`: from the cache when a usable artifact is there,
     /// compiled and stored otherwise.
-    fn compiled(
-        &self,
-        engine: &Engine,
-        key: &str,
-        hash: &str,
-        name: &str,
-        bytes: &[u8],
-    ) -> Result<PathBuf> {
+    fn compiled(&self, engine: &Engine, key: &str, hash: &str, name: &str, bytes: &[u8]) -> Result<PathBuf> {
         let artifact = self.inner.cache.path_for(hash, key);
         // SAFETY: `artifact` lies in the private cache directory under a name derived from the
         // sha256 of the component's bytes and this engine's compatibility key; only this program
@@ -235,10 +209,7 @@ impl Context {
         }
         let compiled = engine
             .precompile_component(bytes)
-            .map_err(|e| Error::InvalidComponent {
-                name: name.to_string(),
-                reason: format!("{e:#}"),
-            })?;
+            .map_err(|e| Error::InvalidComponent { name: name.to_string(), reason: format!("{e:#}") })?;
         self.inner.cache.store(&artifact, &compiled)?;
         Ok(artifact)
     }

@@ -179,10 +179,6 @@ impl fmt::Display for TaskFailure {
             FailureKind::MemoryLimit => "exceeded its memory limit",
             FailureKind::WorkerDied { .. } => "lost its worker",
         };
-        write!(
-            f,
-            "task `{}` {what} on input {}: {}",
-            self.task, self.index, self.message
-        )
+        write!(f, "task `{}` {what} on input {}: {}", self.task, self.index, self.message)
     }
 }

@@ -33,10 +33,7 @@ pub(crate) struct ModuleInner {
 
 impl fmt::Debug for Module {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Module")
-            .field("name", &self.inner.name)
-            .field("tasks", &self.inner.tasks)
-            .finish()
+        f.debug_struct("Module").field("name", &self.inner.name).field("tasks", &self.inner.tasks).finish()
     }
 }
 
@@ -53,11 +50,7 @@ impl TaskSignature {
     pub(crate) fn from_info(info: TaskInfo) -> TaskSignature {
         TaskSignature {
             name: info.name,
-            params: info
-                .params
-                .into_iter()
-                .map(|p| (p.name, normalize_type(&p.ty)))
-                .collect(),
+            params: info.params.into_iter().map(|p| (p.name, normalize_type(&p.ty))).collect(),
             returns: normalize_type(&info.returns),
             doc: info.doc,
         }
@@ -88,14 +81,7 @@ impl TaskSignature {
     pub fn argument_type(&self) -> String {
         match self.params.as_slice() {
             [(_, ty)] => ty.clone(),
-            params => format!(
-                "({})",
-                params
-                    .iter()
-                    .map(|(_, t)| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            params => format!("({})", params.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join(",")),
         }
     }
 }
@@ -103,18 +89,8 @@ impl TaskSignature {
 impl fmt::Display for TaskSignature {
     /// `add(a: i64, b: i64) -> i64`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let params: Vec<String> = self
-            .params
-            .iter()
-            .map(|(n, t)| format!("{n}: {}", spaced(t)))
-            .collect();
-        write!(
-            f,
-            "{}({}) -> {}",
-            self.name,
-            params.join(", "),
-            spaced(&self.returns)
-        )
+        let params: Vec<String> = self.params.iter().map(|(n, t)| format!("{n}: {}", spaced(t))).collect();
+        write!(f, "{}({}) -> {}", self.name, params.join(", "), spaced(&self.returns))
     }
 }
 
@@ -136,21 +112,11 @@ impl Module {
 
     /// Looks up a task by name.
     pub fn signature(&self, task: &str) -> Result<&TaskSignature> {
-        self.inner
-            .tasks
-            .iter()
-            .find(|t| t.name == task)
-            .ok_or_else(|| Error::UnknownTask {
-                module: self.inner.name.clone(),
-                task: task.to_string(),
-                known: self
-                    .inner
-                    .tasks
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        self.inner.tasks.iter().find(|t| t.name == task).ok_or_else(|| Error::UnknownTask {
+            module: self.inner.name.clone(),
+            task: task.to_string(),
+            known: self.inner.tasks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+        })
     }
 
     /// A typed handle to a task, checked against the module's declared signature before anything
@@ -188,10 +154,7 @@ impl Module {
     /// [`FailureKind::BadArgument`](crate::FailureKind::BadArgument) failure or a
     /// [`Error::Codec`] when the result is decoded — or, for postcard's compact encoding, as
     /// silently misread values: prefer [`Module::task`].
-    pub fn task_unchecked<A: Serialize, R: DeserializeOwned>(
-        &self,
-        name: &str,
-    ) -> Result<Task<A, R>> {
+    pub fn task_unchecked<A: Serialize, R: DeserializeOwned>(&self, name: &str) -> Result<Task<A, R>> {
         self.signature(name)?;
         Ok(self.make_task(name, WireCodec::Postcard))
     }
@@ -205,12 +168,7 @@ impl Module {
 
     fn make_task<A, R>(&self, name: &str, codec: WireCodec) -> Task<A, R> {
         let sig = self.signature(name).expect("checked by the caller").clone();
-        Task {
-            module: self.clone(),
-            sig: Arc::new(sig),
-            codec,
-            _types: PhantomData,
-        }
+        Task { module: self.clone(), sig: Arc::new(sig), codec, _types: PhantomData }
     }
 }
 
@@ -225,12 +183,7 @@ pub struct Task<A, R> {
 
 impl<A, R> Clone for Task<A, R> {
     fn clone(&self) -> Self {
-        Task {
-            module: self.module.clone(),
-            sig: self.sig.clone(),
-            codec: self.codec,
-            _types: PhantomData,
-        }
+        Task { module: self.module.clone(), sig: self.sig.clone(), codec: self.codec, _types: PhantomData }
     }
 }
 
@@ -250,15 +203,10 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
     pub(crate) fn encode_into(&self, args: &A, buf: &mut Vec<u8>) -> Result<u32> {
         let start = buf.len();
         let written = match self.codec {
-            WireCodec::Postcard => postcard::to_io(args, &mut *buf)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            WireCodec::Postcard => postcard::to_io(args, &mut *buf).map(|_| ()).map_err(|e| e.to_string()),
             WireCodec::Json => serde_json::to_writer(&mut *buf, args).map_err(|e| e.to_string()),
         };
-        let fail = |reason: String| Error::Codec {
-            task: self.sig.name.clone(),
-            reason,
-        };
+        let fail = |reason: String| Error::Codec { task: self.sig.name.clone(), reason };
         if let Err(reason) = written {
             buf.truncate(start);
             return Err(fail(format!("cannot encode the argument: {reason}")));
@@ -270,22 +218,8 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
     }
 
     /// A job running this task on the inputs encoded in `args`.
-    pub(crate) fn job(
-        &self,
-        base: usize,
-        args: Vec<u8>,
-        lens: Vec<u32>,
-        reply: flume::Sender<ChunkDone>,
-    ) -> Job {
-        Job::new(
-            self.module.inner.clone(),
-            self.sig.clone(),
-            self.codec,
-            base,
-            args,
-            lens,
-            reply,
-        )
+    pub(crate) fn job(&self, base: usize, args: Vec<u8>, lens: Vec<u32>, reply: flume::Sender<ChunkDone>) -> Job {
+        Job::new(self.module.inner.clone(), self.sig.clone(), self.codec, base, args, lens, reply)
     }
 
     pub(crate) fn decode(&self, bytes: &[u8]) -> Result<R> {
@@ -294,11 +228,7 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
 
     /// Decodes this task's results; holds no `A`, so it can travel where `A` cannot.
     pub(crate) fn decoder(&self) -> Decoder<R> {
-        Decoder {
-            codec: self.codec,
-            sig: self.sig.clone(),
-            _result: PhantomData,
-        }
+        Decoder { codec: self.codec, sig: self.sig.clone(), _result: PhantomData }
     }
 }
 
@@ -316,11 +246,7 @@ impl<R: DeserializeOwned> Decoder<R> {
 }
 
 /// Decodes a result of task `sig` (free of `A`, so closures holding it need not name it).
-pub(crate) fn decode_result<R: DeserializeOwned>(
-    codec: WireCodec,
-    sig: &TaskSignature,
-    bytes: &[u8],
-) -> Result<R> {
+pub(crate) fn decode_result<R: DeserializeOwned>(codec: WireCodec, sig: &TaskSignature, bytes: &[u8]) -> Result<R> {
     let value = match codec {
         WireCodec::Postcard => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
         WireCodec::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
@@ -380,21 +306,14 @@ fn is_ident(c: char) -> bool {
 /// Checks the 8-byte header: `\0asm`, then version/layer (`01 00 00 00` core, `0d 00 01 00` component).
 pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<()> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err(Error::NotWasm {
-            name: name.to_string(),
-        });
+        return Err(Error::NotWasm { name: name.to_string() });
     }
     match bytes[6..8] {
-        [0, 0] => Err(Error::CoreModule {
-            name: name.to_string(),
-        }),
+        [0, 0] => Err(Error::CoreModule { name: name.to_string() }),
         [1, 0] => Ok(()),
         _ => Err(Error::InvalidComponent {
             name: name.to_string(),
-            reason: format!(
-                "unknown WebAssembly version/layer bytes {:02x?}",
-                &bytes[4..8]
-            ),
+            reason: format!("unknown WebAssembly version/layer bytes {:02x?}", &bytes[4..8]),
         }),
     }
 }
@@ -411,67 +330,34 @@ mod tests {
 
     #[test]
     fn type_names_normalize_the_same_on_both_sides() {
-        assert_eq!(
-            normalize_type(std::any::type_name::<Vec<u64>>()),
-            "Vec<u64>"
-        );
+        assert_eq!(normalize_type(std::any::type_name::<Vec<u64>>()), "Vec<u64>");
         assert_eq!(normalize_type("std :: vec :: Vec < u64 >"), "Vec<u64>");
-        assert_eq!(
-            normalize_type(std::any::type_name::<(i64, String)>()),
-            "(i64,String)"
-        );
-        assert_eq!(
-            normalize_type("(i64 , alloc :: string :: String)"),
-            "(i64,String)"
-        );
-        assert_eq!(
-            normalize_type(std::any::type_name::<Option<(u8,)>>()),
-            "Option<(u8,)>"
-        );
-        assert_eq!(
-            normalize_type("HashMap < String , Vec < u8 > , >"),
-            "HashMap<String,Vec<u8>>"
-        );
+        assert_eq!(normalize_type(std::any::type_name::<(i64, String)>()), "(i64,String)");
+        assert_eq!(normalize_type("(i64 , alloc :: string :: String)"), "(i64,String)");
+        assert_eq!(normalize_type(std::any::type_name::<Option<(u8,)>>()), "Option<(u8,)>");
+        assert_eq!(normalize_type("HashMap < String , Vec < u8 > , >"), "HashMap<String,Vec<u8>>");
         assert_eq!(normalize_type("[u8 ; 4]"), "[u8;4]");
     }
 
     #[test]
     fn headers_are_classified() {
-        assert!(matches!(
-            check_header("x", b"hello world"),
-            Err(Error::NotWasm { .. })
-        ));
-        assert!(matches!(
-            check_header("x", b"\0asm\x01\0\0\0"),
-            Err(Error::CoreModule { .. })
-        ));
+        assert!(matches!(check_header("x", b"hello world"), Err(Error::NotWasm { .. })));
+        assert!(matches!(check_header("x", b"\0asm\x01\0\0\0"), Err(Error::CoreModule { .. })));
         assert!(check_header("x", b"\0asm\x0d\0\x01\0").is_ok());
-        assert!(matches!(
-            check_header("x", b"\0as"),
-            Err(Error::NotWasm { .. })
-        ));
+        assert!(matches!(check_header("x", b"\0as"), Err(Error::NotWasm { .. })));
     }
 
     #[test]
     fn argument_type_of_zero_one_and_many_parameters() {
         let sig = |params: &[(&str, &str)]| TaskSignature {
             name: "t".into(),
-            params: params
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
+            params: params.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
             returns: "u64".into(),
             doc: String::new(),
         };
         assert_eq!(sig(&[]).argument_type(), "()");
         assert_eq!(sig(&[("x", "u64")]).argument_type(), "u64");
-        assert_eq!(
-            sig(&[("a", "i64"), ("b", "String")]).argument_type(),
-            "(i64,String)"
-        );
-        assert_eq!(
-            sig(&[("a", "i64"), ("b", "String")]).to_string(),
-            "t(a: i64, b: String) -> u64"
-        );
+        assert_eq!(sig(&[("a", "i64"), ("b", "String")]).argument_type(), "(i64,String)");
+        assert_eq!(sig(&[("a", "i64"), ("b", "String")]).to_string(), "t(a: i64, b: String) -> u64");
     }
 }

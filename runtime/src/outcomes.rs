@@ -129,10 +129,7 @@ mod tests {
         let o = Outcomes::parse(buf.clone()).unwrap();
         assert_eq!(o.len(), 3);
         assert_eq!(o.get(0).unwrap(), b"49");
-        assert_eq!(
-            o.get(1).unwrap_err(),
-            (FailureKind::Panicked, "boom".to_string())
-        );
+        assert_eq!(o.get(1).unwrap_err(), (FailureKind::Panicked, "boom".to_string()));
         assert_eq!(o.get(2).unwrap(), b"");
         // Truncated: the last outcome claims more bytes than remain.
         buf.pop();

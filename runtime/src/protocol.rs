@@ -21,8 +21,10 @@ pub(crate) enum WireCodec {
 /// Settings a worker needs before it can run anything; sent in the first frame.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct WorkerInit {
-    /// Name shown in the worker's diagnostics.
+    /// The worker's process name (`process.current`, output prefix).
     pub(crate) name: String,
+    /// The worker's slot in its pool.
+    pub(crate) worker_id: u32,
     /// Build the interruptible engine (needed for `timeout`).
     pub(crate) interruptible: bool,
     /// Interrupt an input after this long.
@@ -49,8 +51,10 @@ pub(crate) enum ToWorker {
         codec: WireCodec,
         lens: Vec<u32>,
     },
-    /// Finish and exit with status 0.
-    Exit,
+    /// Finish and exit with this status.
+    Exit {
+        code: i32,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,11 +81,7 @@ pub(crate) fn frame_head<H: Serialize>(header: &H, payload_len: u64) -> io::Resu
 }
 
 /// Writes one frame (without flushing). `payload` is a list of slices written back to back.
-pub(crate) fn write_frame<H: Serialize>(
-    w: &mut impl Write,
-    header: &H,
-    payload: &[&[u8]],
-) -> io::Result<()> {
+pub(crate) fn write_frame<H: Serialize>(w: &mut impl Write, header: &H, payload: &[&[u8]]) -> io::Result<()> {
     let payload_len: u64 = payload.iter().map(|p| p.len() as u64).sum();
     w.write_all(&frame_head(header, payload_len)?)?;
     for p in payload {
@@ -91,9 +91,7 @@ pub(crate) fn write_frame<H: Serialize>(
 }
 
 /// Reads one frame; `Ok(None)` on a clean end of stream before the frame started.
-pub(crate) fn read_frame<H: for<'de> Deserialize<'de>>(
-    r: &mut impl Read,
-) -> io::Result<Option<(H, Vec<u8>)>> {
+pub(crate) fn read_frame<H: for<'de> Deserialize<'de>>(r: &mut impl Read) -> io::Result<Option<(H, Vec<u8>)>> {
     let mut prefix = [0u8; 12];
     match r.read_exact(&mut prefix[..1]) {
         Ok(()) => {}
@@ -104,12 +102,9 @@ pub(crate) fn read_frame<H: for<'de> Deserialize<'de>>(
     let (head_len, payload_len) = parse_prefix(&prefix)?;
     let mut head = vec![0u8; head_len];
     r.read_exact(&mut head)?;
-    let header =
-        postcard::from_bytes(&head).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let header = postcard::from_bytes(&head).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut payload = Vec::new();
-    payload
-        .try_reserve_exact(payload_len)
-        .map_err(io::Error::other)?;
+    payload.try_reserve_exact(payload_len).map_err(io::Error::other)?;
     payload.resize(payload_len, 0);
     r.read_exact(&mut payload)?;
     Ok(Some((header, payload)))
@@ -119,17 +114,10 @@ fn parse_prefix(prefix: &[u8; 12]) -> io::Result<(usize, usize)> {
     let head_len = u32::from_le_bytes(prefix[..4].try_into().expect("4 bytes"));
     let payload_len = u64::from_le_bytes(prefix[4..].try_into().expect("8 bytes"));
     if head_len > MAX_HEADER {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame header of {head_len} bytes"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame header of {head_len} bytes")));
     }
-    let payload_len = usize::try_from(payload_len).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "frame payload larger than memory",
-        )
-    })?;
+    let payload_len = usize::try_from(payload_len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "frame payload larger than memory"))?;
     Ok((head_len as usize, payload_len))
 }
 
@@ -140,36 +128,26 @@ mod tests {
     #[test]
     fn frames_round_trip_and_eof_is_clean() {
         let mut buf = Vec::new();
-        let run = ToWorker::Run {
-            module: 7,
-            task: "square".into(),
-            codec: WireCodec::Json,
-            lens: vec![1, 2],
-        };
+        let run = ToWorker::Run { module: 7, task: "square".into(), codec: WireCodec::Json, lens: vec![1, 2] };
         write_frame(&mut buf, &run, &[b"4", b"16"]).unwrap();
-        write_frame(&mut buf, &ToWorker::Exit, &[]).unwrap();
+        write_frame(&mut buf, &ToWorker::Exit { code: 0 }, &[]).unwrap();
         let mut r = &buf[..];
         let (h, p): (ToWorker, Vec<u8>) = read_frame(&mut r).unwrap().unwrap();
         match h {
-            ToWorker::Run {
-                module, task, lens, ..
-            } => {
+            ToWorker::Run { module, task, lens, .. } => {
                 assert_eq!((module, task.as_str()), (7, "square"));
                 assert_eq!((lens, p), (vec![1, 2], b"416".to_vec()));
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(
-            read_frame::<ToWorker>(&mut r).unwrap(),
-            Some((ToWorker::Exit, _))
-        ));
+        assert!(matches!(read_frame::<ToWorker>(&mut r).unwrap(), Some((ToWorker::Exit { code: 0 }, _))));
         assert!(read_frame::<ToWorker>(&mut r).unwrap().is_none());
     }
 
     #[test]
     fn truncated_frame_is_an_error_not_a_clean_eof() {
         let mut buf = Vec::new();
-        write_frame(&mut buf, &ToWorker::Exit, &[b"payload"]).unwrap();
+        write_frame(&mut buf, &ToWorker::Exit { code: 0 }, &[b"payload"]).unwrap();
         buf.truncate(buf.len() - 3);
         assert!(read_frame::<ToWorker>(&mut &buf[..]).is_err());
     }

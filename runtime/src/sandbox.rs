@@ -45,17 +45,8 @@ pub enum DirAccess {
 
 impl Sandbox {
     /// Makes host directory `host` visible to guests as `guest`.
-    pub fn dir(
-        mut self,
-        host: impl Into<PathBuf>,
-        guest: impl Into<String>,
-        access: DirAccess,
-    ) -> Self {
-        self.dirs.push(DirGrant {
-            host: host.into(),
-            guest: guest.into(),
-            access,
-        });
+    pub fn dir(mut self, host: impl Into<PathBuf>, guest: impl Into<String>, access: DirAccess) -> Self {
+        self.dirs.push(DirGrant { host: host.into(), guest: guest.into(), access });
         self
     }
 
@@ -115,20 +106,15 @@ impl Sandbox {
         stderr: crate::guest::PrefixedOutput,
     ) -> Result<wasmtime_wasi::WasiCtx, String> {
         let mut wasi = wasmtime_wasi::WasiCtx::builder();
-        wasi.stdout(stdout)
-            .stderr(stderr)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
+        wasi.stdout(stdout).stderr(stderr).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         wasi.envs(&self.env).args(&self.args);
         for d in &self.dirs {
             let perms = match d.access {
                 DirAccess::ReadOnly => wasmtime_wasi::FsPerms::ReadOnly,
                 DirAccess::ReadWrite => wasmtime_wasi::FsPerms::ReadWrite,
             };
-            wasi.preopened_dir(&d.host, &d.guest, perms).map_err(|e| {
-                format!("cannot open granted directory {}: {e:#}", d.host.display())
-            })?;
+            wasi.preopened_dir(&d.host, &d.guest, perms)
+                .map_err(|e| format!("cannot open granted directory {}: {e:#}", d.host.display()))?;
         }
         Ok(wasi.build())
     }

@@ -24,12 +24,10 @@ pub(crate) struct Spawned {
 
 /// Starts a worker and waits until it reports ready.
 pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
-    let (host, child_end) =
-        UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
+    let (host, child_end) = UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
     let child_fd = child_end.as_raw_fd();
     let mut cmd = Command::new(&settings.worker_executable);
-    cmd.env(WORKER_FD_VAR, child_fd.to_string())
-        .stdin(Stdio::null());
+    cmd.env(WORKER_FD_VAR, child_fd.to_string()).stdin(Stdio::null());
     if settings.stdout_to_stderr {
         let stderr: OwnedFd = std::io::stderr()
             .as_fd()
@@ -48,19 +46,11 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spa
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|e| {
-        start_err(format!(
-            "cannot run {}: {e}",
-            settings.worker_executable.display()
-        ))
-    })?;
+    let child =
+        cmd.spawn().map_err(|e| start_err(format!("cannot run {}: {e}", settings.worker_executable.display())))?;
     drop(child_end);
     let pid = child.id();
-    let mut spawned = Spawned {
-        child,
-        pid,
-        stream: host,
-    };
+    let mut spawned = Spawned { child, pid, stream: host };
     match handshake(&mut spawned, settings, init) {
         Ok(()) => Ok(spawned),
         Err(e) => {
@@ -73,40 +63,24 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spa
 
 fn handshake(spawned: &mut Spawned, settings: &Settings, init: &WorkerInit) -> Result<()> {
     let stream = &mut spawned.stream;
-    stream
-        .set_read_timeout(Some(settings.start_timeout))
-        .map_err(|e| start_err(e.to_string()))?;
+    stream.set_read_timeout(Some(settings.start_timeout)).map_err(|e| start_err(e.to_string()))?;
     let init = ToWorker::Init(init.clone());
     // A worker that exits before reading surfaces below as EOF, with its exit status.
     let _ = protocol::write_frame(stream, &init, &[]);
     let reply = protocol::read_frame::<FromWorker>(stream);
-    stream
-        .set_read_timeout(None)
-        .map_err(|e| start_err(e.to_string()))?;
+    stream.set_read_timeout(None).map_err(|e| start_err(e.to_string()))?;
     let exe = settings.worker_executable.display();
     match reply {
         Ok(Some((FromWorker::Ready { .. }, _))) => Ok(()),
-        Ok(Some((other, _))) => Err(start_err(format!(
-            "{exe} answered {other:?} instead of reporting ready"
-        ))),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            Err(start_err(format!(
-                "{exe} did not report ready within {:?}",
-                settings.start_timeout
-            )))
+        Ok(Some((other, _))) => Err(start_err(format!("{exe} answered {other:?} instead of reporting ready"))),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(start_err(format!("{exe} did not report ready within {:?}", settings.start_timeout)))
         }
         Ok(None) | Err(_) => match exited(spawned) {
             Some(status) => Err(start_err(format!(
                 "{exe} exited ({status}) before it was ready; a worker program must link the wasmproc library"
             ))),
-            None => Err(start_err(format!(
-                "{exe} closed its socket before it was ready"
-            ))),
+            None => Err(start_err(format!("{exe} closed its socket before it was ready"))),
         },
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::engine::{self, Flavor};
 use crate::error::FailureKind;
-use crate::guest::{self, Codec, Loaded, RunSettings};
+use crate::guest::{self, Codec, Loaded, ProcessIdentity, RunSettings};
 use crate::outcomes;
 use crate::protocol::{self, FromWorker, ToWorker, WireCodec};
 use crate::spawn::WORKER_FD_VAR;
@@ -47,8 +47,7 @@ fn serve(fd: i32) -> Result<(), String> {
     // SAFETY: the host passed us this descriptor (the child end of a socketpair) and nothing else in
     // this process owns it.
     let stream = unsafe { UnixStream::from_raw_fd(fd) };
-    let mut reader =
-        BufReader::with_capacity(64 << 10, stream.try_clone().map_err(|e| e.to_string())?);
+    let mut reader = BufReader::with_capacity(64 << 10, stream.try_clone().map_err(|e| e.to_string())?);
     let mut writer = BufWriter::with_capacity(64 << 10, stream);
 
     let init = match protocol::read_frame::<ToWorker>(&mut reader) {
@@ -57,34 +56,28 @@ fn serve(fd: i32) -> Result<(), String> {
         Ok(None) => return Ok(()),
         Err(e) => return Err(format!("reading Init: {e}")),
     };
-    let flavor = if init.interruptible {
-        Flavor::Interruptible
-    } else {
-        Flavor::Fast
-    };
+    let flavor = if init.interruptible { Flavor::Interruptible } else { Flavor::Fast };
     let engine = Arc::new(engine::new_engine(flavor).map_err(|e| format!("engine: {e:#}"))?);
     let limits = RunSettings {
         // One more tick than the timeout: the current tick may be almost over when an input starts.
-        timeout_ticks: init
-            .timeout
-            .map(|t| t.as_nanos().div_ceil(engine::TICK.as_nanos()) as u64 + 1),
+        timeout_ticks: init.timeout.map(|t| t.as_nanos().div_ceil(engine::TICK.as_nanos()) as u64 + 1),
         max_memory: init.max_memory,
         sandbox: Arc::new(init.sandbox.clone()),
-        name: Arc::from(init.name.as_str()),
+        process: ProcessIdentity {
+            name: Arc::from(init.name.as_str()),
+            pid: std::process::id(),
+            worker_id: init.worker_id,
+            // SAFETY: getppid has no preconditions.
+            parent_pid: unsafe { libc::getppid() } as u32,
+        },
     };
     if init.interruptible {
         engine::start_ticker(Arc::downgrade(&engine));
     }
     let linker = guest::new_linker(&engine).map_err(|e| format!("linker: {e:#}"))?;
-    protocol::write_frame(
-        &mut writer,
-        &FromWorker::Ready {
-            pid: std::process::id(),
-        },
-        &[],
-    )
-    .and_then(|()| writer.flush())
-    .map_err(|e| format!("writing Ready: {e}"))?;
+    protocol::write_frame(&mut writer, &FromWorker::Ready { pid: std::process::id() }, &[])
+        .and_then(|()| writer.flush())
+        .map_err(|e| format!("writing Ready: {e}"))?;
 
     let (tx, rx) = std::sync::mpsc::channel::<(ToWorker, Vec<u8>)>();
     std::thread::Builder::new()
@@ -111,9 +104,7 @@ fn serve(fd: i32) -> Result<(), String> {
         let (msg, payload) = match rx.try_recv() {
             Ok(frame) => frame,
             Err(TryRecvError::Empty) => {
-                writer
-                    .flush()
-                    .map_err(|e| format!("writing results: {e}"))?;
+                writer.flush().map_err(|e| format!("writing results: {e}"))?;
                 match rx.recv() {
                     Ok(frame) => frame,
                     Err(_) => return Ok(()),
@@ -123,37 +114,23 @@ fn serve(fd: i32) -> Result<(), String> {
         };
         match msg {
             ToWorker::Init(_) => return Err("Init sent twice".into()),
-            ToWorker::Exit => {
-                writer
-                    .flush()
-                    .map_err(|e| format!("writing results: {e}"))?;
-                return Ok(());
+            ToWorker::Exit { code } => {
+                writer.flush().map_err(|e| format!("writing results: {e}"))?;
+                std::process::exit(code);
             }
             ToWorker::Load { module, artifact } => {
                 // SAFETY: the host sends only paths of artifacts it wrote into its private cache
                 // with `precompile_component` of an identically configured engine.
                 let loaded = unsafe { Component::deserialize_file(&engine, &artifact) }
-                    .map_err(|e| {
-                        format!("cannot load compiled module {}: {e:#}", artifact.display())
-                    })
-                    .and_then(|component| {
-                        Loaded::new(&engine, &linker, &component, limits.clone())
-                    });
+                    .map_err(|e| format!("cannot load compiled module {}: {e:#}", artifact.display()))
+                    .and_then(|component| Loaded::new(&engine, &linker, &component, limits.clone()));
                 modules.insert(module, loaded);
             }
-            ToWorker::Run {
-                module,
-                task,
-                codec,
-                lens,
-            } => {
+            ToWorker::Run { module, task, codec, lens } => {
                 let start = Instant::now();
                 let total: u64 = lens.iter().map(|l| u64::from(*l)).sum();
                 if total != payload.len() as u64 {
-                    return Err(format!(
-                        "Run frame of {} bytes for inputs of {total}",
-                        payload.len()
-                    ));
+                    return Err(format!("Run frame of {} bytes for inputs of {total}", payload.len()));
                 }
                 let framed = match modules.get_mut(&module) {
                     Some(Ok(loaded)) => loaded.run(&task, to_codec(codec), &payload, &lens),
@@ -166,12 +143,8 @@ fn serve(fd: i32) -> Result<(), String> {
                     }
                     None => return Err(format!("Run for module {module} that was never loaded")),
                 };
-                let done = FromWorker::Done {
-                    count: lens.len() as u32,
-                    busy_ns: start.elapsed().as_nanos() as u64,
-                };
-                protocol::write_frame(&mut writer, &done, &[&framed])
-                    .map_err(|e| format!("writing results: {e}"))?;
+                let done = FromWorker::Done { count: lens.len() as u32, busy_ns: start.elapsed().as_nanos() as u64 };
+                protocol::write_frame(&mut writer, &done, &[&framed]).map_err(|e| format!("writing results: {e}"))?;
             }
         }
     }

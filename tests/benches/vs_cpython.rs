@@ -73,11 +73,7 @@ fn run_python() -> Option<Python> {
         "apply_reps": APPLY_REPS, "heavy_n": HEAVY_N, "heavy_items": HEAVY_ITEMS,
     });
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/vs_cpython.py");
-    let out = match Command::new("python3")
-        .arg(script)
-        .arg(cfg.to_string())
-        .output()
-    {
+    let out = match Command::new("python3").arg(script).arg(cfg.to_string()).output() {
         Ok(out) => out,
         Err(e) => {
             eprintln!("python3 not runnable ({e}); the CPython column stays empty");
@@ -85,15 +81,10 @@ fn run_python() -> Option<Python> {
         }
     };
     if !out.status.success() {
-        eprintln!(
-            "the CPython benchmark failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        eprintln!("the CPython benchmark failed:\n{}", String::from_utf8_lossy(&out.stderr));
         return None;
     }
-    serde_json::from_slice(&out.stdout)
-        .map_err(|e| eprintln!("CPython output: {e}"))
-        .ok()
+    serde_json::from_slice(&out.stdout).map_err(|e| eprintln!("CPython output: {e}")).ok()
 }
 
 fn main() -> wasmproc::Result<()> {
@@ -121,14 +112,9 @@ fn main() -> wasmproc::Result<()> {
     let pool = Pool::with_processes(&ctx, 2)?;
     pool.map(&square, 0..1000)?; // warm: every worker has loaded the module
     let map_default = MAP_ITEMS as f64
-        / median_secs(|| {
-            assert_eq!(
-                pool.map(&square, 0..MAP_ITEMS).expect("map").len() as u64,
-                MAP_ITEMS
-            )
-        });
-    let map_chunk1 = MAP1_ITEMS as f64
-        / median_secs(|| drop(pool.chunksize(1).map(&square, 0..MAP1_ITEMS).expect("map")));
+        / median_secs(|| assert_eq!(pool.map(&square, 0..MAP_ITEMS).expect("map").len() as u64, MAP_ITEMS));
+    let map_chunk1 =
+        MAP1_ITEMS as f64 / median_secs(|| drop(pool.chunksize(1).map(&square, 0..MAP1_ITEMS).expect("map")));
     let apply_rtt = median_secs(|| {
         for i in 0..APPLY_REPS {
             pool.apply_async(&square, i).get().expect("apply");
@@ -138,10 +124,7 @@ fn main() -> wasmproc::Result<()> {
     let numbers = vec![HEAVY_N; HEAVY_ITEMS];
     let serial_pool = Pool::with_processes(&ctx, 1)?;
     serial_pool.apply(&heavy, 1)?;
-    let serial: Vec<u64> = numbers
-        .iter()
-        .map(|&n| serial_pool.apply(&heavy, n))
-        .collect::<Result<_, _>>()?;
+    let serial: Vec<u64> = numbers.iter().map(|&n| serial_pool.apply(&heavy, n)).collect::<Result<_, _>>()?;
     let heavy_serial = median_secs(|| {
         for &n in &numbers {
             serial_pool.apply(&heavy, n).expect("apply");
@@ -153,17 +136,12 @@ fn main() -> wasmproc::Result<()> {
 
     let native: Vec<u64> = numbers.iter().map(|&n| native_heavy(n)).collect();
     assert_eq!(native, serial);
-    let native_serial = median_secs(|| {
-        drop(std::hint::black_box(
-            numbers.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>(),
-        ))
-    });
+    let native_serial =
+        median_secs(|| drop(std::hint::black_box(numbers.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>())));
     let native_parallel = median_secs(|| {
         std::thread::scope(|s| {
             for half in numbers.chunks(HEAVY_ITEMS / 2) {
-                s.spawn(move || {
-                    std::hint::black_box(half.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>())
-                });
+                s.spawn(move || std::hint::black_box(half.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>()));
             }
         })
     });
@@ -171,10 +149,7 @@ fn main() -> wasmproc::Result<()> {
     eprintln!("measuring CPython…");
     let py = run_python();
     if let Some(py) = &py {
-        assert_eq!(
-            py.heavy_result, serial[0],
-            "CPython and wasm computed the same sum"
-        );
+        assert_eq!(py.heavy_result, serial[0], "CPython and wasm computed the same sum");
     }
 
     let ms = |s: f64| format!("{:.2} ms", s * 1e3);
@@ -182,20 +157,14 @@ fn main() -> wasmproc::Result<()> {
     let per_s = |r: f64| format!("{:.0}/s", r);
     let secs = |s: f64| format!("{:.3} s", s);
     let pyv = |f: &dyn Fn(&Python) -> String| py.as_ref().map(f).unwrap_or_else(|| "–".into());
-    let ratio = |f: &dyn Fn(&Python) -> f64| {
-        py.as_ref()
-            .map(|p| format!("{:.2}×", f(p)))
-            .unwrap_or_else(|| "–".into())
-    };
+    let ratio = |f: &dyn Fn(&Python) -> f64| py.as_ref().map(|p| format!("{:.2}×", f(p))).unwrap_or_else(|| "–".into());
 
     println!();
     println!(
         "wasmproc {} vs CPython {} multiprocessing (2 worker processes, {} CPUs; medians of {REPS} runs, startup of {STARTUP_REPS})",
         env!("CARGO_PKG_VERSION"),
         py.as_ref().map(|p| p.python.as_str()).unwrap_or("?"),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     println!();
     println!("| workload | wasmproc | CPython | ratio | target |");

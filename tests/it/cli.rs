@@ -15,12 +15,7 @@ fn wasmproc(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the CLI");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -35,16 +30,8 @@ fn stderr(o: &Output) -> String {
 #[test]
 fn run_prints_the_json_result() {
     let o = wasmproc(&["run", FIXTURES_WASM, "square", "7"], "");
-    assert_eq!(
-        (o.status.code(), stdout(&o).as_str()),
-        (Some(0), "49\n"),
-        "{}",
-        stderr(&o)
-    );
-    let o = wasmproc(
-        &["run", FIXTURES_WASM, "join", r#"["a","b"]"#, r#""-""#],
-        "",
-    );
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "49\n"), "{}", stderr(&o));
+    let o = wasmproc(&["run", FIXTURES_WASM, "join", r#"["a","b"]"#, r#""-""#], "");
     assert_eq!(stdout(&o), "\"a-b\"\n");
     let o = wasmproc(&["run", FIXTURES_WASM, "add", "-5", "2"], "");
     assert_eq!(stdout(&o), "-3\n", "{}", stderr(&o));
@@ -54,61 +41,33 @@ fn run_prints_the_json_result() {
 fn run_errors_have_exit_codes() {
     let o = wasmproc(&["run", FIXTURES_WASM, "even_only", "3"], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("task `even_only` failed on input 0: 3 is odd"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("task `even_only` failed on input 0: 3 is odd"), "{}", stderr(&o));
 
     let o = wasmproc(&["run", FIXTURES_WASM, "panic_on", "3", "3"], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("panicked") && stderr(&o).contains("boom at 3"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("panicked") && stderr(&o).contains("boom at 3"), "{}", stderr(&o));
 
     let o = wasmproc(&["run", FIXTURES_WASM, "squre", "3"], "");
     assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("no task named `squre`") && stderr(&o).contains("square"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("no task named `squre`") && stderr(&o).contains("square"), "{}", stderr(&o));
 
     let o = wasmproc(&["run", FIXTURES_WASM, "square", "seven"], "");
     assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("not valid JSON") && stderr(&o).contains("square(x: u64) -> u64"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("not valid JSON") && stderr(&o).contains("square(x: u64) -> u64"), "{}", stderr(&o));
 
     let o = wasmproc(&["run", FIXTURES_WASM, "square", "1", "2"], "");
     assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("takes 1 argument, got 2"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("takes 1 argument, got 2"), "{}", stderr(&o));
 
     let o = wasmproc(&["run", FIXTURES_WASM, "square", "\"x\""], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("expected `square(x: u64) -> u64`"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("expected `square(x: u64) -> u64`"), "{}", stderr(&o));
 
     let text = scratch("cli-not-wasm.txt");
     std::fs::write(&text, "hello").unwrap();
     let o = wasmproc(&["run", text.to_str().unwrap(), "square", "1"], "");
     assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("is not a WebAssembly file"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("is not a WebAssembly file"), "{}", stderr(&o));
 
     let o = wasmproc(&["run"], "");
     assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
@@ -119,51 +78,25 @@ fn inspect_lists_tasks_with_types() {
     let o = wasmproc(&["inspect", FIXTURES_WASM], "");
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
-    assert!(
-        text.contains("  add(a: i64, b: i64) -> i64\n      Adds two numbers."),
-        "{text}"
-    );
-    assert!(
-        text.contains("  join(parts: Vec<String>, sep: String) -> String"),
-        "{text}"
-    );
+    assert!(text.contains("  add(a: i64, b: i64) -> i64\n      Adds two numbers."), "{text}");
+    assert!(text.contains("  join(parts: Vec<String>, sep: String) -> String"), "{text}");
     let o = wasmproc(&["inspect", "--json", FIXTURES_WASM], "");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let square = v["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "square")
-        .unwrap();
+    let square = v["tasks"].as_array().unwrap().iter().find(|t| t["name"] == "square").unwrap();
     assert_eq!(square["params"][0]["type"], "u64");
 }
 
 #[test]
 fn map_streams_lines_in_order() {
     let input: String = (0..200).map(|i| format!("{i}\n")).collect();
-    let o = wasmproc(
-        &["map", FIXTURES_WASM, "square", "--processes", "2"],
-        &input,
-    );
+    let o = wasmproc(&["map", FIXTURES_WASM, "square", "--processes", "2"], &input);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let expected: String = (0..200u64).map(|i| format!("{}\n", i * i)).collect();
     assert_eq!(stdout(&o), expected);
     // Progress bars never go to a pipe.
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 
-    let o = wasmproc(
-        &[
-            "map",
-            FIXTURES_WASM,
-            "square",
-            "-p",
-            "2",
-            "--chunksize",
-            "7",
-            "--unordered",
-        ],
-        &input,
-    );
+    let o = wasmproc(&["map", FIXTURES_WASM, "square", "-p", "2", "--chunksize", "7", "--unordered"], &input);
     let mut got: Vec<u64> = stdout(&o).lines().map(|l| l.parse().unwrap()).collect();
     got.sort();
     assert_eq!(got, (0..200u64).map(|i| i * i).collect::<Vec<_>>());
@@ -177,36 +110,17 @@ fn map_streams_lines_in_order() {
 fn map_files_in_and_out() {
     let input = scratch("cli-in.jsonl");
     let output = scratch("cli-out.jsonl");
-    std::fs::write(
-        &input,
-        (1..=1000)
-            .map(|i| format!("{{\"id\": {i}, \"value\": {i}}}\n"))
-            .collect::<String>(),
-    )
-    .unwrap();
+    std::fs::write(&input, (1..=1000).map(|i| format!("{{\"id\": {i}, \"value\": {i}}}\n")).collect::<String>())
+        .unwrap();
     let o = wasmproc(
-        &[
-            "map",
-            FIXTURES_WASM,
-            "process_record",
-            "-i",
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-        ],
+        &["map", FIXTURES_WASM, "process_record", "-i", input.to_str().unwrap(), "-o", output.to_str().unwrap()],
         "",
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&output).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 1000);
-    assert_eq!(
-        lines[59],
-        serde_json::json!({"id": 60, "processed": 3600, "category": "high"})
-    );
+    assert_eq!(lines[59], serde_json::json!({"id": 60, "processed": 3600, "category": "high"}));
 }
 
 #[test]
@@ -215,18 +129,11 @@ fn map_reports_the_failing_line_or_keeps_going() {
     let o = wasmproc(&["map", FIXTURES_WASM, "even_only"], input);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stdout(&o), "2\n4\n", "results before the failure are kept");
-    assert!(
-        stderr(&o).contains("line 3: task `even_only` failed on input 2: 5 is odd"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("line 3: task `even_only` failed on input 2: 5 is odd"), "{}", stderr(&o));
 
     let o = wasmproc(&["map", FIXTURES_WASM, "even_only", "--keep-going"], input);
     assert_eq!(o.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[2]["line"], 3);
     assert!(lines[2]["error"].as_str().unwrap().contains("5 is odd"));
@@ -239,11 +146,7 @@ fn map_rejects_lines_that_are_not_json() {
     let input = "1\n2\nthree\n4\n";
     let o = wasmproc(&["map", FIXTURES_WASM, "square"], input);
     assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("line 3 is not valid JSON"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("line 3 is not valid JSON"), "{}", stderr(&o));
     assert_eq!(stdout(&o), "1\n4\n");
 
     let o = wasmproc(&["map", FIXTURES_WASM, "square", "--keep-going"], input);
@@ -252,20 +155,13 @@ fn map_rejects_lines_that_are_not_json() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4);
     assert_eq!((lines[0], lines[1], lines[3]), ("1", "4", "16"));
-    assert!(
-        lines[2].contains("\"line\":3") && lines[2].contains("not valid JSON"),
-        "{}",
-        lines[2]
-    );
+    assert!(lines[2].contains("\"line\":3") && lines[2].contains("not valid JSON"), "{}", lines[2]);
 }
 
 #[test]
 fn guest_output_is_prefixed_by_process_and_never_interleaved() {
     let input: String = (0..40).map(|i| format!("[\"t{i}\", 25]\n")).collect();
-    let o = wasmproc(
-        &["map", FIXTURES_WASM, "chatter", "--processes", "2"],
-        &input,
-    );
+    let o = wasmproc(&["map", FIXTURES_WASM, "chatter", "--processes", "2"], &input);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // Guest stdout goes to stderr in the CLI, one whole line at a time.
     let err = stderr(&o);
@@ -273,18 +169,10 @@ fn guest_output_is_prefixed_by_process_and_never_interleaved() {
     assert_eq!(lines.len(), 40 * 25);
     let filler = "x".repeat(40);
     for line in &lines {
-        let (prefix, rest) = line
-            .split_once("] ")
-            .unwrap_or_else(|| panic!("no prefix: {line:?}"));
-        assert!(
-            prefix.starts_with("[pool") && prefix.contains('-'),
-            "{line:?}"
-        );
+        let (prefix, rest) = line.split_once("] ").unwrap_or_else(|| panic!("no prefix: {line:?}"));
+        assert!(prefix.starts_with("[pool") && prefix.contains('-'), "{line:?}");
         let parts: Vec<&str> = rest.split(' ').collect();
         assert_eq!(parts.len(), 4, "{line:?}");
-        assert!(
-            parts[0].starts_with('t') && parts[1] == "line" && parts[3] == filler,
-            "{line:?}"
-        );
+        assert!(parts[0].starts_with('t') && parts[1] == "line" && parts[3] == filler, "{line:?}");
     }
 }

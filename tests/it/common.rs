@@ -5,13 +5,7 @@ use wasmproc::{Context, Module};
 /// cache directory so tests never touch the user's cache.
 pub(crate) fn ctx() -> &'static Context {
     static CTX: OnceLock<Context> = OnceLock::new();
-    CTX.get_or_init(|| {
-        Context::builder()
-            .processes(2)
-            .cache_dir(cache_dir())
-            .build()
-            .expect("context")
-    })
+    CTX.get_or_init(|| Context::builder().processes(2).cache_dir(cache_dir()).build().expect("context"))
 }
 
 pub(crate) fn cache_dir() -> std::path::PathBuf {
@@ -20,11 +14,7 @@ pub(crate) fn cache_dir() -> std::path::PathBuf {
 
 pub(crate) fn fixtures() -> &'static Module {
     static MODULE: OnceLock<Module> = OnceLock::new();
-    MODULE.get_or_init(|| {
-        ctx()
-            .load(wasmproc_tests::FIXTURES_WASM)
-            .expect("load fixtures")
-    })
+    MODULE.get_or_init(|| ctx().load(wasmproc_tests::FIXTURES_WASM).expect("load fixtures"))
 }
 
 /// Whether `pid` is gone entirely: not running and not a zombie waiting to be reaped.

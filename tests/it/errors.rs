@@ -9,10 +9,7 @@ fn not_a_wasm_file() {
     std::fs::write(&path, "just some text\n").unwrap();
     let err = ctx().load(&path).unwrap_err();
     assert!(matches!(err, Error::NotWasm { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains("is not a WebAssembly file"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("is not a WebAssembly file"), "{err}");
     let err = ctx().load(scratch("missing.wasm")).unwrap_err();
     assert!(matches!(err, Error::Read { .. }), "{err:?}");
 }
@@ -20,9 +17,7 @@ fn not_a_wasm_file() {
 #[test]
 fn a_core_module_is_not_a_component() {
     // The smallest valid core module: magic + version 1.
-    let err = ctx()
-        .load_bytes("core.wasm", b"\0asm\x01\0\0\0")
-        .unwrap_err();
+    let err = ctx().load_bytes("core.wasm", b"\0asm\x01\0\0\0").unwrap_err();
     assert!(matches!(err, Error::CoreModule { .. }), "{err:?}");
     assert!(err.to_string().contains("wasm32-wasip2"), "{err}");
 }
@@ -30,18 +25,14 @@ fn a_core_module_is_not_a_component() {
 #[test]
 fn a_component_without_the_task_world() {
     // The smallest valid component: magic + component version/layer, no exports.
-    let err = ctx()
-        .load_bytes("empty.wasm", b"\0asm\x0d\0\x01\0")
-        .unwrap_err();
+    let err = ctx().load_bytes("empty.wasm", b"\0asm\x0d\0\x01\0").unwrap_err();
     match &err {
         Error::NotATaskModule { reason, .. } => {
             assert!(reason.contains("wasmproc:task/guest"), "{reason}")
         }
         other => panic!("unexpected {other:?}"),
     }
-    let err = ctx()
-        .load_bytes("broken.wasm", b"\0asm\x0d\0\x01\0garbage")
-        .unwrap_err();
+    let err = ctx().load_bytes("broken.wasm", b"\0asm\x0d\0\x01\0garbage").unwrap_err();
     assert!(matches!(err, Error::InvalidComponent { .. }), "{err:?}");
 }
 
@@ -72,8 +63,7 @@ fn typed_lookups_are_checked_against_the_signature() {
         match &err {
             Error::SignatureMismatch { signature, .. } => {
                 assert!(
-                    signature.starts_with("square(x: u64)")
-                        || signature.starts_with("add(a: i64, b: i64)"),
+                    signature.starts_with("square(x: u64)") || signature.starts_with("add(a: i64, b: i64)"),
                     "{signature}"
                 )
             }
@@ -81,10 +71,7 @@ fn typed_lookups_are_checked_against_the_signature() {
         }
     }
     let err = module.task::<(u64, u64), i64>("add").unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "task `add(a: i64, b: i64) -> i64` cannot be called as ((u64, u64)) -> i64"
-    );
+    assert_eq!(err.to_string(), "task `add(a: i64, b: i64) -> i64` cannot be called as ((u64, u64)) -> i64");
 }
 
 #[test]
@@ -99,15 +86,9 @@ fn json_that_does_not_fit_shows_the_expected_signature() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(
-        pool.apply(&square, serde_json::json!(7)).unwrap(),
-        serde_json::json!(49)
-    );
+    assert_eq!(pool.apply(&square, serde_json::json!(7)).unwrap(), serde_json::json!(49));
     let add = fixtures().json_task("add").unwrap();
-    assert_eq!(
-        pool.apply(&add, serde_json::json!([2, 3])).unwrap(),
-        serde_json::json!(5)
-    );
+    assert_eq!(pool.apply(&add, serde_json::json!([2, 3])).unwrap(), serde_json::json!(5));
     assert!(pool.apply(&add, serde_json::json!([2])).is_err());
 }
 
@@ -118,10 +99,7 @@ fn a_guest_panic_names_the_task_and_the_input() {
     match pool.map(&panic_on, [(0, 3), (1, 3), (3, 3), (4, 3)]) {
         Err(err @ Error::Task(_)) => {
             let text = err.to_string();
-            assert!(
-                text.starts_with("task `panic_on` panicked on input 2: "),
-                "{text}"
-            );
+            assert!(text.starts_with("task `panic_on` panicked on input 2: "), "{text}");
             assert!(text.contains("boom at 3"), "{text}");
         }
         other => panic!("unexpected {other:?}"),
@@ -132,13 +110,7 @@ fn a_guest_panic_names_the_task_and_the_input() {
 fn an_unusable_cache_directory_is_reported() {
     let file = scratch("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let err = wasmproc::Context::builder()
-        .cache_dir(file.join("cache"))
-        .build()
-        .unwrap_err();
+    let err = wasmproc::Context::builder().cache_dir(file.join("cache")).build().unwrap_err();
     assert!(matches!(err, Error::Cache { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains("cannot create the directory"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("cannot create the directory"), "{err}");
 }

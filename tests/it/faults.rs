@@ -6,11 +6,7 @@ use wasmproc::{Error, FailureKind, Pool};
 
 fn sigkill(pid: u32) {
     // SAFETY: kill has no memory-safety preconditions; the pid is a worker of this test.
-    assert_eq!(
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) },
-        0,
-        "kill {pid}"
-    );
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0, "kill {pid}");
 }
 
 #[test]
@@ -35,10 +31,7 @@ fn a_killed_worker_fails_its_tasks_and_is_replaced() {
         },
         other => panic!("unexpected {other:?}"),
     }
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "the map did not hang"
-    );
+    assert!(start.elapsed() < Duration::from_secs(10), "the map did not hang");
     assert!(process_gone(before[0]), "the dead worker was reaped");
 
     // The pool replaced the worker and goes on.
@@ -82,21 +75,12 @@ fn every_input_is_accounted_for_when_workers_are_killed_during_imap() {
 
 #[test]
 fn a_worker_that_cannot_start_is_a_clear_error() {
-    let true_bin = ["/bin/true", "/usr/bin/true"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap();
-    let ctx = wasmproc::Context::builder()
-        .worker_executable(true_bin)
-        .cache_dir(crate::common::cache_dir())
-        .build()
-        .unwrap();
+    let true_bin = ["/bin/true", "/usr/bin/true"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
+    let ctx =
+        wasmproc::Context::builder().worker_executable(true_bin).cache_dir(crate::common::cache_dir()).build().unwrap();
     match Pool::with_processes(&ctx, 2) {
         Err(Error::WorkerStart { reason }) => {
-            assert!(
-                reason.contains("exited") && reason.contains("before it was ready"),
-                "{reason}"
-            )
+            assert!(reason.contains("exited") && reason.contains("before it was ready"), "{reason}")
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -125,12 +109,7 @@ fn a_worker_exits_when_its_host_dies() {
         return;
     }
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "faults::a_worker_exits_when_its_host_dies",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "faults::a_worker_exits_when_its_host_dies", "--nocapture", "--test-threads=1"])
         .env("WASMPROC_TEST_ORPHAN_HOST", "1")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -139,24 +118,14 @@ fn a_worker_exits_when_its_host_dies() {
     let mut line = String::new();
     let pids: Vec<u32> = loop {
         line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
-            "host exited early"
-        );
+        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "host exited early");
         // libtest may print the test's name on the same line.
         if let Some(list) = line.trim().split("PIDS ").nth(1) {
-            break list
-                .trim_matches(['[', ']'])
-                .split(", ")
-                .map(|p| p.parse().unwrap())
-                .collect();
+            break list.trim_matches(['[', ']']).split(", ").map(|p| p.parse().unwrap()).collect();
         }
     };
     child.kill().unwrap();
     child.wait().unwrap();
     // Orphans are re-parented and reaped by init once they exit.
-    assert!(
-        eventually(5, || pids.iter().all(|p| process_gone(*p))),
-        "orphaned workers still running: {pids:?}"
-    );
+    assert!(eventually(5, || pids.iter().all(|p| process_gone(*p))), "orphaned workers still running: {pids:?}");
 }

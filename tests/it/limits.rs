@@ -7,11 +7,7 @@ use wasmproc::{Error, FailureKind, Pool};
 
 fn sigkill(pid: u32) {
     // SAFETY: kill has no memory-safety preconditions; the pid is a worker of this test.
-    assert_eq!(
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) },
-        0,
-        "kill {pid}"
-    );
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0, "kill {pid}");
 }
 
 fn kind_of<T: std::fmt::Debug>(r: Result<T, Error>) -> FailureKind {
@@ -25,42 +21,22 @@ fn kind_of<T: std::fmt::Debug>(r: Result<T, Error>) -> FailureKind {
 fn a_timeout_interrupts_an_infinite_loop_and_the_worker_goes_on() {
     let spin = fixtures().task::<(), u64>("spin").unwrap();
     let square = fixtures().task::<u64, u64>("square").unwrap();
-    let pool = Pool::builder(ctx())
-        .processes(1)
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let pool = Pool::builder(ctx()).processes(1).timeout(Duration::from_millis(200)).build().unwrap();
     let pid = pool.pids();
     let start = Instant::now();
     assert_eq!(kind_of(pool.apply(&spin, ())), FailureKind::Timeout);
-    assert!(
-        start.elapsed() < Duration::from_millis(200) + Duration::from_secs(1),
-        "{:?}",
-        start.elapsed()
-    );
-    assert_eq!(
-        pool.pids(),
-        pid,
-        "interrupted by epoch, not by killing the worker"
-    );
+    assert!(start.elapsed() < Duration::from_millis(200) + Duration::from_secs(1), "{:?}", start.elapsed());
+    assert_eq!(pool.pids(), pid, "interrupted by epoch, not by killing the worker");
     assert_eq!(pool.apply(&square, 12).unwrap(), 144);
     // Inputs of one chunk each get their own deadline.
-    let results: Vec<_> = pool
-        .chunksize(3)
-        .imap(&square, [1, 2, 3])
-        .map(Result::unwrap)
-        .collect();
+    let results: Vec<_> = pool.chunksize(3).imap(&square, [1, 2, 3]).map(Result::unwrap).collect();
     assert_eq!(results, vec![1, 4, 9]);
 }
 
 #[test]
 fn a_task_blocked_in_a_host_call_is_stopped_by_replacing_its_worker() {
     let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
-    let pool = Pool::builder(ctx())
-        .processes(1)
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let pool = Pool::builder(ctx()).processes(1).timeout(Duration::from_millis(200)).build().unwrap();
     let pid = pool.pids()[0];
     let start = Instant::now();
     match pool.apply(&sleep, 30_000) {
@@ -70,11 +46,7 @@ fn a_task_blocked_in_a_host_call_is_stopped_by_replacing_its_worker() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(
-        start.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
     assert!(process_gone(pid));
     assert_eq!(pool.apply(&sleep, 10).unwrap(), 10);
 }
@@ -82,11 +54,7 @@ fn a_task_blocked_in_a_host_call_is_stopped_by_replacing_its_worker() {
 #[test]
 fn a_memory_bomb_hits_the_limit_and_the_worker_goes_on() {
     let allocate = fixtures().task::<u32, usize>("allocate").unwrap();
-    let pool = Pool::builder(ctx())
-        .processes(1)
-        .max_memory(32 << 20)
-        .build()
-        .unwrap();
+    let pool = Pool::builder(ctx()).processes(1).max_memory(32 << 20).build().unwrap();
     let pid = pool.pids();
     match pool.apply(&allocate, 64) {
         Err(Error::Task(f)) => {
@@ -102,11 +70,7 @@ fn a_memory_bomb_hits_the_limit_and_the_worker_goes_on() {
 #[test]
 fn max_tasks_per_child_recycles_workers() {
     let counter = fixtures().task::<(), u64>("counter").unwrap();
-    let pool = Pool::builder(ctx())
-        .processes(1)
-        .max_tasks_per_child(3)
-        .build()
-        .unwrap();
+    let pool = Pool::builder(ctx()).processes(1).max_tasks_per_child(3).build().unwrap();
     let first = pool.pids()[0];
     let counts: Vec<u64> = (0..7).map(|_| pool.apply(&counter, ()).unwrap()).collect();
     // A fresh process (and so a fresh instance) every three tasks.
@@ -126,18 +90,11 @@ fn chunks_queued_behind_a_dead_worker_are_resent_and_retries_rerun_the_running_o
     let queued = pool.apply_async(&square, 3);
     std::thread::sleep(Duration::from_millis(300));
     sigkill(pool.pids()[0]);
-    assert!(matches!(
-        kind_of(running.get()),
-        FailureKind::WorkerDied { .. }
-    ));
+    assert!(matches!(kind_of(running.get()), FailureKind::WorkerDied { .. }));
     assert_eq!(queued.get().unwrap(), 9);
 
     // With a retry, the running one is run again on the replacement.
-    let pool = Pool::builder(ctx())
-        .processes(1)
-        .retries(1)
-        .build()
-        .unwrap();
+    let pool = Pool::builder(ctx()).processes(1).retries(1).build().unwrap();
     let running = pool.apply_async(&sleep, 500);
     std::thread::sleep(Duration::from_millis(200));
     sigkill(pool.pids()[0]);
@@ -152,10 +109,7 @@ fn every_one_of_2000_tasks_is_accounted_for_while_workers_are_killed_at_random()
     let (mut ok, mut died, mut killed) = (0, 0, 0);
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     // Inputs sleep 0 or 1 ms; every 97th result, SIGKILL a random worker (15 kills at most).
-    for (n, r) in pool
-        .imap_unordered(&sleep, (0..2000u64).map(|i| i % 2))
-        .enumerate()
-    {
+    for (n, r) in pool.imap_unordered(&sleep, (0..2000u64).map(|i| i % 2)).enumerate() {
         if n % 97 == 0 && killed < 15 {
             rng ^= rng << 13;
             rng ^= rng >> 7;

@@ -12,14 +12,8 @@ fn map_squares_in_order() {
     let square = fixtures().task::<u64, u64>("square").unwrap();
     let pool = Pool::new(ctx()).unwrap();
     assert_eq!(pool.processes(), 2);
-    assert_eq!(
-        pool.map(&square, 0..10).unwrap(),
-        vec![0, 1, 4, 9, 16, 25, 36, 49, 64, 81]
-    );
-    assert_eq!(
-        pool.map(&square, Vec::<u64>::new()).unwrap(),
-        Vec::<u64>::new()
-    );
+    assert_eq!(pool.map(&square, 0..10).unwrap(), vec![0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    assert_eq!(pool.map(&square, Vec::<u64>::new()).unwrap(), Vec::<u64>::new());
 }
 
 #[test]
@@ -29,11 +23,7 @@ fn map_with_default_and_explicit_chunksizes_keeps_order() {
     let expected: Vec<u64> = (0..10_000u64).map(|x| x * x).collect();
     assert_eq!(pool.map(&square, 0..10_000).unwrap(), expected);
     for k in [1, 7, 10_000, 50_000] {
-        assert_eq!(
-            pool.chunksize(k).map(&square, 0..10_000).unwrap(),
-            expected,
-            "chunksize {k}"
-        );
+        assert_eq!(pool.chunksize(k).map(&square, 0..10_000).unwrap(), expected, "chunksize {k}");
     }
 }
 
@@ -41,20 +31,11 @@ fn map_with_default_and_explicit_chunksizes_keeps_order() {
 fn starmap_and_zero_parameter_tasks() {
     let add = fixtures().task::<(i64, i64), i64>("add").unwrap();
     let answer = fixtures().task::<(), u32>("answer").unwrap();
-    let join = fixtures()
-        .task::<(Vec<String>, String), String>("join")
-        .unwrap();
+    let join = fixtures().task::<(Vec<String>, String), String>("join").unwrap();
     let pool = Pool::new(ctx()).unwrap();
-    assert_eq!(
-        pool.starmap(&add, [(1, 2), (3, 4), (5, 6)]).unwrap(),
-        vec![3, 7, 11]
-    );
+    assert_eq!(pool.starmap(&add, [(1, 2), (3, 4), (5, 6)]).unwrap(), vec![3, 7, 11]);
     assert_eq!(pool.apply(&answer, ()).unwrap(), 42);
-    assert_eq!(
-        pool.apply(&join, (vec!["a".into(), "b".into()], "+".into()))
-            .unwrap(),
-        "a+b"
-    );
+    assert_eq!(pool.apply(&join, (vec!["a".into(), "b".into()], "+".into())).unwrap(), "a+b");
 }
 
 #[test]
@@ -65,28 +46,19 @@ fn apply_async_get_timeout_ready_wait_successful() {
     let slow = pool.apply_async(&sleep, 300);
     assert!(!slow.ready());
     assert_eq!(slow.successful(), None);
-    assert!(matches!(
-        slow.get_timeout(Duration::from_millis(10)),
-        Err(Error::Timeout)
-    ));
+    assert!(matches!(slow.get_timeout(Duration::from_millis(10)), Err(Error::Timeout)));
     assert!(slow.wait_timeout(Duration::from_secs(10)));
     assert!(slow.ready());
     assert_eq!(slow.successful(), Some(true));
     assert_eq!(slow.get_timeout(Duration::from_secs(1)).unwrap(), 300);
-    assert!(matches!(
-        slow.get_timeout(Duration::from_secs(1)),
-        Err(Error::AlreadyTaken)
-    ));
+    assert!(matches!(slow.get_timeout(Duration::from_secs(1)), Err(Error::AlreadyTaken)));
 
     let bad = pool.apply_async(&even, 3);
     bad.wait();
     assert_eq!(bad.successful(), Some(false));
     match bad.get() {
         Err(Error::Task(f)) => {
-            assert_eq!(
-                (f.task.as_str(), f.index, &f.kind),
-                ("even_only", 0, &FailureKind::Failed)
-            );
+            assert_eq!((f.task.as_str(), f.index, &f.kind), ("even_only", 0, &FailureKind::Failed));
             assert_eq!(f.message, "3 is odd");
         }
         other => panic!("unexpected {other:?}"),
@@ -111,23 +83,13 @@ fn imap_yields_in_order_and_unordered_in_completion_order() {
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let ordered: Vec<u64> = pool.imap(&square, 0..100).map(Result::unwrap).collect();
     assert_eq!(ordered, (0..100).map(|x| x * x).collect::<Vec<_>>());
-    let chunked: Vec<u64> = pool
-        .chunksize(7)
-        .imap(&square, 0..100)
-        .map(Result::unwrap)
-        .collect();
+    let chunked: Vec<u64> = pool.chunksize(7).imap(&square, 0..100).map(Result::unwrap).collect();
     assert_eq!(chunked, ordered);
-    let unordered: BTreeSet<u64> = pool
-        .imap_unordered(&square, 0..100)
-        .map(Result::unwrap)
-        .collect();
+    let unordered: BTreeSet<u64> = pool.imap_unordered(&square, 0..100).map(Result::unwrap).collect();
     assert_eq!(unordered, ordered.iter().copied().collect());
 
     // Two workers: the long sleep starts first but the short one finishes first.
-    let finished: Vec<u64> = pool
-        .imap_unordered(&sleep, [600, 10])
-        .map(Result::unwrap)
-        .collect();
+    let finished: Vec<u64> = pool.imap_unordered(&sleep, [600, 10]).map(Result::unwrap).collect();
     assert_eq!(finished, vec![10, 600]);
     let in_order: Vec<u64> = pool.imap(&sleep, [300, 10]).map(Result::unwrap).collect();
     assert_eq!(in_order, vec![300, 10]);
@@ -139,19 +101,10 @@ fn imap_pulls_an_endless_input_lazily() {
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let pulled = Cell::new(0u64);
     let input = (0u64..).inspect(|_| pulled.set(pulled.get() + 1));
-    let first: Vec<u64> = pool
-        .chunksize(5)
-        .imap(&square, input)
-        .take(1000)
-        .map(Result::unwrap)
-        .collect();
+    let first: Vec<u64> = pool.chunksize(5).imap(&square, input).take(1000).map(Result::unwrap).collect();
     assert_eq!(first[999], 999 * 999);
     // At most the window (4 chunks of 5 per worker) beyond what was consumed.
-    assert!(
-        pulled.get() <= 1000 + 2 * 4 * 5,
-        "pulled {} items for 1000 results",
-        pulled.get()
-    );
+    assert!(pulled.get() <= 1000 + 2 * 4 * 5, "pulled {} items for 1000 results", pulled.get());
 }
 
 #[test]
@@ -178,19 +131,13 @@ fn a_panic_costs_one_result_not_the_worker() {
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     let pids = pool.pids();
     // One chunk of five: the panic at input 2 fails only input 2.
-    let results: Vec<_> = pool
-        .chunksize(5)
-        .imap(&panic_on, (0..5).map(|x| (x, 2)))
-        .collect();
+    let results: Vec<_> = pool.chunksize(5).imap(&panic_on, (0..5).map(|x| (x, 2))).collect();
     assert_eq!(results.len(), 5);
     for (i, r) in results.iter().enumerate() {
         if i == 2 {
             match r {
                 Err(Error::Task(f)) => {
-                    assert_eq!(
-                        (f.task.as_str(), f.index, &f.kind),
-                        ("panic_on", 2, &FailureKind::Panicked)
-                    );
+                    assert_eq!((f.task.as_str(), f.index, &f.kind), ("panic_on", 2, &FailureKind::Panicked));
                     assert!(f.message.contains("boom at 2"), "{}", f.message);
                 }
                 other => panic!("unexpected {other:?}"),
@@ -234,31 +181,15 @@ fn large_results_and_records() {
         category: String,
     }
     let bytes = fixtures().task::<u32, Vec<u8>>("bytes").unwrap();
-    let process = fixtures()
-        .task::<Record, Processed>("process_record")
-        .unwrap();
+    let process = fixtures().task::<Record, Processed>("process_record").unwrap();
     let pool = Pool::new(ctx()).unwrap();
     let big = pool.apply(&bytes, 16 << 20).unwrap();
     assert_eq!(big.len(), 16 << 20);
     assert!(big.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
-    let out = pool
-        .map(
-            &process,
-            (0..10_000).map(|i| Record {
-                id: i,
-                value: i as i64 * 2,
-            }),
-        )
-        .unwrap();
+    let out = pool.map(&process, (0..10_000).map(|i| Record { id: i, value: i as i64 * 2 })).unwrap();
     assert_eq!(out.len(), 10_000);
-    assert_eq!(
-        (out[0].id, out[0].processed, out[0].category.as_str()),
-        (0, 0, "low")
-    );
-    assert_eq!(
-        (out[30].processed, out[30].category.as_str()),
-        (3600, "high")
-    );
+    assert_eq!((out[0].id, out[0].processed, out[0].category.as_str()), (0, 0, "low"));
+    assert_eq!((out[30].processed, out[30].category.as_str()), (3600, "high"));
 }
 
 #[test]
@@ -286,15 +217,8 @@ fn close_join_and_terminate() {
     pool.close();
     assert!(matches!(pool.apply(&square, 1), Err(Error::PoolClosed)));
     pool.join();
-    assert_eq!(
-        queued.get().unwrap().len(),
-        100,
-        "close lets queued work finish"
-    );
-    assert!(
-        pids.iter().all(|p| process_gone(*p)),
-        "joined workers are reaped"
-    );
+    assert_eq!(queued.get().unwrap().len(), 100, "close lets queued work finish");
+    assert!(pids.iter().all(|p| process_gone(*p)), "joined workers are reaped");
 
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let pids = pool.pids();
@@ -302,15 +226,9 @@ fn close_join_and_terminate() {
     std::thread::sleep(Duration::from_millis(100));
     let start = Instant::now();
     pool.terminate();
-    assert!(
-        start.elapsed() < Duration::from_secs(3),
-        "terminate does not wait for the task"
-    );
+    assert!(start.elapsed() < Duration::from_secs(3), "terminate does not wait for the task");
     assert!(matches!(running.get(), Err(Error::Terminated)));
-    assert!(
-        pids.iter().all(|p| process_gone(*p)),
-        "terminated workers are reaped"
-    );
+    assert!(pids.iter().all(|p| process_gone(*p)), "terminated workers are reaped");
     assert!(matches!(pool.apply(&square, 1), Err(Error::Terminated)));
 }
 
@@ -324,8 +242,5 @@ fn dropping_a_pool_leaves_no_processes() {
     let pending = pool.apply_async(&sleep, 10_000);
     drop(pool);
     assert!(matches!(pending.get(), Err(Error::Terminated)));
-    assert!(
-        eventually(5, || pids.iter().all(|p| process_gone(*p))),
-        "workers left behind: {pids:?}"
-    );
+    assert!(eventually(5, || pids.iter().all(|p| process_gone(*p))), "workers left behind: {pids:?}");
 }

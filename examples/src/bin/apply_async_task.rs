@@ -30,13 +30,8 @@ fn main() -> anyhow::Result<()> {
     println!("{}", result.get()?);
 
     let start = Instant::now();
-    let multiple: Vec<_> = (0..4)
-        .map(|i| pool.apply_async(&task, i.to_string()))
-        .collect();
-    let outputs: Vec<String> = multiple
-        .into_iter()
-        .map(|r| r.get())
-        .collect::<Result<_, _>>()?;
+    let multiple: Vec<_> = (0..4).map(|i| pool.apply_async(&task, i.to_string())).collect();
+    let outputs: Vec<String> = multiple.into_iter().map(|r| r.get()).collect::<Result<_, _>>()?;
     println!("{outputs:?}  ({:.1} s)", start.elapsed().as_secs_f64());
     assert_eq!(outputs, ["End: 0", "End: 1", "End: 2", "End: 3"]);
 

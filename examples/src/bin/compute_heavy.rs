@@ -27,11 +27,7 @@ fn native(n: u64) -> u64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(10u64.pow(8));
+    let n: u64 = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(10u64.pow(8));
     let numbers = vec![n; 8];
     let (ctx, module) = wasmproc_examples::setup()?;
     let compute_heavy = module.task::<u64, u64>("compute_heavy")?;
@@ -39,10 +35,7 @@ fn main() -> anyhow::Result<()> {
     let serial_pool = Pool::with_processes(&ctx, 1)?;
     serial_pool.apply(&compute_heavy, 1)?; // warm up: module loaded and instantiated
     let start = Instant::now();
-    let serial: Vec<u64> = numbers
-        .iter()
-        .map(|&n| serial_pool.apply(&compute_heavy, n))
-        .collect::<Result<_, _>>()?;
+    let serial: Vec<u64> = numbers.iter().map(|&n| serial_pool.apply(&compute_heavy, n)).collect::<Result<_, _>>()?;
     let serial_time = start.elapsed().as_secs_f64();
 
     let pool = Pool::new(&ctx)?;

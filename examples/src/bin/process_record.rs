@@ -29,22 +29,12 @@ struct Processed {
 fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
     let process_record = module.task::<Record, Processed>("process_record")?;
-    let data = (0..10_000).map(|i| Record {
-        id: i,
-        value: i as i64 * 2,
-    });
+    let data = (0..10_000).map(|i| Record { id: i, value: i as i64 * 2 });
     let pool = Pool::with_processes(&ctx, 4)?;
     let results = pool.map(&process_record, data)?;
     println!("Processed {} records", results.len());
     println!("First result: {:?}", results[0]);
     assert_eq!(results.len(), 10_000);
-    assert_eq!(
-        (
-            results[26].id,
-            results[26].processed,
-            results[26].category.as_str()
-        ),
-        (26, 2704, "high")
-    );
+    assert_eq!((results[26].id, results[26].processed, results[26].category.as_str()), (26, 2704, "high"));
     Ok(())
 }

@@ -51,14 +51,8 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::Spawn(e) => write!(f, "could not run cargo: {e}"),
             BuildError::Compile { dir, output } => {
-                write!(
-                    f,
-                    "building guest crate {} for wasm32-wasip2 failed",
-                    dir.display()
-                )?;
-                if output.contains("wasm32-wasip2")
-                    && output.contains("target may not be installed")
-                {
+                write!(f, "building guest crate {} for wasm32-wasip2 failed", dir.display())?;
+                if output.contains("wasm32-wasip2") && output.contains("target may not be installed") {
                     write!(f, "\nhint: run `rustup target add wasm32-wasip2`")?;
                 }
                 write!(f, "\n{output}")
@@ -77,21 +71,14 @@ impl std::error::Error for BuildError {}
 impl Guest {
     /// A guest crate in `dir`, relative to the calling crate's manifest directory.
     pub fn new(dir: impl AsRef<Path>) -> Guest {
-        let base = std::env::var_os("CARGO_MANIFEST_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        Guest {
-            dir: base.join(dir),
-            watch: Vec::new(),
-        }
+        let base = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+        Guest { dir: base.join(dir), watch: Vec::new() }
     }
 
     /// Also rebuild when something under `path` (relative to the calling crate) changes: for path
     /// dependencies of the guest, such as a local copy of the SDK.
     pub fn watch(mut self, path: impl AsRef<Path>) -> Guest {
-        let base = std::env::var_os("CARGO_MANIFEST_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_default();
+        let base = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
         self.watch.push(base.join(path));
         self
     }
@@ -112,39 +99,32 @@ impl Guest {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&self.dir)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--message-format=json-render-diagnostics",
-            ])
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
             .arg("--target-dir")
             .arg(target_dir());
         // Nothing of the outer build may leak into the guest build: its flags, wrappers (clippy) and
         // jobserver are for the host target.
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy().into_owned();
-            let outer =
-                (key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_NET_OFFLINE")
-                    || matches!(
-                        key.as_str(),
-                        "RUSTFLAGS"
-                            | "RUSTC_WRAPPER"
-                            | "RUSTC_WORKSPACE_WRAPPER"
-                            | "MAKEFLAGS"
-                            | "MFLAGS"
-                            | "TARGET"
-                            | "HOST"
-                            | "OUT_DIR"
-                            | "PROFILE"
-                            | "OPT_LEVEL"
-                            | "DEBUG"
-                            | "NUM_JOBS"
-                            | "RUSTDOC"
-                            | "RUSTC_LINKER"
-                            | "__CARGO_FIX_PLZ"
-                    );
+            let outer = (key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_NET_OFFLINE")
+                || matches!(
+                    key.as_str(),
+                    "RUSTFLAGS"
+                        | "RUSTC_WRAPPER"
+                        | "RUSTC_WORKSPACE_WRAPPER"
+                        | "MAKEFLAGS"
+                        | "MFLAGS"
+                        | "TARGET"
+                        | "HOST"
+                        | "OUT_DIR"
+                        | "PROFILE"
+                        | "OPT_LEVEL"
+                        | "DEBUG"
+                        | "NUM_JOBS"
+                        | "RUSTDOC"
+                        | "RUSTC_LINKER"
+                        | "__CARGO_FIX_PLZ"
+                );
             if outer {
                 cmd.env_remove(key);
             }

@@ -4,9 +4,7 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{
-    FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type, parse_macro_input,
-};
+use syn::{FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type, parse_macro_input};
 
 /// Turns a plain function into a wasmproc task.
 ///
@@ -23,12 +21,9 @@ use syn::{
 pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = TokenStream2::from(attr);
     if !attr.is_empty() {
-        return syn::Error::new(
-            attr.span(),
-            "#[task] takes no arguments; the task is named after the function",
-        )
-        .to_compile_error()
-        .into();
+        return syn::Error::new(attr.span(), "#[task] takes no arguments; the task is named after the function")
+            .to_compile_error()
+            .into();
     }
     let func = parse_macro_input!(item as ItemFn);
     match expand(&func) {
@@ -43,10 +38,7 @@ pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
 fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
     let sig = &func.sig;
     if let Some(a) = &sig.asyncness {
-        return Err(syn::Error::new(
-            a.span(),
-            "a task cannot be `async`: tasks run to completion on their worker",
-        ));
+        return Err(syn::Error::new(a.span(), "a task cannot be `async`: tasks run to completion on their worker"));
     }
     if !sig.generics.params.is_empty() {
         return Err(syn::Error::new(
@@ -55,10 +47,7 @@ fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
         ));
     }
     if let Some(abi) = &sig.abi {
-        return Err(syn::Error::new(
-            abi.span(),
-            "a task is a plain Rust function; remove the `extern` ABI",
-        ));
+        return Err(syn::Error::new(abi.span(), "a task is a plain Rust function; remove the `extern` ABI"));
     }
     if let Some(v) = &sig.variadic {
         return Err(syn::Error::new(v.span(), "a task cannot be variadic"));
@@ -69,16 +58,11 @@ fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(r) => {
-                return Err(syn::Error::new(
-                    r.span(),
-                    "a task cannot take `self`: make it a free function",
-                ));
+                return Err(syn::Error::new(r.span(), "a task cannot take `self`: make it a free function"));
             }
             FnArg::Typed(pt) => {
                 let name = match &*pt.pat {
-                    Pat::Ident(id) if id.by_ref.is_none() && id.subpat.is_none() => {
-                        id.ident.clone()
-                    }
+                    Pat::Ident(id) if id.by_ref.is_none() && id.subpat.is_none() => id.ident.clone(),
                     other => {
                         return Err(syn::Error::new(
                             other.span(),
@@ -160,14 +144,8 @@ fn check_owned(ty: &Type) -> syn::Result<()> {
             r.span(),
             "task parameters must be owned types (e.g. `String` instead of `&str`, `Vec<T>` instead of `&[T]`)",
         )),
-        Type::ImplTrait(i) => Err(syn::Error::new(
-            i.span(),
-            "task parameters need concrete types, not `impl Trait`",
-        )),
-        Type::Ptr(p) => Err(syn::Error::new(
-            p.span(),
-            "task parameters cannot be raw pointers",
-        )),
+        Type::ImplTrait(i) => Err(syn::Error::new(i.span(), "task parameters need concrete types, not `impl Trait`")),
+        Type::Ptr(p) => Err(syn::Error::new(p.span(), "task parameters cannot be raw pointers")),
         Type::Paren(p) => check_owned(&p.elem),
         Type::Tuple(t) => t.elems.iter().try_for_each(check_owned),
         Type::Array(a) => check_owned(&a.elem),
@@ -199,10 +177,7 @@ fn doc_text(func: &ItemFn) -> String {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => Some(s.value().trim().to_string()),
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value().trim().to_string()),
                 _ => None,
             },
             _ => None,

@@ -30,13 +30,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Args)]
 pub(crate) struct GlobalOptions {
     /// Where compiled modules are cached (must be private to you)
-    #[arg(
-        long,
-        global = true,
-        env = "WASMPROC_CACHE_DIR",
-        value_name = "DIR",
-        help_heading = "Global options"
-    )]
+    #[arg(long, global = true, env = "WASMPROC_CACHE_DIR", value_name = "DIR", help_heading = "Global options")]
     pub(crate) cache_dir: Option<PathBuf>,
 }
 

@@ -58,9 +58,7 @@ mod tests {
     fn module_problems_are_bad_input_and_worker_problems_runtime() {
         let not_wasm = wasmproc::Error::NotWasm { name: "x".into() };
         assert_eq!(code_for(&not_wasm), Code::BadInput);
-        let start = wasmproc::Error::WorkerStart {
-            reason: "no".into(),
-        };
+        let start = wasmproc::Error::WorkerStart { reason: "no".into() };
         assert_eq!(code_for(&start), Code::Runtime);
         assert_eq!(code_for(&wasmproc::Error::Terminated), Code::Runtime);
     }

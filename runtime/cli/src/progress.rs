@@ -16,14 +16,11 @@ pub(crate) fn bar(total: Option<u64>) -> ProgressBar {
     }
     match total {
         Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} [{elapsed_precise} < {eta_precise}] {per_sec}",
-            )
-            .expect("valid template"),
+            ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed_precise} < {eta_precise}] {per_sec}")
+                .expect("valid template"),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {pos} done [{elapsed_precise}] {per_sec}")
-                .expect("valid template"),
+            ProgressStyle::with_template("{spinner} {pos} done [{elapsed_precise}] {per_sec}").expect("valid template"),
         ),
     }
 }

@@ -1,7 +1,7 @@
 //! The host side of the `wasmproc:task/host` interface.
 
 use super::GuestState;
-use super::bindings::wasmproc::task::{host, types};
+use super::bindings::wasmproc::task::{host, process, types};
 use crate::outcomes;
 
 impl types::Host for GuestState {}
@@ -19,10 +19,8 @@ impl host::Host for GuestState {
                 self.emitted_count += n as u32;
             }
             Some(_) => {
-                self.emit_error = Some(format!(
-                    "guest emitted outcomes from {first} where {} was expected",
-                    self.emitted_count
-                ))
+                self.emit_error =
+                    Some(format!("guest emitted outcomes from {first} where {} was expected", self.emitted_count))
             }
             None => self.emit_error = Some("guest emitted a malformed outcome buffer".into()),
         }
@@ -30,5 +28,12 @@ impl host::Host for GuestState {
 
     fn panicked(&mut self, message: String) {
         self.panic = Some(message);
+    }
+}
+
+impl process::Host for GuestState {
+    fn current(&mut self) -> process::ProcessInfo {
+        let p = &self.process;
+        process::ProcessInfo { name: p.name.to_string(), pid: p.pid, worker_id: p.worker_id, parent_pid: p.parent_pid }
     }
 }

@@ -1,7 +1,7 @@
 //! Instantiating task components and running chunks of calls on a warm instance.
 
 use super::bindings::{Task, TaskPre};
-use super::{Codec, GuestState, TaskError, TaskInfo};
+use super::{Codec, GuestState, ProcessIdentity, TaskError, TaskInfo};
 use crate::error::FailureKind;
 use crate::outcomes;
 use crate::sandbox::Sandbox;
@@ -21,9 +21,7 @@ pub(crate) fn describe_link_error(err: &wasmtime::Error) -> String {
     let text = format!("{err:#}");
     if text.contains("no exported instance named") || text.contains("wasmproc:task/guest") {
         "it does not export the `wasmproc:task/guest` interface".to_string()
-    } else if text.contains("matching implementation was not found in the linker")
-        || text.contains("import")
-    {
+    } else if text.contains("matching implementation was not found in the linker") || text.contains("import") {
         format!("it imports something wasmproc does not provide ({text})")
     } else {
         text
@@ -38,20 +36,15 @@ pub(crate) fn list_tasks(
     linker: &Linker<GuestState>,
     component: &Component,
 ) -> Result<Vec<TaskInfo>, String> {
-    let pre = linker
-        .instantiate_pre(component)
-        .map_err(|e| describe_link_error(&e))?;
+    let pre = linker.instantiate_pre(component).map_err(|e| describe_link_error(&e))?;
     let pre = TaskPre::new(pre).map_err(|e| describe_link_error(&e))?;
-    let state = GuestState::new(&Sandbox::default(), "inspect", Some(256 << 20))?;
+    let inspector = ProcessIdentity { name: Arc::from("inspect"), pid: std::process::id(), ..Default::default() };
+    let state = GuestState::new(&Sandbox::default(), &inspector, Some(256 << 20))?;
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(500);
-    let task = pre
-        .instantiate(&mut store)
-        .map_err(|e| format!("instantiation failed: {e:#}"))?;
-    task.wasmproc_task_guest()
-        .call_tasks(&mut store)
-        .map_err(|e| format!("listing its tasks failed: {e:#}"))
+    let task = pre.instantiate(&mut store).map_err(|e| format!("instantiation failed: {e:#}"))?;
+    task.wasmproc_task_guest().call_tasks(&mut store).map_err(|e| format!("listing its tasks failed: {e:#}"))
 }
 
 /// A module loaded in a worker, with at most one warm instance.
@@ -71,8 +64,8 @@ pub(crate) struct RunSettings {
     pub(crate) max_memory: Option<usize>,
     /// What the guest may touch.
     pub(crate) sandbox: Arc<Sandbox>,
-    /// The process name in front of the guest's output lines.
-    pub(crate) name: Arc<str>,
+    /// Who the worker is (`process.current`, and the prefix of output lines).
+    pub(crate) process: ProcessIdentity,
 }
 
 impl Loaded {
@@ -82,16 +75,9 @@ impl Loaded {
         component: &Component,
         limits: RunSettings,
     ) -> Result<Loaded, String> {
-        let pre = linker
-            .instantiate_pre(component)
-            .map_err(|e| describe_link_error(&e))?;
+        let pre = linker.instantiate_pre(component).map_err(|e| describe_link_error(&e))?;
         let pre = TaskPre::new(pre).map_err(|e| describe_link_error(&e))?;
-        Ok(Loaded {
-            engine: engine.clone(),
-            pre,
-            warm: None,
-            limits,
-        })
+        Ok(Loaded { engine: engine.clone(), pre, warm: None, limits })
     }
 
     /// Runs `task` on each input (`args` back to back, sizes in `lens`) and returns exactly one
@@ -106,11 +92,7 @@ impl Loaded {
         let mut done = 0usize;
         let mut offset = 0usize;
         while done < n {
-            let batch = if self.limits.timeout_ticks.is_some() {
-                1
-            } else {
-                n - done
-            };
+            let batch = if self.limits.timeout_ticks.is_some() { 1 } else { n - done };
             let (store, instance) = match self.warm.take() {
                 Some(warm) => self.warm.insert(warm),
                 None => match self.instantiate() {
@@ -149,10 +131,7 @@ impl Loaded {
             let exceeded = state.limits.exceeded.take();
             let end = done + batch;
             let advance = |done: &mut usize, offset: &mut usize, k: usize| {
-                *offset += lens[*done..*done + k]
-                    .iter()
-                    .map(|l| *l as usize)
-                    .sum::<usize>();
+                *offset += lens[*done..*done + k].iter().map(|l| *l as usize).sum::<usize>();
                 *done += k;
             };
             if let Some(message) = emit_error {
@@ -185,8 +164,7 @@ impl Loaded {
                 }
                 Err(trap) => {
                     self.warm = None;
-                    let interrupted =
-                        trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt);
+                    let interrupted = trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt);
                     let (kind, message) = match (panic, exceeded) {
                         (_, Some(asked)) => (
                             FailureKind::MemoryLimit,
@@ -200,9 +178,7 @@ impl Loaded {
                             FailureKind::Timeout,
                             format!(
                                 "interrupted after the per-task timeout of {:?}",
-                                crate::engine::TICK
-                                    * self.limits.timeout_ticks.unwrap_or(1).saturating_sub(1)
-                                        as u32
+                                crate::engine::TICK * self.limits.timeout_ticks.unwrap_or(1).saturating_sub(1) as u32
                             ),
                         ),
                         (None, None) => (FailureKind::Trapped, trap_message(&trap)),
@@ -216,11 +192,7 @@ impl Loaded {
     }
 
     fn instantiate(&self) -> Result<(Store<GuestState>, Task), String> {
-        let state = GuestState::new(
-            &self.limits.sandbox,
-            &self.limits.name,
-            self.limits.max_memory,
-        )?;
+        let state = GuestState::new(&self.limits.sandbox, &self.limits.process, self.limits.max_memory)?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         // On an interruptible engine a new store's deadline is "now": instantiation (which runs
@@ -228,10 +200,7 @@ impl Loaded {
         if let Some(ticks) = self.limits.timeout_ticks {
             store.set_epoch_deadline(ticks);
         }
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| format!("instantiation failed: {e:#}"))?;
+        let instance = self.pre.instantiate(&mut store).map_err(|e| format!("instantiation failed: {e:#}"))?;
         Ok((store, instance))
     }
 }

@@ -11,4 +11,4 @@ mod state;
 pub(crate) use bindings::wasmproc::task::types::{Codec, TaskError, TaskInfo};
 pub(crate) use instance::{Loaded, RunSettings, list_tasks, new_linker};
 pub(crate) use output::PrefixedOutput;
-pub(crate) use state::GuestState;
+pub(crate) use state::{GuestState, ProcessIdentity};

@@ -24,10 +24,7 @@ pub(crate) struct PrefixedOutput {
 impl PrefixedOutput {
     /// Output to the worker's stdout (fd 1) or stderr (fd 2), each line as `[name] line`.
     pub(crate) fn new(name: &str, fd: i32) -> PrefixedOutput {
-        PrefixedOutput {
-            prefix: Arc::from(format!("[{name}] ")),
-            fd,
-        }
+        PrefixedOutput { prefix: Arc::from(format!("[{name}] ")), fd }
     }
 }
 
@@ -40,11 +37,7 @@ impl IsTerminal for PrefixedOutput {
 
 impl StdoutStream for PrefixedOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter {
-            prefix: self.prefix.clone(),
-            fd: self.fd,
-            pending: Vec::new(),
-        })
+        Box::new(LineWriter { prefix: self.prefix.clone(), fd: self.fd, pending: Vec::new() })
     }
 }
 
@@ -94,11 +87,7 @@ fn write_line(fd: i32, prefix: &str, line: &[u8]) -> io::Result<()> {
 }
 
 impl AsyncWrite for LineWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.pending.extend_from_slice(data);
         Poll::Ready(this.emit(false).map(|()| data.len()))

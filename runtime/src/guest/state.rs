@@ -3,6 +3,7 @@
 
 use super::PrefixedOutput;
 use crate::sandbox::Sandbox;
+use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -17,23 +18,23 @@ pub(crate) struct GuestState {
     pub(crate) emitted_count: u32,
     /// Set when the guest emitted something malformed or out of order.
     pub(crate) emit_error: Option<String>,
+    /// What `process.current` reports.
+    pub(crate) process: ProcessIdentity,
     /// The message passed to `host.panicked`, if the guest is panicking.
     pub(crate) panic: Option<String>,
 }
 
 impl GuestState {
     /// A guest with what `sandbox` grants and nothing else (no network, an empty stdin); its
-    /// stdout and stderr go to the worker's, each line prefixed with `name`.
+    /// stdout and stderr go to the worker's, each line prefixed with the process name.
     pub(crate) fn new(
         sandbox: &Sandbox,
-        name: &str,
+        process: &ProcessIdentity,
         max_memory: Option<usize>,
     ) -> Result<GuestState, String> {
+        let name = &process.name;
         let wasi = sandbox.wasi(PrefixedOutput::new(name, 1), PrefixedOutput::new(name, 2))?;
-        let limits = Limits {
-            max_memory,
-            exceeded: None,
-        };
+        let limits = Limits { max_memory, exceeded: None };
         Ok(GuestState {
             wasi,
             table: ResourceTable::new(),
@@ -42,16 +43,23 @@ impl GuestState {
             emitted_count: 0,
             emit_error: None,
             panic: None,
+            process: process.clone(),
         })
     }
 }
 
+/// Who a worker is, for `process.current` and for the prefix of its output lines.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProcessIdentity {
+    pub(crate) name: Arc<str>,
+    pub(crate) pid: u32,
+    pub(crate) worker_id: u32,
+    pub(crate) parent_pid: u32,
+}
+
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -64,31 +72,19 @@ pub(crate) struct Limits {
 }
 
 impl ResourceLimiter for Limits {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         match self.max_memory {
             Some(limit) if desired > limit => {
                 self.exceeded = Some(desired);
                 // Trap instead of letting `memory.grow` fail: Rust's allocator would abort
                 // without a message, and the input would look like any other trap.
-                Err(wasmtime::format_err!(
-                    "memory limit of {limit} bytes exceeded (asked for {desired})"
-                ))
+                Err(wasmtime::format_err!("memory limit of {limit} bytes exceeded (asked for {desired})"))
             }
             _ => Ok(true),
         }
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 1 << 20)
     }
 }

@@ -110,9 +110,7 @@ impl Slot {
 
     fn push_bytes(&mut self, bytes: Vec<u8>) {
         match self.outbox.back_mut() {
-            Some(Segment::Owned(last)) if last.len() + bytes.len() <= 4 * COALESCE => {
-                last.extend_from_slice(&bytes)
-            }
+            Some(Segment::Owned(last)) if last.len() + bytes.len() <= 4 * COALESCE => last.extend_from_slice(&bytes),
             _ => self.outbox.push_back(Segment::Owned(bytes)),
         }
     }
@@ -151,9 +149,10 @@ pub(crate) struct PoolOptions {
 
 impl PoolOptions {
     /// What a worker of this pool is told at start.
-    pub(crate) fn worker_init(&self, name: String) -> WorkerInit {
+    pub(crate) fn worker_init(&self, name: String, worker_id: usize) -> WorkerInit {
         WorkerInit {
             name,
+            worker_id: worker_id as u32,
             interruptible: self.timeout.is_some(),
             timeout: self.timeout,
             max_memory: self.max_memory,
@@ -181,13 +180,7 @@ impl Dispatcher {
     ) -> Arc<Dispatcher> {
         let slots = workers.iter().map(|_| Slot::default()).collect();
         let dispatcher = Arc::new(Dispatcher {
-            state: Mutex::new(State {
-                queue: VecDeque::new(),
-                open: true,
-                terminated: false,
-                broken: None,
-                slots,
-            }),
+            state: Mutex::new(State { queue: VecDeque::new(), open: true, terminated: false, broken: None, slots }),
             settings,
             options,
             pool_name,
@@ -217,21 +210,13 @@ impl Dispatcher {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Makes `spawned` the worker of `slot`; `None` if the pool was terminated meanwhile.
     fn install(&self, slot: usize, spawned: Spawned) -> Option<Conn> {
-        let Spawned {
-            mut child,
-            pid,
-            stream,
-        } = spawned;
-        let parts = stream
-            .try_clone()
-            .map(|r| (BufReader::with_capacity(64 << 10, r), Arc::new(stream)));
+        let Spawned { mut child, pid, stream } = spawned;
+        let parts = stream.try_clone().map(|r| (BufReader::with_capacity(64 << 10, r), Arc::new(stream)));
         let mut st = self.lock();
         let (reader, writer) = match parts {
             Ok(parts) if !st.terminated => parts,
@@ -243,12 +228,7 @@ impl Dispatcher {
             }
         };
         let s = &mut st.slots[slot];
-        *s = Slot {
-            pid,
-            live: true,
-            writer: Some(writer),
-            ..Slot::default()
-        };
+        *s = Slot { pid, live: true, writer: Some(writer), ..Slot::default() };
         let touched = assign(&mut st, &self.options);
         self.flush(st, &touched);
         Some(Conn { pid, child, reader })
@@ -264,9 +244,7 @@ impl Dispatcher {
             return Err(Error::PoolClosed);
         }
         if let Some(reason) = &st.broken {
-            return Err(Error::WorkerStart {
-                reason: reason.clone(),
-            });
+            return Err(Error::WorkerStart { reason: reason.clone() });
         }
         st.queue.push_back(job);
         let touched = assign(&mut st, &self.options);
@@ -331,9 +309,7 @@ impl Dispatcher {
                 drop(st);
                 // A failed write means the worker is gone; its reader thread sees the socket close
                 // and deals with the in-flight jobs, these included.
-                let _ = segments
-                    .iter()
-                    .try_for_each(|seg| (&*writer).write_all(seg.bytes()));
+                let _ = segments.iter().try_for_each(|seg| (&*writer).write_all(seg.bytes()));
                 st = self.lock();
             }
         }
@@ -430,22 +406,13 @@ impl Dispatcher {
             Some(job) => {
                 let signal = status.and_then(|s| s.signal());
                 let message = match (signal, status) {
-                    (Some(sig), _) => format!(
-                        "worker process {} was killed by signal {sig} ({what})",
-                        conn.pid
-                    ),
+                    (Some(sig), _) => format!("worker process {} was killed by signal {sig} ({what})", conn.pid),
                     (None, Some(s)) => {
                         format!("worker process {} exited with {s} ({what})", conn.pid)
                     }
                     (None, None) => format!("worker process {} {what}", conn.pid),
                 };
-                job.fail(
-                    FailureKind::WorkerDied {
-                        pid: conn.pid,
-                        signal,
-                    },
-                    message,
-                );
+                job.fail(FailureKind::WorkerDied { pid: conn.pid, signal }, message);
             }
             None => {}
         }
@@ -467,9 +434,7 @@ impl Dispatcher {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(100 << attempt));
             }
-            let init = self
-                .options
-                .worker_init(format!("{}-{slot}", self.pool_name));
+            let init = self.options.worker_init(format!("{}-{slot}", self.pool_name), slot);
             match spawn::spawn_worker(&self.settings, &init) {
                 Ok(spawned) => return self.install(slot, spawned),
                 Err(e) => last = e.to_string(),
@@ -496,10 +461,7 @@ impl Dispatcher {
 fn assign(st: &mut State, options: &PoolOptions) -> Vec<usize> {
     let mut touched = Vec::new();
     while !st.queue.is_empty() {
-        let idle = st
-            .slots
-            .iter()
-            .position(|s| s.accepts_work() && s.in_flight.is_empty());
+        let idle = st.slots.iter().position(|s| s.accepts_work() && s.in_flight.is_empty());
         let target = idle.or_else(|| {
             st.slots
                 .iter()
@@ -517,10 +479,7 @@ fn assign(st: &mut State, options: &PoolOptions) -> Vec<usize> {
                 Some(_) => job.module.interruptible_artifact.clone(),
                 None => job.module.artifact.clone(),
             };
-            let load = ToWorker::Load {
-                module: job.module.id,
-                artifact,
-            };
+            let load = ToWorker::Load { module: job.module.id, artifact };
             s.push_frame(protocol::frame_head(&load, 0).expect("encode Load"), None);
         }
         let run = ToWorker::Run {
@@ -529,10 +488,7 @@ fn assign(st: &mut State, options: &PoolOptions) -> Vec<usize> {
             codec: job.codec,
             lens: job.lens.clone(),
         };
-        s.push_frame(
-            protocol::frame_head(&run, job.args.len() as u64).expect("encode Run"),
-            Some(&job.args),
-        );
+        s.push_frame(protocol::frame_head(&run, job.args.len() as u64).expect("encode Run"), Some(&job.args));
         if s.in_flight.is_empty() {
             s.started = Some(Instant::now());
         }
@@ -542,10 +498,7 @@ fn assign(st: &mut State, options: &PoolOptions) -> Vec<usize> {
             // Python's maxtasksperchild: this worker exits after its last chunk and is replaced.
             s.exiting = true;
             s.recycle = true;
-            s.push_frame(
-                protocol::frame_head(&ToWorker::Exit, 0).expect("encode Exit"),
-                None,
-            );
+            s.push_frame(protocol::frame_head(&ToWorker::Exit { code: 0 }, 0).expect("encode Exit"), None);
         }
         if !touched.contains(&i) {
             touched.push(i);
@@ -563,10 +516,7 @@ fn exit_idle(st: &mut State) -> Vec<usize> {
     for (i, s) in st.slots.iter_mut().enumerate() {
         if s.accepts_work() && s.in_flight.is_empty() {
             s.exiting = true;
-            s.push_frame(
-                protocol::frame_head(&ToWorker::Exit, 0).expect("encode Exit"),
-                None,
-            );
+            s.push_frame(protocol::frame_head(&ToWorker::Exit { code: 0 }, 0).expect("encode Exit"), None);
             touched.push(i);
         }
     }

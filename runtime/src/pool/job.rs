@@ -52,16 +52,7 @@ impl Job {
         lens: Vec<u32>,
         reply: flume::Sender<ChunkDone>,
     ) -> Job {
-        Job {
-            module,
-            task,
-            codec,
-            base,
-            args: Arc::new(args),
-            lens,
-            attempts: 0,
-            reply: Some(reply),
-        }
+        Job { module, task, codec, base, args: Arc::new(args), lens, attempts: 0, reply: Some(reply) }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -71,12 +62,7 @@ impl Job {
     fn answer(&mut self, outcome: ChunkOutcome) {
         if let Some(reply) = self.reply.take() {
             // The caller may have stopped listening (a dropped AsyncResult): nothing to do then.
-            let _ = reply.send(ChunkDone {
-                task: self.task.clone(),
-                base: self.base,
-                len: self.len(),
-                outcome,
-            });
+            let _ = reply.send(ChunkDone { task: self.task.clone(), base: self.base, len: self.len(), outcome });
         }
     }
 
@@ -86,16 +72,9 @@ impl Job {
             Ok(o) if o.len() == self.len() => ChunkOutcome::Done(o),
             Ok(o) => ChunkOutcome::Failed {
                 kind: FailureKind::BadResult,
-                message: format!(
-                    "worker returned {} outcomes for {} inputs",
-                    o.len(),
-                    self.len()
-                ),
+                message: format!("worker returned {} outcomes for {} inputs", o.len(), self.len()),
             },
-            Err(e) => ChunkOutcome::Failed {
-                kind: FailureKind::BadResult,
-                message: format!("worker returned {e}"),
-            },
+            Err(e) => ChunkOutcome::Failed { kind: FailureKind::BadResult, message: format!("worker returned {e}") },
         };
         self.answer(outcome);
     }
@@ -120,12 +99,7 @@ impl ChunkDone {
                 FailureKind::BadArgument => format!("expected `{}`: {message}", self.task),
                 _ => message,
             };
-            Error::Task(TaskFailure {
-                task: self.task.name().to_string(),
-                index: self.base + i,
-                kind,
-                message,
-            })
+            Error::Task(TaskFailure { task: self.task.name().to_string(), index: self.base + i, kind, message })
         };
         match &self.outcome {
             ChunkOutcome::Done(o) => o.get(i).map_err(|(kind, message)| failure(kind, message)),

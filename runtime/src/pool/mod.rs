@@ -52,10 +52,7 @@ pub struct Pool {
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool")
-            .field("processes", &self.processes)
-            .field("pids", &self.pids())
-            .finish()
+        f.debug_struct("Pool").field("processes", &self.processes).field("pids", &self.pids()).finish()
     }
 }
 
@@ -87,11 +84,7 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub fn builder(ctx: &Context) -> PoolBuilder<'_> {
-        PoolBuilder {
-            ctx,
-            processes: None,
-            options: PoolOptions::default(),
-        }
+        PoolBuilder { ctx, processes: None, options: PoolOptions::default() }
     }
 
     fn spawn(ctx: &Context, processes: usize, options: PoolOptions) -> Result<Pool> {
@@ -103,16 +96,13 @@ impl Pool {
             let handles: Vec<_> = (0..processes)
                 .map(|slot| {
                     let settings = &settings;
-                    let init = options.worker_init(format!("{pool_name}-{slot}"));
+                    let init = options.worker_init(format!("{pool_name}-{slot}"), slot);
                     s.spawn(move || spawn::spawn_worker(settings, &init))
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Internal("worker start panicked".into())))
-                })
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("worker start panicked".into()))))
                 .collect()
         });
         let mut workers = Vec::with_capacity(processes);
@@ -133,13 +123,7 @@ impl Pool {
 
         let (done_tx, done) = flume::bounded::<()>(1);
         let dispatcher = Dispatcher::start(settings, options, pool_name, workers, done_tx);
-        Ok(Pool {
-            dispatcher,
-            processes,
-            done,
-            terminated: AtomicBool::new(false),
-            _ctx: ctx.inner.clone(),
-        })
+        Ok(Pool { dispatcher, processes, done, terminated: AtomicBool::new(false), _ctx: ctx.inner.clone() })
     }
 
     /// [`Pool::with_processes`] for async code: starts the workers without blocking the caller's
@@ -153,9 +137,7 @@ impl Pool {
                 let _ = tx.send(Pool::with_processes(&ctx, processes));
             })
             .map_err(|e| Error::Internal(format!("pool start thread: {e}")))?;
-        rx.recv_async()
-            .await
-            .map_err(|_| Error::Internal("pool start thread ended without a pool".into()))?
+        rx.recv_async().await.map_err(|_| Error::Internal("pool start thread ended without a pool".into()))?
     }
 
     /// The number of worker processes.
@@ -183,11 +165,7 @@ impl Pool {
 
     /// `map` for a task of several parameters, each item a tuple of arguments — `pool.starmap`.
     /// (In wasmproc a multi-parameter task already takes a tuple, so this is `map` by its Python name.)
-    pub fn starmap<A, R>(
-        &self,
-        task: &Task<A, R>,
-        items: impl IntoIterator<Item = A>,
-    ) -> Result<Vec<R>>
+    pub fn starmap<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> Result<Vec<R>>
     where
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
@@ -196,11 +174,7 @@ impl Pool {
     }
 
     /// Starts a `map` and returns at once — `pool.map_async`. `.await` the result in async code.
-    pub fn map_async<A, R>(
-        &self,
-        task: &Task<A, R>,
-        items: impl IntoIterator<Item = A>,
-    ) -> AsyncResult<Vec<R>>
+    pub fn map_async<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> AsyncResult<Vec<R>>
     where
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
@@ -209,11 +183,7 @@ impl Pool {
     }
 
     /// `starmap` without waiting — `pool.starmap_async`.
-    pub fn starmap_async<A, R>(
-        &self,
-        task: &Task<A, R>,
-        items: impl IntoIterator<Item = A>,
-    ) -> AsyncResult<Vec<R>>
+    pub fn starmap_async<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> AsyncResult<Vec<R>>
     where
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
@@ -244,10 +214,7 @@ impl Pool {
         R: DeserializeOwned + Send + 'static,
     {
         self.start(task, std::iter::once(args), Some(1), |results: Vec<R>| {
-            results
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::Internal("apply produced no result".into()))
+            results.into_iter().next().ok_or_else(|| Error::Internal("apply produced no result".into()))
         })
     }
 
@@ -280,10 +247,7 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub fn chunksize(&self, chunksize: usize) -> Chunked<'_> {
-        Chunked {
-            pool: self,
-            chunksize: chunksize.max(1),
-        }
+        Chunked { pool: self, chunksize: chunksize.max(1) }
     }
 
     /// Stops accepting work; queued work still runs — `pool.close()`.
@@ -350,25 +314,15 @@ impl Pool {
             }
         }
         let len = lens.len();
-        let chunksize = chunksize
-            .unwrap_or_else(|| default_chunksize(len, self.processes()))
-            .max(1);
+        let chunksize = chunksize.unwrap_or_else(|| default_chunksize(len, self.processes())).max(1);
         let (tx, rx) = flume::unbounded();
         let mut offset = 0usize;
         for (chunk, lens) in lens.chunks(chunksize).enumerate() {
             let bytes: usize = lens.iter().map(|l| *l as usize).sum();
-            let chunk_args = if len <= chunksize {
-                std::mem::take(&mut args)
-            } else {
-                args[offset..offset + bytes].to_vec()
-            };
+            let chunk_args =
+                if len <= chunksize { std::mem::take(&mut args) } else { args[offset..offset + bytes].to_vec() };
             offset += bytes;
-            if let Err(e) = self.dispatcher.submit(task.job(
-                chunk * chunksize,
-                chunk_args,
-                lens.to_vec(),
-                tx.clone(),
-            )) {
+            if let Err(e) = self.dispatcher.submit(task.job(chunk * chunksize, chunk_args, lens.to_vec(), tx.clone())) {
                 return AsyncResult::failed(e);
             }
         }
@@ -495,11 +449,7 @@ impl Chunked<'_> {
     }
 
     /// [`Pool::starmap`] with this chunk size.
-    pub fn starmap<A, R>(
-        &self,
-        task: &Task<A, R>,
-        items: impl IntoIterator<Item = A>,
-    ) -> Result<Vec<R>>
+    pub fn starmap<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> Result<Vec<R>>
     where
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
@@ -508,11 +458,7 @@ impl Chunked<'_> {
     }
 
     /// [`Pool::map_async`] with this chunk size.
-    pub fn map_async<A, R>(
-        &self,
-        task: &Task<A, R>,
-        items: impl IntoIterator<Item = A>,
-    ) -> AsyncResult<Vec<R>>
+    pub fn map_async<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> AsyncResult<Vec<R>>
     where
         A: Serialize,
         R: DeserializeOwned + Send + 'static,

@@ -45,41 +45,19 @@ impl<T> fmt::Debug for AsyncResult<T> {
 }
 
 impl<T: Send + 'static> AsyncResult<T> {
-    pub(crate) fn new(
-        rx: flume::Receiver<ChunkDone>,
-        len: usize,
-        finish: Finish<T>,
-    ) -> AsyncResult<T> {
-        let mut state = State {
-            chunks: BTreeMap::new(),
-            missing: len,
-            finish: Some(finish),
-            done: None,
-            taken: false,
-        };
+    pub(crate) fn new(rx: flume::Receiver<ChunkDone>, len: usize, finish: Finish<T>) -> AsyncResult<T> {
+        let mut state = State { chunks: BTreeMap::new(), missing: len, finish: Some(finish), done: None, taken: false };
         if len == 0 {
             state.finish();
         }
-        AsyncResult {
-            rx,
-            state: Mutex::new(state),
-        }
+        AsyncResult { rx, state: Mutex::new(state) }
     }
 
     /// An already failed result (a submission error).
     pub(crate) fn failed(err: Error) -> AsyncResult<T> {
         let (_, rx) = flume::bounded(1);
-        let state = State {
-            chunks: BTreeMap::new(),
-            missing: 0,
-            finish: None,
-            done: Some(Err(err)),
-            taken: false,
-        };
-        AsyncResult {
-            rx,
-            state: Mutex::new(state),
-        }
+        let state = State { chunks: BTreeMap::new(), missing: 0, finish: None, done: Some(Err(err)), taken: false };
+        AsyncResult { rx, state: Mutex::new(state) }
     }
 
     /// Whether the result has arrived (Python's `ready()`).
@@ -128,11 +106,7 @@ impl<T: Send + 'static> AsyncResult<T> {
             return Err(Error::AlreadyTaken);
         }
         state.taken = true;
-        state.done.take().unwrap_or_else(|| {
-            Err(Error::Internal(
-                "AsyncResult taken before it was done".into(),
-            ))
-        })
+        state.done.take().unwrap_or_else(|| Err(Error::Internal("AsyncResult taken before it was done".into())))
     }
 
     /// Receives chunks until done or `deadline`; returns whether done.
@@ -162,11 +136,7 @@ impl<T> State<T> {
     /// runtime itself went away).
     fn accept(&mut self, chunk: Option<ChunkDone>) {
         match chunk {
-            Some(ChunkDone {
-                outcome: ChunkOutcome::Terminated,
-                ..
-            })
-            | None => {
+            Some(ChunkDone { outcome: ChunkOutcome::Terminated, .. }) | None => {
                 self.finish = None;
                 self.done = Some(Err(Error::Terminated));
             }
@@ -247,10 +217,7 @@ pub struct IMap<I: Iterator, R> {
 
 impl<I: Iterator, R> fmt::Debug for IMap<I, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IMap")
-            .field("task", &self.task.sig.name())
-            .field("ordered", &self.ordered)
-            .finish()
+        f.debug_struct("IMap").field("task", &self.task.sig.name()).field("ordered", &self.ordered).finish()
     }
 }
 
@@ -260,13 +227,7 @@ where
     I::Item: Serialize,
     R: DeserializeOwned,
 {
-    pub(crate) fn new(
-        pool: &Pool,
-        task: &Task<I::Item, R>,
-        input: I,
-        chunksize: usize,
-        ordered: bool,
-    ) -> Self {
+    pub(crate) fn new(pool: &Pool, task: &Task<I::Item, R>, input: I, chunksize: usize, ordered: bool) -> Self {
         let (tx, rx) = flume::unbounded();
         IMap {
             dispatcher: pool.dispatcher.clone(),
@@ -322,18 +283,13 @@ where
 
     fn submit(&mut self, base: usize, args: Vec<u8>, lens: Vec<u32>) {
         let len = lens.len();
-        match self
-            .dispatcher
-            .submit(self.task.job(base, args, lens, self.tx.clone()))
-        {
+        match self.dispatcher.submit(self.task.job(base, args, lens, self.tx.clone())) {
             Ok(()) => self.in_flight += 1,
             Err(e) => {
                 for i in 0..len {
                     let err = match &e {
                         Error::PoolClosed => Error::PoolClosed,
-                        Error::WorkerStart { reason } => Error::WorkerStart {
-                            reason: reason.clone(),
-                        },
+                        Error::WorkerStart { reason } => Error::WorkerStart { reason: reason.clone() },
                         _ => Error::Terminated,
                     };
                     self.local.insert(base + i, err);
@@ -435,9 +391,7 @@ where
             if this.finished() {
                 return Poll::Ready(None);
             }
-            let stream = this
-                .stream
-                .get_or_insert_with(|| this.rx.clone().into_stream());
+            let stream = this.stream.get_or_insert_with(|| this.rx.clone().into_stream());
             match Pin::new(stream).poll_next(cx) {
                 Poll::Ready(Some(chunk)) => this.accept(chunk),
                 Poll::Ready(None) => return Poll::Ready(Some(Err(Error::Terminated))),

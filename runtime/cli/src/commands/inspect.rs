@@ -23,19 +23,12 @@ pub(crate) fn inspect(global: &GlobalOptions, args: InspectArgs) -> Result<Code,
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"module": module.name(), "tasks": tasks})
-            )
-            .expect("json")
+            serde_json::to_string_pretty(&serde_json::json!({"module": module.name(), "tasks": tasks})).expect("json")
         );
         return Ok(Code::Success);
     }
     let n = module.tasks().len();
-    println!(
-        "{}: {n} task{}",
-        module.name(),
-        if n == 1 { "" } else { "s" }
-    );
+    println!("{}: {n} task{}", module.name(), if n == 1 { "" } else { "s" });
     for task in module.tasks() {
         println!("  {task}");
         for line in task.doc().lines() {

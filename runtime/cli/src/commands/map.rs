@@ -50,10 +50,7 @@ impl Iterator for Lines {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
-                    ledger.stopped = Some((
-                        Code::Runtime,
-                        format!("reading line {}: {e}", self.line_no + 1),
-                    ));
+                    ledger.stopped = Some((Code::Runtime, format!("reading line {}: {e}", self.line_no + 1)));
                     return None;
                 }
             }
@@ -91,33 +88,23 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
         (Box::new(BufReader::new(io::stdin())), None)
     } else {
         let open = || {
-            File::open(&args.input).map_err(|e| {
-                Failure::new(
-                    Code::BadInput,
-                    anyhow!("cannot read {}: {e}", args.input.display()),
-                )
-            })
+            File::open(&args.input)
+                .map_err(|e| Failure::new(Code::BadInput, anyhow!("cannot read {}: {e}", args.input.display())))
         };
         // Count the inputs first: for the progress bar and Python's default chunk size.
         let mut count = 0u64;
         for line in BufReader::new(open()?).lines() {
-            let line = line.map_err(|e| {
-                Failure::new(
-                    Code::Runtime,
-                    anyhow!("reading {}: {e}", args.input.display()),
-                )
-            })?;
+            let line =
+                line.map_err(|e| Failure::new(Code::Runtime, anyhow!("reading {}: {e}", args.input.display())))?;
             count += u64::from(!line.trim().is_empty());
         }
         (Box::new(BufReader::new(open()?)), Some(count))
     };
     let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
-            Failure::new(
-                Code::Runtime,
-                anyhow!("cannot create {}: {e}", path.display()),
-            )
-        })?)),
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path)
+                .map_err(|e| Failure::new(Code::Runtime, anyhow!("cannot create {}: {e}", path.display())))?,
+        )),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
 
@@ -127,32 +114,17 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
         None => 1,
     });
     let ledger = Rc::new(RefCell::new(Ledger::default()));
-    let lines = Lines {
-        reader,
-        line_no: 0,
-        keep_going: args.keep_going,
-        ledger: ledger.clone(),
-    };
+    let lines = Lines { reader, line_no: 0, keep_going: args.keep_going, ledger: ledger.clone() };
     let chunked = pool.chunksize(chunksize);
-    let results = if args.unordered {
-        chunked.imap_unordered(&task, lines)
-    } else {
-        chunked.imap(&task, lines)
-    };
+    let results = if args.unordered { chunked.imap_unordered(&task, lines) } else { chunked.imap(&task, lines) };
     let bar = progress::bar(total);
 
     let write_err = |e: io::Error| Failure::new(Code::Runtime, anyhow!("writing results: {e}"));
     let mut failed = 0usize;
     for (position, result) in results.enumerate() {
         // Invalid lines that came before this result (in input order when ordered).
-        flush_invalid(
-            &ledger,
-            if args.unordered { usize::MAX } else { position },
-            &mut out,
-            &mut failed,
-            &bar,
-        )
-        .map_err(write_err)?;
+        flush_invalid(&ledger, if args.unordered { usize::MAX } else { position }, &mut out, &mut failed, &bar)
+            .map_err(write_err)?;
         match result {
             Ok(value) => writeln!(out, "{value}").map_err(write_err)?,
             Err(error) => {
@@ -160,25 +132,16 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
                     wasmproc::Error::Task(f) => ledger.borrow().sent_lines.get(f.index).copied(),
                     _ => None,
                 };
-                let line = line.or_else(|| {
-                    if args.unordered {
-                        None
-                    } else {
-                        ledger.borrow().sent_lines.get(position).copied()
-                    }
-                });
+                let line = line
+                    .or_else(|| if args.unordered { None } else { ledger.borrow().sent_lines.get(position).copied() });
                 if !args.keep_going {
                     out.flush().map_err(write_err)?;
                     bar.finish_and_clear();
                     let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
-                    return Err(Failure {
-                        code: crate::exit::code_for(&error),
-                        error: anyhow!("{at}{error}"),
-                    });
+                    return Err(Failure { code: crate::exit::code_for(&error), error: anyhow!("{at}{error}") });
                 }
                 failed += 1;
-                writeln!(out, "{}", json!({"error": error.to_string(), "line": line}))
-                    .map_err(write_err)?;
+                writeln!(out, "{}", json!({"error": error.to_string(), "line": line})).map_err(write_err)?;
             }
         }
         bar.inc(1);
@@ -191,10 +154,7 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
         return Err(Failure::new(code, anyhow!(message)));
     }
     if failed > 0 {
-        eprintln!(
-            "wasmproc: {failed} input{} failed",
-            if failed == 1 { "" } else { "s" }
-        );
+        eprintln!("wasmproc: {failed} input{} failed", if failed == 1 { "" } else { "s" });
         return Ok(Code::TaskFailed);
     }
     Ok(Code::Success)
@@ -209,11 +169,7 @@ fn flush_invalid(
     bar: &indicatif::ProgressBar,
 ) -> io::Result<()> {
     let mut ledger = ledger.borrow_mut();
-    while ledger
-        .invalid
-        .front()
-        .is_some_and(|(sent, _, _)| *sent <= upto)
-    {
+    while ledger.invalid.front().is_some_and(|(sent, _, _)| *sent <= upto) {
         let (_, line, message) = ledger.invalid.pop_front().expect("checked");
         writeln!(out, "{}", json!({"error": message, "line": line}))?;
         *failed += 1;

@@ -17,19 +17,13 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(code: Code, error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code,
-            error: error.into(),
-        }
+        Failure { code, error: error.into() }
     }
 }
 
 impl From<wasmproc::Error> for Failure {
     fn from(error: wasmproc::Error) -> Failure {
-        Failure {
-            code: exit::code_for(&error),
-            error: error.into(),
-        }
+        Failure { code: exit::code_for(&error), error: error.into() }
     }
 }
 
@@ -42,10 +36,7 @@ pub(crate) fn run(cli: Cli) -> Result<Code, Failure> {
 }
 
 /// A context for the CLI: guest stdout goes to stderr so results on stdout stay parseable.
-pub(crate) fn context(
-    global: &GlobalOptions,
-    processes: Option<usize>,
-) -> Result<Context, Failure> {
+pub(crate) fn context(global: &GlobalOptions, processes: Option<usize>) -> Result<Context, Failure> {
     let mut builder = Context::builder().stdout_to_stderr(true);
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
