@@ -101,6 +101,12 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// `Process::start` on a process that was already started.
+    #[error("process {name} was already started")]
+    AlreadyStarted {
+        /// The process's name.
+        name: String,
+    },
     /// Work was submitted to a pool after `close` or `terminate`.
     #[error("the pool is closed")]
     PoolClosed,

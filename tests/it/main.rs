@@ -8,4 +8,5 @@ mod errors;
 mod faults;
 mod limits;
 mod pool;
+mod process;
 mod sandbox;
