@@ -20,6 +20,7 @@ pub struct Module {
     pub(crate) inner: Arc<ModuleInner>,
 }
 
+#[derive(Debug)]
 pub(crate) struct ModuleInner {
     /// Unique within the process; workers key their loaded modules by it.
     pub(crate) id: u64,

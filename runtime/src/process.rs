@@ -348,7 +348,7 @@ fn monitor(inner: Arc<Inner>, spawned: Spawned) {
     };
     let send = || -> std::io::Result<()> {
         let mut w = &stream;
-        protocol::write_frame(&mut w, &ToWorker::Load { module: call.module.id, artifact }, &[])?;
+        protocol::write_frame(&mut w, &ToWorker::Load { module: call.module.id, artifact, init: None }, &[])?;
         let run = ToWorker::Run {
             module: call.module.id,
             task: call.task.name().to_string(),

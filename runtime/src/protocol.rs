@@ -18,6 +18,14 @@ pub(crate) enum WireCodec {
     Json,
 }
 
+/// A task call that prepares each instance of a module (Python's `initializer`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InitCall {
+    pub(crate) task: String,
+    pub(crate) codec: WireCodec,
+    pub(crate) args: Vec<u8>,
+}
+
 /// Settings a worker needs before it can run anything; sent in the first frame.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct WorkerInit {
@@ -42,6 +50,8 @@ pub(crate) enum ToWorker {
     Load {
         module: u64,
         artifact: PathBuf,
+        /// Run on every fresh instance of this module before anything else (`initializer`).
+        init: Option<InitCall>,
     },
     /// Run `task` of `module` once per input. The payload holds the encoded inputs back to back;
     /// `lens` gives their sizes.

@@ -118,12 +118,12 @@ fn serve(fd: i32) -> Result<(), String> {
                 writer.flush().map_err(|e| format!("writing results: {e}"))?;
                 std::process::exit(code);
             }
-            ToWorker::Load { module, artifact } => {
+            ToWorker::Load { module, artifact, init } => {
                 // SAFETY: the host sends only paths of artifacts it wrote into its private cache
                 // with `precompile_component` of an identically configured engine.
                 let loaded = unsafe { Component::deserialize_file(&engine, &artifact) }
                     .map_err(|e| format!("cannot load compiled module {}: {e:#}", artifact.display()))
-                    .and_then(|component| Loaded::new(&engine, &linker, &component, limits.clone()));
+                    .and_then(|component| Loaded::new(&engine, &linker, &component, limits.clone(), init));
                 modules.insert(module, loaded);
             }
             ToWorker::Run { module, task, codec, lens } => {

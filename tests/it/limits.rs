@@ -135,3 +135,30 @@ fn every_one_of_2000_tasks_is_accounted_for_while_workers_are_killed_at_random()
     // Only the chunk a worker was running fails; what was queued behind it is resent.
     assert!(died <= killed, "{died} failures from {killed} kills");
 }
+
+#[test]
+fn an_initializer_prepares_every_instance_of_every_worker() {
+    let set_greeting = fixtures().task::<String, ()>("set_greeting").unwrap();
+    let greet = fixtures().task::<String, String>("greet").unwrap();
+    let trap = fixtures().task::<(), u32>("trap").unwrap();
+    let pool = Pool::builder(ctx()).processes(2).initializer(&set_greeting, "Hi".to_string()).unwrap().build().unwrap();
+    let names: Vec<String> = (0..20).map(|i| format!("n{i}")).collect();
+    let greetings = pool.chunksize(1).map(&greet, names.clone()).unwrap();
+    assert_eq!(greetings, names.iter().map(|n| format!("Hi, {n}")).collect::<Vec<_>>());
+    // A trap replaces the instance; the new one is initialized too.
+    assert_eq!(kind_of(pool.apply(&trap, ())), FailureKind::Trapped);
+    assert_eq!(pool.chunksize(1).map(&greet, names.clone()).unwrap().len(), 20);
+
+    // Without an initializer the task sees no greeting.
+    let plain = Pool::with_processes(ctx(), 1).unwrap();
+    assert_eq!(kind_of(plain.apply(&greet, "x".to_string())), FailureKind::Failed);
+
+    let failing = Pool::builder(ctx()).processes(1).initializer(&set_greeting, String::new()).unwrap().build().unwrap();
+    match failing.apply(&greet, "x".to_string()) {
+        Err(Error::Task(f)) => {
+            assert_eq!(f.kind, FailureKind::Load);
+            assert!(f.message.contains("initializer `set_greeting` failed: empty greeting"), "{}", f.message);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}

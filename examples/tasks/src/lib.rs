@@ -93,3 +93,50 @@ fn process_record(record: Record) -> Processed {
         category: if record.value > 50 { "high" } else { "low" }.to_string(),
     }
 }
+
+// ---- Process examples -------------------------------------------------------------------------
+
+/// `def worker(name): print(f"Worker {name}, PID: {os.getpid()}, Parent PID: {os.getppid()}")`
+#[task]
+fn worker(name: String) {
+    let me = wasmproc_guest::current_process();
+    println!("Worker {name}, PID: {}, Parent PID: {}", me.pid, me.parent_pid);
+}
+
+/// `def func(): print("This is a function running in a separate process.")`
+#[task]
+fn func() {
+    println!("This is a function running in a separate process.");
+}
+
+/// `def calculate_square(nums): for n in nums: print(f'{n}的平方是{n**2}')`
+#[task]
+fn calculate_square(nums: Vec<i64>) {
+    for n in nums {
+        println!("{n}的平方是{}", n * n);
+    }
+}
+
+/// The body of the tutorial's `MyProcess.run`: `print(f"Process {self.name} is running")`.
+#[task]
+fn run() {
+    println!("Process {} is running", wasmproc_guest::current_process().name);
+}
+
+/// `def task(): proc = current_process(); print(name, pid); time.sleep(1)`
+#[task]
+fn show_attributes() {
+    let proc = wasmproc_guest::current_process();
+    println!("Name: {}", proc.name);
+    println!("PID: {}", proc.pid);
+    std::thread::sleep(Duration::from_secs(1));
+}
+
+/// `def cpu_heavy_task(): while True: pass`
+#[task]
+fn cpu_heavy_task() {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}

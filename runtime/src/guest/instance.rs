@@ -3,7 +3,8 @@
 use super::bindings::{Task, TaskPre};
 use super::{Codec, GuestState, ProcessIdentity, TaskError, TaskInfo};
 use crate::error::FailureKind;
-use crate::outcomes;
+use crate::outcomes::{self, Outcomes};
+use crate::protocol::{InitCall, WireCodec};
 use crate::sandbox::Sandbox;
 use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -53,6 +54,7 @@ pub(crate) struct Loaded {
     pre: TaskPre<GuestState>,
     warm: Option<(Store<GuestState>, Task)>,
     limits: RunSettings,
+    init: Option<InitCall>,
 }
 
 /// What a worker enforces on, and grants to, every instance.
@@ -74,10 +76,16 @@ impl Loaded {
         linker: &Linker<GuestState>,
         component: &Component,
         limits: RunSettings,
+        init: Option<InitCall>,
     ) -> Result<Loaded, String> {
         let pre = linker.instantiate_pre(component).map_err(|e| describe_link_error(&e))?;
         let pre = TaskPre::new(pre).map_err(|e| describe_link_error(&e))?;
-        Ok(Loaded { engine: engine.clone(), pre, warm: None, limits })
+        let mut loaded = Loaded { engine: engine.clone(), pre, warm: None, limits, init };
+        if loaded.init.is_some() {
+            // Python runs the initializer when the worker starts: do it now, not at the first task.
+            loaded.warm = Some(loaded.instantiate()?);
+        }
+        Ok(loaded)
     }
 
     /// Runs `task` on each input (`args` back to back, sizes in `lens`) and returns exactly one
@@ -201,6 +209,36 @@ impl Loaded {
             store.set_epoch_deadline(ticks);
         }
         let instance = self.pre.instantiate(&mut store).map_err(|e| format!("instantiation failed: {e:#}"))?;
+        if let Some(init) = &self.init {
+            let codec = match init.codec {
+                WireCodec::Postcard => Codec::Postcard,
+                WireCodec::Json => Codec::Json,
+            };
+            let lens = [init.args.len() as u32];
+            let failed = |why: String| format!("the initializer `{}` failed: {why}", init.task);
+            match instance.wasmproc_task_guest().call_run(&mut store, &init.task, codec, &init.args, &lens) {
+                Ok(Ok(())) => {
+                    let emitted = std::mem::take(&mut store.data_mut().emitted);
+                    store.data_mut().emitted_count = 0;
+                    if let Err((_, message)) =
+                        Outcomes::parse(emitted).map_err(|e| (FailureKind::BadResult, e)).and_then(|o| {
+                            if o.len() == 1 {
+                                o.get(0).map(|_| ())
+                            } else {
+                                Err((FailureKind::BadResult, "no outcome".into()))
+                            }
+                        })
+                    {
+                        return Err(failed(message));
+                    }
+                }
+                Ok(Err(e)) => return Err(failed(convert_error(e).1)),
+                Err(trap) => {
+                    let why = store.data_mut().panic.take().unwrap_or_else(|| trap_message(&trap));
+                    return Err(failed(why));
+                }
+            }
+        }
         Ok((store, instance))
     }
 }

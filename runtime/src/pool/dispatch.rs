@@ -21,7 +21,7 @@
 use super::job::Job;
 use crate::context::Settings;
 use crate::error::{Error, FailureKind};
-use crate::protocol::{self, FromWorker, ToWorker, WorkerInit};
+use crate::protocol::{self, FromWorker, InitCall, ToWorker, WorkerInit};
 use crate::spawn::{self, Spawned};
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufReader, Write};
@@ -145,6 +145,23 @@ pub(crate) struct PoolOptions {
     pub(crate) max_memory: Option<usize>,
     /// What guests may touch.
     pub(crate) sandbox: crate::sandbox::Sandbox,
+    /// Run on every fresh instance of this module in each worker (Python's `initializer`).
+    pub(crate) initializer: Option<(Arc<crate::module::ModuleInner>, InitCall)>,
+}
+
+impl PoolOptions {
+    fn artifact(&self, module: &crate::module::ModuleInner) -> std::path::PathBuf {
+        match self.timeout {
+            Some(_) => module.interruptible_artifact.clone(),
+            None => module.artifact.clone(),
+        }
+    }
+
+    /// The `Load` frame for `module`, with the initializer if it is the initializer's module.
+    fn load(&self, module: &crate::module::ModuleInner) -> ToWorker {
+        let init = self.initializer.as_ref().filter(|(m, _)| m.id == module.id).map(|(_, call)| call.clone());
+        ToWorker::Load { module: module.id, artifact: self.artifact(module), init }
+    }
 }
 
 impl PoolOptions {
@@ -229,7 +246,16 @@ impl Dispatcher {
         };
         let s = &mut st.slots[slot];
         *s = Slot { pid, live: true, writer: Some(writer), ..Slot::default() };
-        let touched = assign(&mut st, &self.options);
+        if let Some((module, _)) = &self.options.initializer {
+            // Load the initializer's module first: the worker initializes it before any task.
+            s.loaded.insert(module.id);
+            let load = self.options.load(module);
+            s.push_frame(protocol::frame_head(&load, 0).expect("encode Load"), None);
+        }
+        let mut touched = assign(&mut st, &self.options);
+        if self.options.initializer.is_some() && !touched.contains(&slot) {
+            touched.push(slot);
+        }
         self.flush(st, &touched);
         Some(Conn { pid, child, reader })
     }
@@ -475,11 +501,7 @@ fn assign(st: &mut State, options: &PoolOptions) -> Vec<usize> {
         let recycle_after = options.max_tasks_per_child;
         let s = &mut st.slots[i];
         if s.loaded.insert(job.module.id) {
-            let artifact = match options.timeout {
-                Some(_) => job.module.interruptible_artifact.clone(),
-                None => job.module.artifact.clone(),
-            };
-            let load = ToWorker::Load { module: job.module.id, artifact };
+            let load = options.load(&job.module);
             s.push_frame(protocol::frame_head(&load, 0).expect("encode Load"), None);
         }
         let run = ToWorker::Run {

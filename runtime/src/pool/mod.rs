@@ -417,6 +417,19 @@ impl PoolBuilder<'_> {
         self
     }
 
+    /// A task run once in each worker before any other — Python's `initializer`/`initargs`. It
+    /// runs on every fresh instance of its module (after a trap the instance is replaced and
+    /// initialized again), so what it stores in guest globals is there for every task of that
+    /// module in that worker. If it fails, the tasks of its module fail with
+    /// [`FailureKind::Load`](crate::FailureKind::Load) naming the initializer.
+    pub fn initializer<A: Serialize, R: DeserializeOwned>(mut self, task: &Task<A, R>, args: A) -> Result<Self> {
+        let mut bytes = Vec::new();
+        task.encode_into(&args, &mut bytes)?;
+        let call = crate::protocol::InitCall { task: task.sig.name().to_string(), codec: task.codec, args: bytes };
+        self.options.initializer = Some((task.module.inner.clone(), call));
+        Ok(self)
+    }
+
     /// What the pool's guests may touch (files, environment, arguments). Default: nothing.
     pub fn sandbox(mut self, sandbox: crate::Sandbox) -> Self {
         self.options.sandbox = sandbox;
