@@ -140,3 +140,37 @@ fn cpu_heavy_task() {
         x = std::hint::black_box(x.wrapping_add(1));
     }
 }
+
+// ---- Sandboxed file processing ----------------------------------------------------------------
+
+/// What `process_file` reports: the hash, or why the file could not be read.
+#[derive(Serialize, Deserialize)]
+pub struct FileReport {
+    path: String,
+    size: Option<usize>,
+    hash: Option<String>,
+    error: Option<String>,
+}
+
+/// ```python
+/// def process_file(filepath):
+///     try:
+///         with open(filepath, 'rb') as f:
+///             content = f.read()
+///             return {'path': str(filepath), 'size': len(content), 'hash': hashlib.md5(content).hexdigest()}
+///     except Exception as e:
+///         return {'path': str(filepath), 'error': str(e)}
+/// ```
+#[task]
+fn process_file(filepath: String) -> FileReport {
+    use md5::{Digest, Md5};
+    match std::fs::read(&filepath) {
+        Ok(content) => FileReport {
+            size: Some(content.len()),
+            hash: Some(format!("{:x}", Md5::digest(&content))),
+            path: filepath,
+            error: None,
+        },
+        Err(e) => FileReport { path: filepath, size: None, hash: None, error: Some(e.to_string()) },
+    }
+}
