@@ -176,3 +176,78 @@ fn guest_output_is_prefixed_by_process_and_never_interleaved() {
         assert!(parts[0].starts_with('t') && parts[1] == "line" && parts[3] == filler, "{line:?}");
     }
 }
+
+#[test]
+fn sandbox_and_limit_flags() {
+    let dir = scratch("cli-grant");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("in.txt"), "twelve bytes").unwrap();
+    let grant = format!("{}::/in:ro", dir.display());
+    let o = wasmproc(&["run", FIXTURES_WASM, "read_file", "\"/in/in.txt\"", "--dir", &grant], "");
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "12\n"), "{}", stderr(&o));
+    let o = wasmproc(&["run", FIXTURES_WASM, "read_file", "\"/in/in.txt\""], "");
+    assert_eq!(o.status.code(), Some(1), "no grant, no file");
+    let o = wasmproc(&["run", FIXTURES_WASM, "get_env", "\"MODE\"", "--env", "MODE=fast"], "");
+    assert_eq!(stdout(&o), "\"fast\"\n");
+    let o = wasmproc(&["run", FIXTURES_WASM, "spin", "--timeout", "300ms"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    let o = wasmproc(&["run", FIXTURES_WASM, "allocate", "64", "--max-memory", "32MiB"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("exceeded its memory limit"), "{}", stderr(&o));
+    let o = wasmproc(&["run", FIXTURES_WASM, "square", "2", "--dir", "/no/such/dir::/x"], "");
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/no/such/dir"), "{}", stderr(&o));
+}
+
+/// Children of `pid`, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        // Fields after the parenthesized command: state, ppid, …
+        let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+        if after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_stops_everything_with_130() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
+        .args(["map", FIXTURES_WASM, "sleep_ms", "--processes", "2"])
+        .env("WASMPROC_CACHE_DIR", cache_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"5000\n5000\n").unwrap();
+    let workers = {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let w = children(child.id());
+            if w.len() == 2 || std::time::Instant::now() > end {
+                break w;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    assert_eq!(workers.len(), 2, "the CLI started its workers");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(status.code(), Some(130));
+    drop(stdin);
+    assert!(
+        crate::common::eventually(2, || workers.iter().all(|p| crate::common::process_gone(*p))),
+        "workers outlived the CLI: {workers:?}"
+    );
+}

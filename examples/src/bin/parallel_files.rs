@@ -32,7 +32,8 @@ struct FileReport {
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let directory = args.next().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/bin"));
+    let directory =
+        args.next().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/bin"));
     let extension = args.next().unwrap_or_else(|| "rs".to_string());
     let (ctx, module) = wasmproc_examples::setup()?;
     let process_file = module.task::<String, FileReport>("process_file")?;

@@ -52,6 +52,36 @@ pub(crate) enum Command {
     Inspect(InspectArgs),
 }
 
+/// Sandbox grants and limits, shared by `run` and `map`.
+#[derive(Debug, Args, Default)]
+pub(crate) struct PoolArgs {
+    /// Let tasks see a host directory: `HOST::GUEST` (read-write), `HOST::GUEST:ro` (read-only), or
+    /// just `PATH` (the same path inside). Repeatable. Without it, tasks see no files at all.
+    #[arg(long = "dir", value_name = "HOST::GUEST[:ro]", help_heading = "Sandbox and limits")]
+    pub(crate) dirs: Vec<String>,
+    /// Give tasks an environment variable: `KEY=VALUE`, or `KEY` to pass on this shell's value.
+    /// Repeatable. Without it, tasks see no environment.
+    #[arg(long = "env", value_name = "KEY[=VALUE]", help_heading = "Sandbox and limits")]
+    pub(crate) env: Vec<String>,
+    /// Stop any input that runs longer than this (e.g. `500ms`, `2s`, `1m`); it fails and the
+    /// worker goes on with the next
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, help_heading = "Sandbox and limits")]
+    pub(crate) timeout: Option<std::time::Duration>,
+    /// Most memory a task may use (e.g. `64MiB`, `1GB`); an input that needs more fails
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Sandbox and limits")]
+    pub(crate) max_memory: Option<u64>,
+    /// Run an input again (up to N times) if its worker process dies while running it
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Sandbox and limits")]
+    pub(crate) retries: u32,
+    /// Replace each worker process after it has run N chunks (Python's maxtasksperchild)
+    #[arg(long, value_name = "N", help_heading = "Sandbox and limits")]
+    pub(crate) max_tasks_per_child: Option<u64>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    s.parse::<bytesize::ByteSize>().map(|b| b.as_u64()).map_err(|e| format!("{e} (write sizes like 64MiB or 1GB)"))
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// The task module (.wasm)
@@ -59,8 +89,10 @@ pub(crate) struct RunArgs {
     /// The task's name (see `wasmproc inspect MODULE`)
     pub(crate) task: String,
     /// The task's arguments, one JSON value each
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_negative_numbers = true)]
     pub(crate) args: Vec<String>,
+    #[command(flatten)]
+    pub(crate) pool: PoolArgs,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +121,8 @@ pub(crate) struct MapArgs {
     /// The exit code is still 1 if any input failed.
     #[arg(long)]
     pub(crate) keep_going: bool,
+    #[command(flatten)]
+    pub(crate) pool: PoolArgs,
 }
 
 #[derive(Debug, Args)]

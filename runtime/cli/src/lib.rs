@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 /// Parses the process arguments, runs the command, and returns its exit code.
 pub fn main() -> ExitCode {
+    stop_on_ctrl_c();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code.into(),
@@ -21,4 +22,16 @@ pub fn main() -> ExitCode {
             failure.code.into()
         }
     }
+}
+
+/// Ctrl-C ends the command at once with status 130. Workers need no signal of their own: each
+/// exits as soon as its connection to this process closes (and a terminal's Ctrl-C reaches them
+/// too, being in the same process group).
+fn stop_on_ctrl_c() {
+    extern "C" fn on_sigint(_: libc::c_int) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(exit::Code::Interrupted as i32) }
+    }
+    // SAFETY: installs an async-signal-safe handler for SIGINT.
+    unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
 }

@@ -15,7 +15,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::rc::Rc;
-use wasmproc::Pool;
 
 /// What the input reader records for the output loop, in input order.
 #[derive(Default)]
@@ -108,7 +107,7 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
 
-    let pool = Pool::new(&ctx)?;
+    let pool = super::pool(&ctx, args.processes, &args.pool)?;
     let chunksize = args.chunksize.unwrap_or_else(|| match total {
         Some(n) => wasmproc::default_chunksize(n as usize, pool.processes()).max(1),
         None => 1,

@@ -4,7 +4,7 @@ mod inspect;
 mod map;
 mod run;
 
-use crate::cli::{Cli, Command, GlobalOptions};
+use crate::cli::{Cli, Command, GlobalOptions, PoolArgs};
 use crate::exit::{self, Code};
 use wasmproc::Context;
 
@@ -45,4 +45,64 @@ pub(crate) fn context(global: &GlobalOptions, processes: Option<usize>) -> Resul
         builder = builder.processes(n);
     }
     Ok(builder.build()?)
+}
+
+/// A pool of `processes` workers with the grants and limits of `args`.
+pub(crate) fn pool(ctx: &Context, processes: Option<usize>, args: &PoolArgs) -> Result<wasmproc::Pool, Failure> {
+    let mut sandbox = wasmproc::Sandbox::default();
+    for spec in &args.dirs {
+        let (host, guest, access) = parse_dir(spec).map_err(|e| Failure::new(Code::BadInput, anyhow::anyhow!(e)))?;
+        sandbox = sandbox.dir(host, guest, access);
+    }
+    for spec in &args.env {
+        sandbox = match spec.split_once('=') {
+            Some((key, value)) => sandbox.env(key, value),
+            None => sandbox.inherit_env(spec),
+        };
+    }
+    let mut builder = wasmproc::Pool::builder(ctx).sandbox(sandbox).retries(args.retries);
+    if let Some(n) = processes {
+        builder = builder.processes(n);
+    }
+    if let Some(t) = args.timeout {
+        builder = builder.timeout(t);
+    }
+    if let Some(bytes) = args.max_memory {
+        builder = builder.max_memory(usize::try_from(bytes).unwrap_or(usize::MAX));
+    }
+    if let Some(n) = args.max_tasks_per_child {
+        builder = builder.max_tasks_per_child(n);
+    }
+    Ok(builder.build()?)
+}
+
+/// `HOST::GUEST[:ro|:rw]`, or `PATH[:ro|:rw]` for the same path inside.
+pub(crate) fn parse_dir(spec: &str) -> Result<(String, String, wasmproc::DirAccess), String> {
+    use wasmproc::DirAccess;
+    let (rest, access) = if let Some(r) = spec.strip_suffix(":ro") {
+        (r, DirAccess::ReadOnly)
+    } else if let Some(r) = spec.strip_suffix(":rw") {
+        (r, DirAccess::ReadWrite)
+    } else {
+        (spec, DirAccess::ReadWrite)
+    };
+    let (host, guest) = rest.split_once("::").unwrap_or((rest, rest));
+    if host.is_empty() || guest.is_empty() {
+        return Err(format!("--dir {spec:?}: expected HOST::GUEST[:ro], e.g. ./data::/data:ro"));
+    }
+    Ok((host.to_string(), guest.to_string(), access))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_dir;
+    use wasmproc::DirAccess;
+
+    #[test]
+    fn dir_specs() {
+        assert_eq!(parse_dir("./in::/data:ro").unwrap(), ("./in".into(), "/data".into(), DirAccess::ReadOnly));
+        assert_eq!(parse_dir("/tmp/out::/out").unwrap(), ("/tmp/out".into(), "/out".into(), DirAccess::ReadWrite));
+        assert_eq!(parse_dir("/srv:ro").unwrap(), ("/srv".into(), "/srv".into(), DirAccess::ReadOnly));
+        assert!(parse_dir("::/x").is_err());
+    }
 }

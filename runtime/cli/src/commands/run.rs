@@ -5,7 +5,6 @@ use crate::cli::{GlobalOptions, RunArgs};
 use crate::exit::Code;
 use anyhow::anyhow;
 use serde_json::Value;
-use wasmproc::Pool;
 
 pub(crate) fn run(global: &GlobalOptions, args: RunArgs) -> Result<Code, Failure> {
     let ctx = context(global, Some(1))?;
@@ -42,7 +41,7 @@ pub(crate) fn run(global: &GlobalOptions, args: RunArgs) -> Result<Code, Failure
         1 => values.pop().expect("one value"),
         _ => Value::Array(values),
     };
-    let pool = Pool::with_processes(&ctx, 1)?;
+    let pool = super::pool(&ctx, Some(1), &args.pool)?;
     let result = pool.apply(&task, arg)?;
     println!("{result}");
     Ok(Code::Success)
