@@ -21,6 +21,23 @@ def compute_heavy(n):
     return result
 
 
+def empty():
+    pass
+
+
+def process_roundtrip(method, reps):
+    ctx = mp.get_context(method)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        p = ctx.Process(target=empty)
+        p.start()
+        p.join()
+        times.append(time.perf_counter() - t)
+        assert p.exitcode == 0
+    return statistics.median(times)
+
+
 def startup(method, reps):
     ctx = mp.get_context(method)
     times = []
@@ -47,6 +64,8 @@ def main():
     out = {"python": sys.version.split()[0]}
     out["startup_fork_s"] = startup("fork", cfg["startup_reps"])
     out["startup_spawn_s"] = startup("spawn", cfg["startup_reps"])
+    out["process_fork_s"] = process_roundtrip("fork", cfg["startup_reps"])
+    out["process_spawn_s"] = process_roundtrip("spawn", cfg["startup_reps"])
     with mp.get_context("fork").Pool(2) as pool:
         pool.map(square, range(1000))  # warm
         n = cfg["map_items"]

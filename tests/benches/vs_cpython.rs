@@ -7,14 +7,16 @@
 //! - `map` of a trivial task (`square`) with the default chunksize, and with chunksize 1;
 //! - `apply_async(...).get()` round trip, one at a time;
 //! - `compute_heavy` (sum of i² for i < 10⁶, 8 items): serial vs 2 processes, with native Rust
-//!   (serial, and 2 threads) as the third column.
+//!   (serial, and 2 threads) as the third column;
+//! - `Process` start → join of an empty task, vs CPython's `Process` with fork and spawn;
+//! - the cost of per-task timeouts (epoch interruption) on `compute_heavy`, serial.
 //!
 //! Prints a table of medians/throughputs and the ratios the issue sets targets for.
 
 use serde::Deserialize;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use wasmproc::{Context, Pool};
+use wasmproc::{Context, Pool, Process};
 
 /// Every measurement is repeated this often (startup: `STARTUP_REPS`) and the median reported.
 const REPS: usize = 5;
@@ -24,12 +26,17 @@ const MAP1_ITEMS: u64 = 20_000;
 const APPLY_REPS: u64 = 3_000;
 const HEAVY_N: u64 = 1_000_000;
 const HEAVY_ITEMS: usize = 8;
+/// A larger compute workload (wasm vs native only): at 0.5 ms per item the small one is dominated
+/// by scheduling noise on a 2-CPU machine.
+const BIG_HEAVY_N: u64 = 100_000_000;
 
 #[derive(Deserialize, Debug)]
 struct Python {
     python: String,
     startup_fork_s: f64,
     startup_spawn_s: f64,
+    process_fork_s: f64,
+    process_spawn_s: f64,
     map_default_items_per_s: f64,
     map_chunk1_items_per_s: f64,
     apply_async_rtt_s: f64,
@@ -146,6 +153,44 @@ fn main() -> wasmproc::Result<()> {
         })
     });
 
+    let big = vec![BIG_HEAVY_N; HEAVY_ITEMS];
+    let big_serial = median_secs(|| {
+        for &n in &big {
+            serial_pool.apply(&heavy, n).expect("apply");
+        }
+    });
+    let big_parallel = median_secs(|| drop(pool.map(&heavy, big.clone()).expect("map")));
+    let big_native_serial =
+        median_secs(|| drop(std::hint::black_box(big.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>())));
+    let big_native_parallel = median_secs(|| {
+        std::thread::scope(|s| {
+            for half in big.chunks(HEAVY_ITEMS / 2) {
+                s.spawn(move || std::hint::black_box(half.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>()));
+            }
+        })
+    });
+
+    let answer = module.task::<(), u32>("answer")?;
+    let process_roundtrip = median(
+        (0..STARTUP_REPS)
+            .map(|_| {
+                let t = Instant::now();
+                let p = Process::builder(&ctx, &answer, ()).expect("process").start().expect("start");
+                p.join();
+                let took = t.elapsed();
+                assert_eq!(p.exit_code(), Some(0));
+                took
+            })
+            .collect(),
+    );
+    let timed_pool = Pool::builder(&ctx).processes(1).timeout(Duration::from_secs(60)).build()?;
+    timed_pool.apply(&heavy, 1)?;
+    let heavy_serial_timeout = median_secs(|| {
+        for &n in &numbers {
+            timed_pool.apply(&heavy, n).expect("apply");
+        }
+    });
+
     eprintln!("measuring CPython…");
     let py = run_python();
     if let Some(py) = &py {
@@ -176,6 +221,14 @@ fn main() -> wasmproc::Result<()> {
         pyv(&|p| ms(p.startup_spawn_s)),
         ratio(&|p| startup.as_secs_f64() / p.startup_fork_s),
         ratio(&|p| startup.as_secs_f64() / p.startup_spawn_s),
+    );
+    println!(
+        "| Process start → join, empty task | {} | {} (fork), {} (spawn) | {} of fork, {} of spawn | ≤ 1.0× of fork |",
+        ms(process_roundtrip.as_secs_f64()),
+        pyv(&|p| ms(p.process_fork_s)),
+        pyv(&|p| ms(p.process_spawn_s)),
+        ratio(&|p| process_roundtrip.as_secs_f64() / p.process_fork_s),
+        ratio(&|p| process_roundtrip.as_secs_f64() / p.process_spawn_s),
     );
     println!(
         "| map square, default chunksize ({MAP_ITEMS} items) | {} | {} | {} throughput | ≥ 2× |",
@@ -227,8 +280,35 @@ fn main() -> wasmproc::Result<()> {
         secs(native_parallel),
         heavy_parallel / native_parallel
     );
+    println!(
+        "| 8 × 10⁸: serial | {} | {} | {:.2}× | – |",
+        secs(big_serial),
+        secs(big_native_serial),
+        big_serial / big_native_serial
+    );
+    println!(
+        "| 8 × 10⁸: 2 processes / 2 threads | {} | {} | {:.2}× | ≤ 1.3× |",
+        secs(big_parallel),
+        secs(big_native_parallel),
+        big_parallel / big_native_parallel
+    );
+    println!(
+        "| 8 × 10⁸: speedup on 2 | {:.2}× | {:.2}× | – | ≥ 1.9× |",
+        big_serial / big_parallel,
+        big_native_serial / big_native_parallel
+    );
+    println!();
+    println!("| compute_heavy 8 × 10⁶, serial | without timeout | with timeout (epochs) | ratio | target |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| 1 worker | {} | {} | {:.2}× | ≤ 1.3× |",
+        secs(heavy_serial),
+        secs(heavy_serial_timeout),
+        heavy_serial_timeout / heavy_serial
+    );
     drop(pool);
     drop(serial_pool);
+    drop(timed_pool);
     let _ = std::fs::remove_dir_all(&cache);
     Ok(())
 }
