@@ -162,3 +162,23 @@ fn an_initializer_prepares_every_instance_of_every_worker() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[test]
+fn map_timeout_bounds_a_whole_map_and_cancels_what_has_not_started() {
+    let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
+    let square = fixtures().task::<u64, u64>("square").unwrap();
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    // 40 inputs of 100 ms in chunks of 5: 2 s of work on 2 workers.
+    let start = Instant::now();
+    assert!(matches!(pool.map_timeout(&sleep, vec![100; 40], Duration::from_millis(300)), Err(Error::Timeout)));
+    assert!(start.elapsed() < Duration::from_millis(800), "{:?}", start.elapsed());
+    // Only the chunks already running finish (at most 500 ms); the rest never run.
+    let start = Instant::now();
+    assert_eq!(pool.apply(&square, 4).unwrap(), 16);
+    assert!(start.elapsed() < Duration::from_millis(900), "the cancelled chunks ran anyway: {:?}", start.elapsed());
+    assert_eq!(pool.map_timeout(&square, 0..100, Duration::from_secs(10)).unwrap().len(), 100);
+
+    let pending = pool.chunksize(1).map_async(&sleep, vec![200; 20]);
+    pending.cancel();
+    assert!(matches!(pending.get(), Err(Error::Terminated)));
+}

@@ -244,4 +244,3 @@ fn dropping_a_pool_leaves_no_processes() {
     assert!(matches!(pending.get(), Err(Error::Terminated)));
     assert!(eventually(5, || pids.iter().all(|p| process_gone(*p))), "workers left behind: {pids:?}");
 }
-

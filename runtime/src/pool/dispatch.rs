@@ -498,6 +498,11 @@ fn assign(st: &mut State, options: &PoolOptions) -> Vec<usize> {
         });
         let Some(i) = target else { break };
         let job = st.queue.pop_front().expect("not empty");
+        if job.cancelled() {
+            // Its caller gave up before it started: dropping it answers `Terminated`.
+            drop(job);
+            continue;
+        }
         let recycle_after = options.max_tasks_per_child;
         let s = &mut st.slots[i];
         if s.loaded.insert(job.module.id) {

@@ -9,6 +9,7 @@ use crate::module::{ModuleInner, TaskSignature};
 use crate::outcomes::Outcomes;
 use crate::protocol::WireCodec;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub(crate) struct Job {
     pub(crate) module: Arc<ModuleInner>,
@@ -22,6 +23,8 @@ pub(crate) struct Job {
     pub(crate) lens: Vec<u32>,
     /// Times this job was given to a worker that died before answering it.
     pub(crate) attempts: u32,
+    /// Set when its caller gave up: the job is dropped (answering `Terminated`) instead of sent.
+    pub(crate) cancel: Option<Arc<AtomicBool>>,
     reply: Option<flume::Sender<ChunkDone>>,
 }
 
@@ -52,7 +55,11 @@ impl Job {
         lens: Vec<u32>,
         reply: flume::Sender<ChunkDone>,
     ) -> Job {
-        Job { module, task, codec, base, args: Arc::new(args), lens, attempts: 0, reply: Some(reply) }
+        Job { module, task, codec, base, args: Arc::new(args), lens, attempts: 0, cancel: None, reply: Some(reply) }
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Acquire))
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -163,6 +163,39 @@ impl Pool {
         self.map_async(task, items).get()
     }
 
+    /// `map` with a wall-clock limit for the whole call: after `timeout` it returns
+    /// [`Error::Timeout`] and the chunks that have not started are cancelled (chunks already
+    /// running finish; bound them with [`PoolBuilder::timeout`]).
+    ///
+    /// ```no_run
+    /// # fn demo(pool: &wasmproc::Pool, square: &wasmproc::Task<u64, u64>) -> wasmproc::Result<()> {
+    /// match pool.map_timeout(square, 0..1_000_000, std::time::Duration::from_secs(2)) {
+    ///     Ok(squares) => assert_eq!(squares.len(), 1_000_000),
+    ///     Err(wasmproc::Error::Timeout) => eprintln!("gave up after 2 s"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn map_timeout<A, R>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+        timeout: Duration,
+    ) -> Result<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let pending = self.map_async(task, items);
+        match pending.get_timeout(timeout) {
+            Err(Error::Timeout) => {
+                pending.cancel();
+                Err(Error::Timeout)
+            }
+            other => other,
+        }
+    }
+
     /// `map` for a task of several parameters, each item a tuple of arguments — `pool.starmap`.
     /// (In wasmproc a multi-parameter task already takes a tuple, so this is `map` by its Python name.)
     pub fn starmap<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> Result<Vec<R>>
@@ -316,13 +349,17 @@ impl Pool {
         let len = lens.len();
         let chunksize = chunksize.unwrap_or_else(|| default_chunksize(len, self.processes())).max(1);
         let (tx, rx) = flume::unbounded();
+        let cancel = Arc::new(AtomicBool::new(false));
         let mut offset = 0usize;
         for (chunk, lens) in lens.chunks(chunksize).enumerate() {
             let bytes: usize = lens.iter().map(|l| *l as usize).sum();
             let chunk_args =
                 if len <= chunksize { std::mem::take(&mut args) } else { args[offset..offset + bytes].to_vec() };
             offset += bytes;
-            if let Err(e) = self.dispatcher.submit(task.job(chunk * chunksize, chunk_args, lens.to_vec(), tx.clone())) {
+            let mut job = task.job(chunk * chunksize, chunk_args, lens.to_vec(), tx.clone());
+            job.cancel = Some(cancel.clone());
+            if let Err(e) = self.dispatcher.submit(job) {
+                cancel.store(true, Ordering::Release);
                 return AsyncResult::failed(e);
             }
         }
@@ -330,6 +367,7 @@ impl Pool {
         let decoder = task.decoder();
         AsyncResult::new(
             rx,
+            cancel,
             len,
             Box::new(move |chunks: Vec<ChunkDone>| {
                 let mut out = Vec::with_capacity(len);

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ pub(crate) type Finish<T> = Box<dyn FnOnce(Vec<ChunkDone>) -> Result<T> + Send>;
 /// `.await` it from async code.
 pub struct AsyncResult<T> {
     rx: flume::Receiver<ChunkDone>,
+    cancel: Arc<AtomicBool>,
     state: Mutex<State<T>>,
 }
 
@@ -45,19 +47,31 @@ impl<T> fmt::Debug for AsyncResult<T> {
 }
 
 impl<T: Send + 'static> AsyncResult<T> {
-    pub(crate) fn new(rx: flume::Receiver<ChunkDone>, len: usize, finish: Finish<T>) -> AsyncResult<T> {
+    pub(crate) fn new(
+        rx: flume::Receiver<ChunkDone>,
+        cancel: Arc<AtomicBool>,
+        len: usize,
+        finish: Finish<T>,
+    ) -> AsyncResult<T> {
         let mut state = State { chunks: BTreeMap::new(), missing: len, finish: Some(finish), done: None, taken: false };
         if len == 0 {
             state.finish();
         }
-        AsyncResult { rx, state: Mutex::new(state) }
+        AsyncResult { rx, cancel, state: Mutex::new(state) }
     }
 
     /// An already failed result (a submission error).
     pub(crate) fn failed(err: Error) -> AsyncResult<T> {
         let (_, rx) = flume::bounded(1);
         let state = State { chunks: BTreeMap::new(), missing: 0, finish: None, done: Some(Err(err)), taken: false };
-        AsyncResult { rx, state: Mutex::new(state) }
+        AsyncResult { rx, cancel: Arc::new(AtomicBool::new(true)), state: Mutex::new(state) }
+    }
+
+    /// Gives up on the chunks that have not started yet: they are never run, and the result
+    /// becomes [`Error::Terminated`] unless it was already complete. Chunks already running
+    /// finish. Use it to bound a whole `map` in time (see [`Pool::map_timeout`]).
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Release);
     }
 
     /// Whether the result has arrived (Python's `ready()`).
