@@ -39,6 +39,8 @@ pub(crate) struct ContextInner {
     listing: Arc<Engine>,
     listing_key: String,
     linker: Linker<GuestState>,
+    /// Compiles for pools with a fuel budget; made on first need.
+    metered: std::sync::OnceLock<(Engine, String)>,
     cache: Cache,
     next_module: AtomicU64,
     pub(crate) settings: Arc<Settings>,
@@ -129,6 +131,7 @@ impl ContextBuilder {
                 listing_key: engine::compatibility_key(&listing),
                 listing,
                 linker,
+                metered: std::sync::OnceLock::new(),
                 cache,
                 next_module: AtomicU64::new(1),
                 settings: Arc::new(Settings {
@@ -174,7 +177,7 @@ impl Context {
         let hash = format!("{:x}", Sha256::digest(bytes));
         // Validate and read the listing first, on the interruptible engine: a module that cannot
         // be used is reported before anything is compiled for the workers.
-        let listing_artifact = self.compiled(&inner.listing, &inner.listing_key, &hash, &name, bytes)?;
+        let listing_artifact = inner.compiled(&inner.listing, &inner.listing_key, &hash, &name, bytes)?;
         // SAFETY: `compiled` returns only artifacts this program wrote into the private cache,
         // named by content hash and this engine's compatibility key (see `cache.rs`).
         let component = match unsafe { Component::deserialize_file(&inner.listing, &listing_artifact) } {
@@ -185,22 +188,27 @@ impl Context {
         };
         let listing = guest::list_tasks(&inner.listing, &inner.linker, &component)
             .map_err(|reason| Error::NotATaskModule { name: name.clone(), reason })?;
-        let artifact = self.compiled(&inner.fast, &inner.fast_key, &hash, &name, bytes)?;
+        let artifact = inner.compiled(&inner.fast, &inner.fast_key, &hash, &name, bytes)?;
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 id: inner.next_module.fetch_add(1, Ordering::Relaxed),
                 name,
                 artifact,
                 interruptible_artifact: listing_artifact,
+                metered_artifact: std::sync::OnceLock::new(),
+                bytes: Arc::from(bytes),
+                hash,
                 tasks: module::tasks_from_listing(listing),
             }),
         })
     }
+}
 
+impl ContextInner {
     /// The path of `bytes` precompiled by `engine`: from the cache when a usable artifact is there,
     /// compiled and stored otherwise.
-    fn compiled(&self, engine: &Engine, key: &str, hash: &str, name: &str, bytes: &[u8]) -> Result<PathBuf> {
-        let artifact = self.inner.cache.path_for(hash, key);
+    pub(crate) fn compiled(&self, engine: &Engine, key: &str, hash: &str, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let artifact = self.cache.path_for(hash, key);
         // SAFETY: `artifact` lies in the private cache directory under a name derived from the
         // sha256 of the component's bytes and this engine's compatibility key; only this program
         // writes there (see `cache.rs`). wasmtime additionally checks engine compatibility on load.
@@ -210,7 +218,27 @@ impl Context {
         let compiled = engine
             .precompile_component(bytes)
             .map_err(|e| Error::InvalidComponent { name: name.to_string(), reason: format!("{e:#}") })?;
-        self.inner.cache.store(&artifact, &compiled)?;
+        self.cache.store(&artifact, &compiled)?;
         Ok(artifact)
+    }
+
+    /// Compiles `module` for metered engines (fuel budgets) if that was not done yet.
+    pub(crate) fn ensure_metered(&self, module: &ModuleInner) -> Result<()> {
+        if module.metered_artifact.get().is_some() {
+            return Ok(());
+        }
+        let (engine, key) = match self.metered.get() {
+            Some(m) => m,
+            None => {
+                let engine = engine::new_engine(Flavor::Metered)
+                    .map_err(|e| Error::Internal(format!("wasmtime engine: {e:#}")))?;
+                let key = engine::compatibility_key(&engine);
+                let _ = self.metered.set((engine, key));
+                self.metered.get().expect("just set")
+            }
+        };
+        let path = self.compiled(engine, key, &module.hash, &module.name, &module.bytes)?;
+        let _ = module.metered_artifact.set(path);
+        Ok(())
     }
 }

@@ -14,16 +14,27 @@ use wasmtime::{Config, Engine};
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
 /// Which engine configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Flavor {
+    /// No epoch checks: tasks run at full speed and cannot be interrupted.
     Fast,
+    /// Epoch interruption, for timeouts.
     Interruptible,
+    /// Epoch interruption and fuel metering, for fuel budgets (fuel costs the most).
+    Metered,
+}
+
+impl Flavor {
+    pub(crate) fn has_epochs(self) -> bool {
+        self != Flavor::Fast
+    }
 }
 
 pub(crate) fn new_engine(flavor: Flavor) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    config.epoch_interruption(flavor == Flavor::Interruptible);
+    config.epoch_interruption(flavor.has_epochs());
+    config.consume_fuel(flavor == Flavor::Metered);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
     // The default on-demand instance allocator, not the pooling one: a worker instantiates each
     // module once and keeps the instance warm, so pooling's faster instantiation buys little, while

@@ -149,6 +149,8 @@ pub enum FailureKind {
     Timeout,
     /// The input needed more memory than the pool's `max_memory`.
     MemoryLimit,
+    /// The input used up the pool's fuel budget (instructions executed).
+    FuelExhausted,
     /// The worker process died while it held this input.
     WorkerDied {
         /// The worker's process id.
@@ -183,6 +185,7 @@ impl fmt::Display for TaskFailure {
             FailureKind::Load => "could not be loaded",
             FailureKind::Timeout => "timed out",
             FailureKind::MemoryLimit => "exceeded its memory limit",
+            FailureKind::FuelExhausted => "ran out of fuel",
             FailureKind::WorkerDied { .. } => "lost its worker",
         };
         write!(f, "task `{}` {what} on input {}: {}", self.task, self.index, self.message)

@@ -20,7 +20,6 @@ pub struct Module {
     pub(crate) inner: Arc<ModuleInner>,
 }
 
-#[derive(Debug)]
 pub(crate) struct ModuleInner {
     /// Unique within the process; workers key their loaded modules by it.
     pub(crate) id: u64,
@@ -29,7 +28,31 @@ pub(crate) struct ModuleInner {
     /// (see `engine::Flavor`); the only files workers deserialize.
     pub(crate) artifact: PathBuf,
     pub(crate) interruptible_artifact: PathBuf,
+    /// Compiled on first use by a pool with a fuel budget.
+    pub(crate) metered_artifact: std::sync::OnceLock<PathBuf>,
+    /// The component, kept for compiling further flavours; `hash` is its sha256.
+    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) hash: String,
     pub(crate) tasks: Vec<TaskSignature>,
+}
+
+impl ModuleInner {
+    /// The artifact for `flavor`; `None` for a metered one not compiled yet (see
+    /// `ContextInner::ensure_metered`).
+    pub(crate) fn artifact_for(&self, flavor: crate::engine::Flavor) -> Option<PathBuf> {
+        use crate::engine::Flavor;
+        match flavor {
+            Flavor::Fast => Some(self.artifact.clone()),
+            Flavor::Interruptible => Some(self.interruptible_artifact.clone()),
+            Flavor::Metered => self.metered_artifact.get().cloned(),
+        }
+    }
+}
+
+impl fmt::Debug for ModuleInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModuleInner").field("id", &self.id).field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Module {

@@ -2,7 +2,7 @@
 //! host without a copy or an allocation per input.
 //!
 //! For each input in order: a tag byte, a little-endian u32 length, then that many bytes. Tags 0–4
-//! are written by the guest SDK (see `host.emit` in `wit/task.wit`); the worker adds 5–9 for
+//! are written by the guest SDK (see `host.emit` in `wit/task.wit`); the worker adds 5–10 for
 //! failures only it can see.
 
 use crate::error::FailureKind;
@@ -17,7 +17,8 @@ const TRAPPED: u8 = 6;
 const LOAD: u8 = 7;
 const TIMEOUT: u8 = 8;
 const MEMORY_LIMIT: u8 = 9;
-const LAST_TAG: u8 = MEMORY_LIMIT;
+const FUEL: u8 = 10;
+const LAST_TAG: u8 = FUEL;
 
 /// Appends one outcome.
 pub(crate) fn push(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
@@ -37,6 +38,7 @@ pub(crate) fn push_failure(buf: &mut Vec<u8>, kind: &FailureKind, message: &str)
         FailureKind::Trapped => TRAPPED,
         FailureKind::Timeout => TIMEOUT,
         FailureKind::MemoryLimit => MEMORY_LIMIT,
+        FailureKind::FuelExhausted => FUEL,
         FailureKind::Load | FailureKind::WorkerDied { .. } => LOAD,
     };
     push(buf, tag, message.as_bytes());
@@ -93,6 +95,7 @@ impl Outcomes {
             TRAPPED => FailureKind::Trapped,
             TIMEOUT => FailureKind::Timeout,
             MEMORY_LIMIT => FailureKind::MemoryLimit,
+            FUEL => FailureKind::FuelExhausted,
             _ => FailureKind::Load,
         };
         Err((kind, String::from_utf8_lossy(bytes).into_owned()))

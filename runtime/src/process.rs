@@ -7,6 +7,7 @@
 //! reused pid.
 
 use crate::context::{Context, ContextInner, Settings};
+use crate::engine::Flavor;
 use crate::error::{Error, FailureKind, Result, TaskFailure};
 use crate::module::{ModuleInner, Task, TaskSignature};
 use crate::outcomes::Outcomes;
@@ -146,7 +147,8 @@ impl ProcessBuilder {
         let init = WorkerInit {
             name: name.clone(),
             worker_id: 0,
-            interruptible: self.timeout.is_some(),
+            flavor: if self.timeout.is_some() { Flavor::Interruptible } else { Flavor::Fast },
+            fuel: None,
             timeout: self.timeout,
             max_memory: self.max_memory,
             sandbox: self.sandbox,
@@ -341,11 +343,7 @@ fn monitor(inner: Arc<Inner>, spawned: Spawned) {
         kind,
         message,
     };
-    let artifact = if inner.init.interruptible {
-        call.module.interruptible_artifact.clone()
-    } else {
-        call.module.artifact.clone()
-    };
+    let artifact = call.module.artifact_for(inner.init.flavor).unwrap_or_else(|| call.module.artifact.clone());
     let send = || -> std::io::Result<()> {
         let mut w = &stream;
         protocol::write_frame(&mut w, &ToWorker::Load { module: call.module.id, artifact, init: None }, &[])?;

@@ -33,8 +33,10 @@ pub(crate) struct WorkerInit {
     pub(crate) name: String,
     /// The worker's slot in its pool.
     pub(crate) worker_id: u32,
-    /// Build the interruptible engine (needed for `timeout`).
-    pub(crate) interruptible: bool,
+    /// Which engine to build (see `engine::Flavor`).
+    pub(crate) flavor: crate::engine::Flavor,
+    /// The fuel each input gets (metered engines only).
+    pub(crate) fuel: Option<u64>,
     /// Interrupt an input after this long.
     pub(crate) timeout: Option<std::time::Duration>,
     /// Most linear memory an instance may have, in bytes.

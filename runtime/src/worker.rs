@@ -5,7 +5,7 @@
 //! channel and exits the process the moment the host's end closes — so a worker never outlives its
 //! host, even while a guest is busy.
 
-use crate::engine::{self, Flavor};
+use crate::engine;
 use crate::error::FailureKind;
 use crate::guest::{self, Codec, Loaded, ProcessIdentity, RunSettings};
 use crate::outcomes;
@@ -56,12 +56,14 @@ fn serve(fd: i32) -> Result<(), String> {
         Ok(None) => return Ok(()),
         Err(e) => return Err(format!("reading Init: {e}")),
     };
-    let flavor = if init.interruptible { Flavor::Interruptible } else { Flavor::Fast };
+    let flavor = init.flavor;
     let engine = Arc::new(engine::new_engine(flavor).map_err(|e| format!("engine: {e:#}"))?);
     let limits = RunSettings {
         // One more tick than the timeout: the current tick may be almost over when an input starts.
         timeout_ticks: init.timeout.map(|t| t.as_nanos().div_ceil(engine::TICK.as_nanos()) as u64 + 1),
         max_memory: init.max_memory,
+        epochs: flavor.has_epochs(),
+        fuel: init.fuel,
         sandbox: Arc::new(init.sandbox.clone()),
         process: ProcessIdentity {
             name: Arc::from(init.name.as_str()),
@@ -71,7 +73,7 @@ fn serve(fd: i32) -> Result<(), String> {
             parent_pid: unsafe { libc::getppid() } as u32,
         },
     };
-    if init.interruptible {
+    if flavor.has_epochs() {
         engine::start_ticker(Arc::downgrade(&engine));
     }
     let linker = guest::new_linker(&engine).map_err(|e| format!("linker: {e:#}"))?;

@@ -182,3 +182,24 @@ fn map_timeout_bounds_a_whole_map_and_cancels_what_has_not_started() {
     pending.cancel();
     assert!(matches!(pending.get(), Err(Error::Terminated)));
 }
+
+#[test]
+fn a_fuel_budget_stops_endless_work_deterministically() {
+    let spin = fixtures().task::<(), u64>("spin").unwrap();
+    let heavy = fixtures().task::<u64, u64>("compute_heavy").unwrap();
+    let pool = Pool::builder(ctx()).processes(1).fuel(5_000_000).build().unwrap();
+    let pid = pool.pids();
+    match pool.apply(&spin, ()) {
+        Err(Error::Task(f)) => {
+            assert_eq!(f.kind, FailureKind::FuelExhausted);
+            assert!(f.message.contains("5000000"), "{}", f.message);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Each input gets the whole budget: small work fits, large work runs dry, every time.
+    assert_eq!(pool.apply(&heavy, 1000).unwrap(), (0..1000u64).map(|i| i * i).sum::<u64>());
+    for _ in 0..2 {
+        assert_eq!(kind_of(pool.apply(&heavy, 10_000_000)), FailureKind::FuelExhausted);
+    }
+    assert_eq!(pool.pids(), pid);
+}

@@ -70,6 +70,10 @@ pub(crate) struct PoolArgs {
     /// Most memory a task may use (e.g. `64MiB`, `1GB`); an input that needs more fails
     #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Sandbox and limits")]
     pub(crate) max_memory: Option<u64>,
+    /// Give each input this much fuel (about one unit per wasm instruction); an input that uses it
+    /// up fails. Deterministic, unlike --timeout, but slower to run
+    #[arg(long, value_name = "N", help_heading = "Sandbox and limits")]
+    pub(crate) fuel: Option<u64>,
     /// Run an input again (up to N times) if its worker process dies while running it
     #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Sandbox and limits")]
     pub(crate) retries: u32,

@@ -64,10 +64,26 @@ pub(crate) struct RunSettings {
     pub(crate) timeout_ticks: Option<u64>,
     /// Most linear memory an instance may have.
     pub(crate) max_memory: Option<usize>,
+    /// The engine checks epochs: every call needs a deadline.
+    pub(crate) epochs: bool,
+    /// Fuel each input gets (metered engines only).
+    pub(crate) fuel: Option<u64>,
     /// What the guest may touch.
     pub(crate) sandbox: Arc<Sandbox>,
     /// Who the worker is (`process.current`, and the prefix of output lines).
     pub(crate) process: ProcessIdentity,
+}
+
+impl RunSettings {
+    /// Gives a store the allowance of one input: its deadline and its fuel.
+    fn arm(&self, store: &mut Store<GuestState>) {
+        if self.epochs {
+            store.set_epoch_deadline(self.timeout_ticks.unwrap_or(1 << 40));
+        }
+        if let Some(fuel) = self.fuel {
+            let _ = store.set_fuel(fuel);
+        }
+    }
 }
 
 impl Loaded {
@@ -100,7 +116,8 @@ impl Loaded {
         let mut done = 0usize;
         let mut offset = 0usize;
         while done < n {
-            let batch = if self.limits.timeout_ticks.is_some() { 1 } else { n - done };
+            let per_input = self.limits.timeout_ticks.is_some() || self.limits.fuel.is_some();
+            let batch = if per_input { 1 } else { n - done };
             let (store, instance) = match self.warm.take() {
                 Some(warm) => self.warm.insert(warm),
                 None => match self.instantiate() {
@@ -119,9 +136,7 @@ impl Loaded {
             state.emit_error = None;
             state.panic = None;
             state.limits.exceeded = None;
-            if let Some(ticks) = self.limits.timeout_ticks {
-                store.set_epoch_deadline(ticks);
-            }
+            self.limits.arm(store);
             let batch_lens = &lens[done..done + batch];
             let batch_bytes: usize = batch_lens.iter().map(|l| *l as usize).sum();
             let result = instance.wasmproc_task_guest().call_run(
@@ -172,7 +187,8 @@ impl Loaded {
                 }
                 Err(trap) => {
                     self.warm = None;
-                    let interrupted = trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt);
+                    let trap_kind = trap.downcast_ref::<wasmtime::Trap>().copied();
+                    let interrupted = trap_kind == Some(wasmtime::Trap::Interrupt);
                     let (kind, message) = match (panic, exceeded) {
                         (_, Some(asked)) => (
                             FailureKind::MemoryLimit,
@@ -189,6 +205,10 @@ impl Loaded {
                                 crate::engine::TICK * self.limits.timeout_ticks.unwrap_or(1).saturating_sub(1) as u32
                             ),
                         ),
+                        (None, None) if trap_kind == Some(wasmtime::Trap::OutOfFuel) => (
+                            FailureKind::FuelExhausted,
+                            format!("used up its fuel budget of {}", self.limits.fuel.unwrap_or_default()),
+                        ),
                         (None, None) => (FailureKind::Trapped, trap_message(&trap)),
                     };
                     outcomes::push_failure(&mut out, &kind, &message);
@@ -203,11 +223,9 @@ impl Loaded {
         let state = GuestState::new(&self.limits.sandbox, &self.limits.process, self.limits.max_memory)?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        // On an interruptible engine a new store's deadline is "now": instantiation (which runs
-        // the guest's start code) gets the same allowance as an input.
-        if let Some(ticks) = self.limits.timeout_ticks {
-            store.set_epoch_deadline(ticks);
-        }
+        // On an interruptible engine a new store's deadline is "now" and a metered one has no
+        // fuel: instantiation (which runs the guest's start code) gets an input's allowance.
+        self.limits.arm(&mut store);
         let instance = self.pre.instantiate(&mut store).map_err(|e| format!("instantiation failed: {e:#}"))?;
         if let Some(init) = &self.init {
             let codec = match init.codec {

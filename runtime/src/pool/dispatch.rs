@@ -20,6 +20,7 @@
 
 use super::job::Job;
 use crate::context::Settings;
+use crate::engine::Flavor;
 use crate::error::{Error, FailureKind};
 use crate::protocol::{self, FromWorker, InitCall, ToWorker, WorkerInit};
 use crate::spawn::{self, Spawned};
@@ -41,6 +42,7 @@ const COALESCE: usize = 16 << 10;
 
 pub(crate) struct Dispatcher {
     state: Mutex<State>,
+    ctx: Arc<crate::context::ContextInner>,
     settings: Arc<Settings>,
     options: PoolOptions,
     pool_name: String,
@@ -143,6 +145,8 @@ pub(crate) struct PoolOptions {
     pub(crate) timeout: Option<Duration>,
     /// Most linear memory an instance may have, in bytes.
     pub(crate) max_memory: Option<usize>,
+    /// Fuel each input gets (instructions, roughly).
+    pub(crate) fuel: Option<u64>,
     /// What guests may touch.
     pub(crate) sandbox: crate::sandbox::Sandbox,
     /// Run on every fresh instance of this module in each worker (Python's `initializer`).
@@ -150,11 +154,19 @@ pub(crate) struct PoolOptions {
 }
 
 impl PoolOptions {
-    fn artifact(&self, module: &crate::module::ModuleInner) -> std::path::PathBuf {
-        match self.timeout {
-            Some(_) => module.interruptible_artifact.clone(),
-            None => module.artifact.clone(),
+    /// Which engine this pool's workers run.
+    pub(crate) fn flavor(&self) -> Flavor {
+        match (self.fuel, self.timeout) {
+            (Some(_), _) => Flavor::Metered,
+            (None, Some(_)) => Flavor::Interruptible,
+            (None, None) => Flavor::Fast,
         }
+    }
+
+    /// The artifact of `module` for this pool's engine. A metered one must have been compiled
+    /// (`Dispatcher::submit` does that before assigning the job).
+    fn artifact(&self, module: &crate::module::ModuleInner) -> std::path::PathBuf {
+        module.artifact_for(self.flavor()).unwrap_or_else(|| module.artifact.clone())
     }
 
     /// The `Load` frame for `module`, with the initializer if it is the initializer's module.
@@ -170,7 +182,8 @@ impl PoolOptions {
         WorkerInit {
             name,
             worker_id: worker_id as u32,
-            interruptible: self.timeout.is_some(),
+            flavor: self.flavor(),
+            fuel: self.fuel,
             timeout: self.timeout,
             max_memory: self.max_memory,
             sandbox: self.sandbox.clone(),
@@ -189,6 +202,7 @@ impl Dispatcher {
     /// Takes over started workers: installs them and starts one reader thread each. Each thread
     /// holds a clone of `done` until it ends.
     pub(crate) fn start(
+        ctx: Arc<crate::context::ContextInner>,
         settings: Arc<Settings>,
         options: PoolOptions,
         pool_name: String,
@@ -198,6 +212,7 @@ impl Dispatcher {
         let slots = workers.iter().map(|_| Slot::default()).collect();
         let dispatcher = Arc::new(Dispatcher {
             state: Mutex::new(State { queue: VecDeque::new(), open: true, terminated: false, broken: None, slots }),
+            ctx,
             settings,
             options,
             pool_name,
@@ -262,6 +277,10 @@ impl Dispatcher {
 
     /// Queues a job and starts it if a worker can take it.
     pub(crate) fn submit(&self, job: Job) -> Result<(), Error> {
+        if self.options.fuel.is_some() {
+            // Compile for the metered engine before taking the lock (once per module).
+            self.ctx.ensure_metered(&job.module)?;
+        }
         let mut st = self.lock();
         if st.terminated {
             return Err(Error::Terminated);

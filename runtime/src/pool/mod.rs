@@ -122,7 +122,7 @@ impl Pool {
         }
 
         let (done_tx, done) = flume::bounded::<()>(1);
-        let dispatcher = Dispatcher::start(settings, options, pool_name, workers, done_tx);
+        let dispatcher = Dispatcher::start(ctx.inner.clone(), settings, options, pool_name, workers, done_tx);
         Ok(Pool { dispatcher, processes, done, terminated: AtomicBool::new(false), _ctx: ctx.inner.clone() })
     }
 
@@ -455,6 +455,15 @@ impl PoolBuilder<'_> {
         self
     }
 
+    /// Give every input this much fuel (about one unit per wasm instruction); an input that uses
+    /// it up fails with [`FailureKind::FuelExhausted`](crate::FailureKind::FuelExhausted) and the
+    /// worker goes on. Deterministic where a timeout is not, but metering makes tasks slower than
+    /// a timeout does (the module is compiled once more for it, on first use).
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.options.fuel = Some(fuel);
+        self
+    }
+
     /// A task run once in each worker before any other — Python's `initializer`/`initargs`. It
     /// runs on every fresh instance of its module (after a trap the instance is replaced and
     /// initialized again), so what it stores in guest globals is there for every task of that
@@ -477,6 +486,9 @@ impl PoolBuilder<'_> {
     /// Starts the workers; returns once every one has reported ready.
     pub fn build(self) -> Result<Pool> {
         self.options.sandbox.validate()?;
+        if let (Some(_), Some((module, _))) = (self.options.fuel, &self.options.initializer) {
+            self.ctx.inner.ensure_metered(module)?;
+        }
         let processes = self.processes.unwrap_or_else(|| self.ctx.processes());
         Pool::spawn(self.ctx, processes, self.options)
     }

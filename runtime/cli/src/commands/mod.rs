@@ -70,6 +70,9 @@ pub(crate) fn pool(ctx: &Context, processes: Option<usize>, args: &PoolArgs) -> 
     if let Some(bytes) = args.max_memory {
         builder = builder.max_memory(usize::try_from(bytes).unwrap_or(usize::MAX));
     }
+    if let Some(fuel) = args.fuel {
+        builder = builder.fuel(fuel);
+    }
     if let Some(n) = args.max_tasks_per_child {
         builder = builder.max_tasks_per_child(n);
     }
