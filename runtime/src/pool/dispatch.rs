@@ -15,8 +15,11 @@
 //! - **FIFO per worker.** A worker answers chunks in the order it received them, so each worker's
 //!   in-flight jobs are a queue. Frames reach a worker in assignment order because all of a worker's
 //!   bytes go through its `outbox`, written by one thread at a time (the `writing` token).
-//! - **Every job answered once.** See `job.rs`; a dead worker's in-flight jobs fail with
-//!   `WorkerDied`, a terminated pool's with `Terminated`.
+//! - **Every job answered once.** See `job.rs`. When a worker dies, the chunk it was running fails
+//!   with `WorkerDied` (or is retried); the chunks queued behind it never started and go back to
+//!   the front of the queue. A terminated pool answers everything `Terminated`.
+//! - **Limits.** Timeouts and fuel are enforced inside the worker; a worker stuck past its timeout
+//!   plus a second (blocked in a host call) is killed by the pool's watchdog thread.
 
 use super::job::Job;
 use crate::context::Settings;
