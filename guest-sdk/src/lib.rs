@@ -49,8 +49,10 @@
 
 mod bindings;
 mod dispatch;
+mod queue;
 mod registry;
 
+pub use queue::{GetError, PutError, Queue};
 pub use wasmproc_guest_macros::task;
 
 /// The process a task runs in — Python's `multiprocessing.current_process()`.

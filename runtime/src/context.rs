@@ -43,6 +43,8 @@ pub(crate) struct ContextInner {
     metered: std::sync::OnceLock<(Engine, String)>,
     cache: Cache,
     next_module: AtomicU64,
+    /// The queues of this context, shared with its workers.
+    pub(crate) broker: crate::broker::Broker,
     pub(crate) settings: Arc<Settings>,
 }
 
@@ -134,6 +136,7 @@ impl ContextBuilder {
                 metered: std::sync::OnceLock::new(),
                 cache,
                 next_module: AtomicU64::new(1),
+                broker: crate::broker::Broker::default(),
                 settings: Arc::new(Settings {
                     worker_executable,
                     processes,

@@ -38,6 +38,7 @@
 //! Blocking and async: every waiting method blocks the calling thread; the `*_async` methods return
 //! an [`AsyncResult`] that can also be `.await`ed, and [`IMap`] is a `futures_core::Stream`.
 
+mod broker;
 mod cache;
 mod context;
 mod engine;
@@ -48,6 +49,7 @@ mod outcomes;
 mod pool;
 mod process;
 mod protocol;
+mod queue;
 mod sandbox;
 mod spawn;
 mod worker;
@@ -57,4 +59,5 @@ pub use error::{Error, FailureKind, Result, TaskFailure};
 pub use module::{Module, Task, TaskSignature};
 pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize};
 pub use process::{Process, ProcessBuilder};
+pub use queue::{GetError, PutError, Queue};
 pub use sandbox::{DirAccess, DirGrant, Sandbox};

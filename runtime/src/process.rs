@@ -59,7 +59,7 @@ struct Inner {
     init: WorkerInit,
     state: Mutex<State>,
     changed: Condvar,
-    _ctx: Arc<ContextInner>,
+    ctx: Arc<ContextInner>,
 }
 
 /// The task call a process makes.
@@ -162,7 +162,7 @@ impl ProcessBuilder {
                 init,
                 state: Mutex::new(State { phase: Phase::Created, failure: None }),
                 changed: Condvar::new(),
-                _ctx: self.ctx.inner.clone(),
+                ctx: self.ctx.inner.clone(),
             }),
         })
     }
@@ -359,14 +359,30 @@ fn monitor(inner: Arc<Inner>, spawned: Spawned) {
     let outcome = match send() {
         Err(_) => None,
         Ok(()) => match stream.try_clone().map(BufReader::new) {
-            Ok(mut r) => match protocol::read_frame::<FromWorker>(&mut r) {
-                Ok(Some((FromWorker::Done { .. }, payload))) => Some(match Outcomes::parse(payload) {
-                    Ok(o) if o.len() == 1 => o.get(0).map(|_| ()).map_err(|(kind, message)| failure(kind, message)),
-                    Ok(_) | Err(_) => {
-                        Err(failure(FailureKind::BadResult, "the worker answered malformed outcomes".into()))
+            Ok(mut r) => loop {
+                match protocol::read_frame::<FromWorker>(&mut r) {
+                    Ok(Some((FromWorker::Done { .. }, payload))) => {
+                        break Some(match Outcomes::parse(payload) {
+                            Ok(o) if o.len() == 1 => {
+                                o.get(0).map(|_| ()).map_err(|(kind, message)| failure(kind, message))
+                            }
+                            Ok(_) | Err(_) => {
+                                Err(failure(FailureKind::BadResult, "the worker answered malformed outcomes".into()))
+                            }
+                        });
                     }
-                }),
-                _ => None,
+                    // The task uses a queue: serve it from the context's broker.
+                    Ok(Some((FromWorker::Queue(op), payload))) => {
+                        let (reply, item) = inner.ctx.broker.serve(op, payload);
+                        let mut w = &stream;
+                        let sent = protocol::write_frame(&mut w, &ToWorker::QueueReply(reply), &[&item])
+                            .and_then(|()| w.flush());
+                        if sent.is_err() {
+                            break None;
+                        }
+                    }
+                    _ => break None,
+                }
             },
             Err(_) => None,
         },

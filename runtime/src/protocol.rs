@@ -67,6 +67,8 @@ pub(crate) enum ToWorker {
     Exit {
         code: i32,
     },
+    /// The answer to the worker's last `Queue` request; an item rides in the payload.
+    QueueReply(crate::broker::QueueReply),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,6 +82,9 @@ pub(crate) enum FromWorker {
         count: u32,
         busy_ns: u64,
     },
+    /// A queue operation for the host's broker (the guest waits for the reply); a `Put`'s item
+    /// rides in the payload.
+    Queue(crate::broker::QueueOp),
 }
 
 /// The bytes that start a frame: prefix and header, for a payload of `payload_len` bytes.

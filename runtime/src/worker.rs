@@ -5,9 +5,10 @@
 //! channel and exits the process the moment the host's end closes — so a worker never outlives its
 //! host, even while a guest is busy.
 
+use crate::broker::QueueReply;
 use crate::engine;
 use crate::error::FailureKind;
-use crate::guest::{self, Codec, Loaded, ProcessIdentity, RunSettings};
+use crate::guest::{self, BrokerClient, Codec, Loaded, ProcessIdentity, RunSettings};
 use crate::outcomes;
 use crate::protocol::{self, FromWorker, ToWorker, WireCodec};
 use crate::spawn::WORKER_FD_VAR;
@@ -15,8 +16,8 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::mpsc::TryRecvError;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use wasmtime::component::Component;
 
@@ -48,7 +49,7 @@ fn serve(fd: i32) -> Result<(), String> {
     // this process owns it.
     let stream = unsafe { UnixStream::from_raw_fd(fd) };
     let mut reader = BufReader::with_capacity(64 << 10, stream.try_clone().map_err(|e| e.to_string())?);
-    let mut writer = BufWriter::with_capacity(64 << 10, stream);
+    let writer = Arc::new(Mutex::new(BufWriter::with_capacity(64 << 10, stream)));
 
     let init = match protocol::read_frame::<ToWorker>(&mut reader) {
         Ok(Some((ToWorker::Init(init), _))) => init,
@@ -56,6 +57,8 @@ fn serve(fd: i32) -> Result<(), String> {
         Ok(None) => return Ok(()),
         Err(e) => return Err(format!("reading Init: {e}")),
     };
+    let (reply_tx, reply_rx) = std::sync::mpsc::channel::<(QueueReply, Vec<u8>)>();
+    let broker = Arc::new(BrokerClient::new(writer.clone(), reply_rx));
     let flavor = init.flavor;
     let engine = Arc::new(engine::new_engine(flavor).map_err(|e| format!("engine: {e:#}"))?);
     let limits = RunSettings {
@@ -64,6 +67,8 @@ fn serve(fd: i32) -> Result<(), String> {
         max_memory: init.max_memory,
         epochs: flavor.has_epochs(),
         fuel: init.fuel,
+        timeout: init.timeout,
+        broker: Some(broker),
         sandbox: Arc::new(init.sandbox.clone()),
         process: ProcessIdentity {
             name: Arc::from(init.name.as_str()),
@@ -77,9 +82,12 @@ fn serve(fd: i32) -> Result<(), String> {
         engine::start_ticker(Arc::downgrade(&engine));
     }
     let linker = guest::new_linker(&engine).map_err(|e| format!("linker: {e:#}"))?;
-    protocol::write_frame(&mut writer, &FromWorker::Ready { pid: std::process::id() }, &[])
-        .and_then(|()| writer.flush())
-        .map_err(|e| format!("writing Ready: {e}"))?;
+    {
+        let mut w = lock(&writer);
+        protocol::write_frame(&mut *w, &FromWorker::Ready { pid: std::process::id() }, &[])
+            .and_then(|()| w.flush())
+            .map_err(|e| format!("writing Ready: {e}"))?;
+    }
 
     let (tx, rx) = std::sync::mpsc::channel::<(ToWorker, Vec<u8>)>();
     std::thread::Builder::new()
@@ -87,6 +95,13 @@ fn serve(fd: i32) -> Result<(), String> {
         .spawn(move || {
             loop {
                 match protocol::read_frame::<ToWorker>(&mut reader) {
+                    // Queue replies go to the guest waiting in a queue call, everything else to
+                    // the main loop.
+                    Ok(Some((ToWorker::QueueReply(reply), payload))) => {
+                        if reply_tx.send((reply, payload)).is_err() {
+                            return;
+                        }
+                    }
                     Ok(Some(frame)) => {
                         if tx.send(frame).is_err() {
                             return;
@@ -106,7 +121,7 @@ fn serve(fd: i32) -> Result<(), String> {
         let (msg, payload) = match rx.try_recv() {
             Ok(frame) => frame,
             Err(TryRecvError::Empty) => {
-                writer.flush().map_err(|e| format!("writing results: {e}"))?;
+                lock(&writer).flush().map_err(|e| format!("writing results: {e}"))?;
                 match rx.recv() {
                     Ok(frame) => frame,
                     Err(_) => return Ok(()),
@@ -116,8 +131,9 @@ fn serve(fd: i32) -> Result<(), String> {
         };
         match msg {
             ToWorker::Init(_) => return Err("Init sent twice".into()),
+            ToWorker::QueueReply(_) => return Err("a queue reply nobody asked for".into()),
             ToWorker::Exit { code } => {
-                writer.flush().map_err(|e| format!("writing results: {e}"))?;
+                lock(&writer).flush().map_err(|e| format!("writing results: {e}"))?;
                 std::process::exit(code);
             }
             ToWorker::Load { module, artifact, init } => {
@@ -146,11 +162,17 @@ fn serve(fd: i32) -> Result<(), String> {
                     None => return Err(format!("Run for module {module} that was never loaded")),
                 };
                 let done = FromWorker::Done { count: lens.len() as u32, busy_ns: start.elapsed().as_nanos() as u64 };
-                protocol::write_frame(&mut writer, &done, &[&framed]).map_err(|e| format!("writing results: {e}"))?;
+                protocol::write_frame(&mut *lock(&writer), &done, &[&framed])
+                    .map_err(|e| format!("writing results: {e}"))?;
             }
         }
     }
 }
+/// The shared writer (the main loop and the guest's queue calls both write).
+fn lock(w: &Mutex<BufWriter<UnixStream>>) -> std::sync::MutexGuard<'_, BufWriter<UnixStream>> {
+    w.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn to_codec(codec: WireCodec) -> Codec {
     match codec {
         WireCodec::Postcard => Codec::Postcard,

@@ -9,4 +9,5 @@ mod faults;
 mod limits;
 mod pool;
 mod process;
+mod queue;
 mod sandbox;

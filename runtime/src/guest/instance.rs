@@ -58,7 +58,7 @@ pub(crate) struct Loaded {
 }
 
 /// What a worker enforces on, and grants to, every instance.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct RunSettings {
     /// Epoch ticks an input may run (interruptible engines only).
     pub(crate) timeout_ticks: Option<u64>,
@@ -68,6 +68,10 @@ pub(crate) struct RunSettings {
     pub(crate) epochs: bool,
     /// Fuel each input gets (metered engines only).
     pub(crate) fuel: Option<u64>,
+    /// The per-input timeout, as a duration (blocking queue calls give up at it).
+    pub(crate) timeout: Option<std::time::Duration>,
+    /// The worker's line to the host's queues.
+    pub(crate) broker: Option<Arc<super::BrokerClient>>,
     /// What the guest may touch.
     pub(crate) sandbox: Arc<Sandbox>,
     /// Who the worker is (`process.current`, and the prefix of output lines).
@@ -77,6 +81,7 @@ pub(crate) struct RunSettings {
 impl RunSettings {
     /// Gives a store the allowance of one input: its deadline and its fuel.
     fn arm(&self, store: &mut Store<GuestState>) {
+        store.data_mut().deadline = self.timeout.map(|t| std::time::Instant::now() + t);
         if self.epochs {
             store.set_epoch_deadline(self.timeout_ticks.unwrap_or(1 << 40));
         }
@@ -222,6 +227,7 @@ impl Loaded {
     fn instantiate(&self) -> Result<(Store<GuestState>, Task), String> {
         let state = GuestState::new(&self.limits.sandbox, &self.limits.process, self.limits.max_memory)?;
         let mut store = Store::new(&self.engine, state);
+        store.data_mut().broker = self.limits.broker.clone();
         store.limiter(|s| &mut s.limits);
         // On an interruptible engine a new store's deadline is "now" and a metered one has no
         // fuel: instantiation (which runs the guest's start code) gets an input's allowance.

@@ -6,9 +6,11 @@ mod bindings;
 mod host;
 mod instance;
 mod output;
+mod queue;
 mod state;
 
 pub(crate) use bindings::wasmproc::task::types::{Codec, TaskError, TaskInfo};
 pub(crate) use instance::{Loaded, RunSettings, list_tasks, new_linker};
 pub(crate) use output::PrefixedOutput;
+pub(crate) use queue::BrokerClient;
 pub(crate) use state::{GuestState, ProcessIdentity};

@@ -20,6 +20,10 @@ pub(crate) struct GuestState {
     pub(crate) emit_error: Option<String>,
     /// What `process.current` reports.
     pub(crate) process: ProcessIdentity,
+    /// The worker's line to the host's queues (`None` where there is no host, e.g. inspection).
+    pub(crate) broker: Option<Arc<super::BrokerClient>>,
+    /// When the current input must be done (its timeout), for blocking queue calls.
+    pub(crate) deadline: Option<std::time::Instant>,
     /// The message passed to `host.panicked`, if the guest is panicking.
     pub(crate) panic: Option<String>,
 }
@@ -44,6 +48,8 @@ impl GuestState {
             emit_error: None,
             panic: None,
             process: process.clone(),
+            broker: None,
+            deadline: None,
         })
     }
 }

@@ -390,6 +390,14 @@ impl Dispatcher {
                     self.flush(st, &touched);
                     job.complete(payload);
                 }
+                Ok(Some((FromWorker::Queue(op), payload))) => {
+                    let (reply, item) = self.ctx.broker.serve(op, payload);
+                    let mut st = self.lock();
+                    let frame = protocol::frame_head(&ToWorker::QueueReply(reply), item.len() as u64)
+                        .expect("encode QueueReply");
+                    st.slots[slot].push_frame(frame, Some(&Arc::new(item)));
+                    self.flush(st, &[slot]);
+                }
                 Ok(Some((other, _))) => {
                     let what = format!("sent {other:?} unexpectedly");
                     match self.replace(slot, conn, &what) {

@@ -1,0 +1,180 @@
+//! `Queue<T>` inside a task: the same queue the host created, reached through the host.
+
+use crate::bindings::wasmproc::task::queue::{self as wit, QueueError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// A queue created by the host (`wasmproc::Queue<T>`) and passed to this task as an argument —
+/// Python's `multiprocessing.Queue` inside a worker. Items are postcard-encoded, so `T` must match
+/// the host's `T`.
+///
+/// ```ignore
+/// #[wasmproc_guest::task]
+/// fn square(numbers: Vec<u64>, q: wasmproc_guest::Queue<u64>) {
+///     for n in numbers {
+///         q.put(n * n).unwrap();
+///     }
+/// }
+/// ```
+pub struct Queue<T> {
+    id: u64,
+    _items: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue { id: self.id, _items: PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue").field("id", &self.id).finish()
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Queue<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Queue { id: u64::deserialize(deserializer)?, _items: PhantomData })
+    }
+}
+
+impl<T> Serialize for Queue<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.id)
+    }
+}
+
+/// Why a put failed; the item comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutError<T> {
+    /// The queue stayed full (`try_put` at once, `put_timeout` until its timeout).
+    Full(T),
+    /// The queue is closed, or its owner dropped it.
+    Closed(T),
+    /// The item could not be encoded.
+    Encode {
+        /// The item.
+        item: T,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl<T> PutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            PutError::Full(t) | PutError::Closed(t) | PutError::Encode { item: t, .. } => t,
+        }
+    }
+}
+
+impl<T> fmt::Display for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutError::Full(_) => f.write_str("queue is full"),
+            PutError::Closed(_) => f.write_str("queue is closed"),
+            PutError::Encode { reason, .. } => write!(f, "item cannot be encoded: {reason}"),
+        }
+    }
+}
+
+/// Why a get returned no item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GetError {
+    /// No item arrived (`try_get` at once, `get_timeout` until its timeout — or the task's own
+    /// timeout, whichever comes first).
+    Empty,
+    /// The queue is closed and drained, or its owner dropped it.
+    Closed,
+    /// An item did not decode as `T` (it is consumed; the queue stays usable).
+    Decode(String),
+}
+
+impl fmt::Display for GetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetError::Empty => f.write_str("queue is empty"),
+            GetError::Closed => f.write_str("queue is closed"),
+            GetError::Decode(e) => write!(f, "item does not decode as the queue's type: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for GetError {}
+impl<T: fmt::Debug> std::error::Error for PutError<T> {}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl<T: Serialize + DeserializeOwned> Queue<T> {
+    fn put_with(&self, item: T, timeout_ms: Option<u64>) -> Result<(), PutError<T>> {
+        let bytes = match postcard::to_stdvec(&item) {
+            Ok(b) => b,
+            Err(e) => return Err(PutError::Encode { item, reason: e.to_string() }),
+        };
+        match wit::put(self.id, &bytes, timeout_ms) {
+            Ok(()) => Ok(()),
+            Err(QueueError::Full) => Err(PutError::Full(item)),
+            Err(_) => Err(PutError::Closed(item)),
+        }
+    }
+
+    fn get_with(&self, timeout_ms: Option<u64>) -> Result<T, GetError> {
+        match wit::get(self.id, timeout_ms) {
+            Ok(bytes) => postcard::from_bytes(&bytes).map_err(|e| GetError::Decode(e.to_string())),
+            Err(QueueError::Empty) => Err(GetError::Empty),
+            Err(_) => Err(GetError::Closed),
+        }
+    }
+
+    /// Appends `item`, waiting while the queue is full.
+    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_with(item, None)
+    }
+
+    /// Appends `item` if there is room now.
+    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_with(item, Some(0))
+    }
+
+    /// Appends `item`, waiting at most `timeout` for room.
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+        self.put_with(item, Some(millis(timeout)))
+    }
+
+    /// Removes the oldest item, waiting while the queue is empty.
+    pub fn get(&self) -> Result<T, GetError> {
+        self.get_with(None)
+    }
+
+    /// Removes the oldest item if there is one.
+    pub fn try_get(&self) -> Result<T, GetError> {
+        self.get_with(Some(0))
+    }
+
+    /// Removes the oldest item, waiting at most `timeout`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        self.get_with(Some(millis(timeout)))
+    }
+
+    /// The number of items waiting (0 if the queue is gone).
+    pub fn len(&self) -> usize {
+        wit::len(self.id).map(|n| n as usize).unwrap_or(0)
+    }
+
+    /// Whether no item is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Closes the queue for everyone: puts fail, gets drain and then fail.
+    pub fn close(&self) {
+        let _ = wit::close(self.id);
+    }
+}

@@ -1,0 +1,208 @@
+//! `Queue<T>`: Python's `multiprocessing.Queue`, owned by the host and shared with guests.
+
+use crate::broker::{QueueCore, QueueFault};
+use crate::context::{Context, ContextInner};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A FIFO queue of `T` shared by the host and any guests: `multiprocessing.Queue`.
+///
+/// Pass it to a task as an argument (`wasmproc_guest::Queue<T>` on the guest side, with the same
+/// methods); it serializes as a handle, not by value. Items travel postcard-encoded. The queue
+/// lives while the host holds a handle (clones share it); after that, guests get
+/// `QueueError::Unknown`.
+///
+/// Method families follow crossbeam-channel: `put`/`try_put`/`put_timeout`,
+/// `get`/`try_get`/`get_timeout`; a failed put hands the item back.
+///
+/// ```
+/// # fn main() -> wasmproc::Result<()> {
+/// let ctx = wasmproc::Context::builder().cache_dir(std::env::temp_dir().join("wasmproc-doc-cache")).build()?;
+/// let q = wasmproc::Queue::<String>::bounded(&ctx, 1);
+/// q.put("hello".to_string()).unwrap();
+/// assert!(matches!(q.try_put("world".to_string()), Err(wasmproc::PutError::Full(w)) if w == "world"));
+/// assert_eq!(q.get().unwrap(), "hello");
+/// q.close();
+/// assert!(matches!(q.get(), Err(wasmproc::GetError::Closed)));
+/// # Ok(()) }
+/// ```
+pub struct Queue<T> {
+    inner: Arc<Inner>,
+    _items: PhantomData<fn(T) -> T>,
+}
+
+struct Inner {
+    id: u64,
+    core: Arc<QueueCore>,
+    ctx: Arc<ContextInner>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ctx.broker.remove(self.id);
+    }
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue { inner: self.inner.clone(), _items: PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue").field("id", &self.inner.id).field("len", &self.inner.core.len()).finish()
+    }
+}
+
+/// A queue is sent to tasks as its handle.
+impl<T> Serialize for Queue<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.inner.id)
+    }
+}
+
+/// Why a put failed; the item comes back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutError<T> {
+    /// The queue stayed full (`try_put` at once, `put_timeout` until its timeout).
+    #[error("queue is full")]
+    Full(T),
+    /// The queue is closed.
+    #[error("queue is closed")]
+    Closed(T),
+    /// The item could not be encoded.
+    #[error("item cannot be encoded: {reason}")]
+    Encode {
+        /// The item.
+        item: T,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl<T> PutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            PutError::Full(t) | PutError::Closed(t) | PutError::Encode { item: t, .. } => t,
+        }
+    }
+}
+
+/// Why a get returned no item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GetError {
+    /// No item arrived (`try_get` at once, `get_timeout` until its timeout).
+    #[error("queue is empty")]
+    Empty,
+    /// The queue is closed and drained.
+    #[error("queue is closed")]
+    Closed,
+    /// An item did not decode as `T` (it is consumed; the queue stays usable).
+    #[error("item does not decode as the queue's type: {0}")]
+    Decode(String),
+}
+
+impl<T: Serialize + DeserializeOwned> Queue<T> {
+    /// An unbounded queue — `Queue()`.
+    pub fn new(ctx: &Context) -> Queue<T> {
+        Self::with_capacity(ctx, None)
+    }
+
+    /// A queue of at most `capacity` items; puts wait while it is full — `Queue(maxsize=n)`.
+    pub fn bounded(ctx: &Context, capacity: usize) -> Queue<T> {
+        Self::with_capacity(ctx, Some(capacity.max(1)))
+    }
+
+    fn with_capacity(ctx: &Context, capacity: Option<usize>) -> Queue<T> {
+        let (id, core) = ctx.inner.broker.create(capacity);
+        Queue { inner: Arc::new(Inner { id, core, ctx: ctx.inner.clone() }), _items: PhantomData }
+    }
+
+    fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+        let bytes = match postcard::to_stdvec(&item) {
+            Ok(b) => b,
+            Err(e) => return Err(PutError::Encode { item, reason: e.to_string() }),
+        };
+        match self.inner.core.put(bytes, deadline) {
+            Ok(()) => Ok(()),
+            Err((QueueFault::Full, _)) => Err(PutError::Full(item)),
+            Err(_) => Err(PutError::Closed(item)),
+        }
+    }
+
+    fn get_until(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+        match self.inner.core.get(deadline) {
+            Ok(bytes) => postcard::from_bytes(&bytes).map_err(|e| GetError::Decode(e.to_string())),
+            Err(QueueFault::Empty) => Err(GetError::Empty),
+            Err(_) => Err(GetError::Closed),
+        }
+    }
+
+    /// Appends `item`, waiting while the queue is full — `q.put(item)`.
+    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_until(item, None)
+    }
+
+    /// Appends `item` if there is room now — `q.put_nowait(item)`.
+    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_until(item, Some(Instant::now()))
+    }
+
+    /// Appends `item`, waiting at most `timeout` for room — `q.put(item, timeout=…)`.
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+        self.put_until(item, Some(Instant::now() + timeout))
+    }
+
+    /// Removes the oldest item, waiting while the queue is empty — `q.get()`.
+    pub fn get(&self) -> Result<T, GetError> {
+        self.get_until(None)
+    }
+
+    /// Removes the oldest item if there is one — `q.get_nowait()`.
+    pub fn try_get(&self) -> Result<T, GetError> {
+        self.get_until(Some(Instant::now()))
+    }
+
+    /// Removes the oldest item, waiting at most `timeout` — `q.get(timeout=…)`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        self.get_until(Some(Instant::now() + timeout))
+    }
+
+    /// The number of items waiting — `q.qsize()`.
+    pub fn len(&self) -> usize {
+        self.inner.core.len()
+    }
+
+    /// Whether no item is waiting — `q.empty()`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a bounded queue is at capacity — `q.full()`.
+    pub fn is_full(&self) -> bool {
+        self.capacity().is_some_and(|c| self.len() >= c)
+    }
+
+    /// The bound, if any.
+    pub fn capacity(&self) -> Option<usize> {
+        self.inner.core.capacity()
+    }
+
+    /// Closes the queue: puts fail from now on, gets drain what is left and then fail with
+    /// [`GetError::Closed`] — `q.close()`, but also wakes every waiter (the way to tell consumers
+    /// the work is over without a sentinel).
+    pub fn close(&self) {
+        self.inner.core.close();
+    }
+
+    /// Whether the queue was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.core.is_closed()
+    }
+}

@@ -1,0 +1,120 @@
+//! Queues shared by the host and guests.
+
+use crate::common::{ctx, fixtures};
+use std::time::{Duration, Instant};
+use wasmproc::{Error, FailureKind, GetError, Pool, Process, PutError, Queue};
+
+#[test]
+fn host_side_semantics() {
+    let q = Queue::<u64>::bounded(ctx(), 2);
+    assert_eq!((q.capacity(), q.is_empty(), q.is_full()), (Some(2), true, false));
+    q.put(1).unwrap();
+    q.try_put(2).unwrap();
+    assert!(q.is_full());
+    assert_eq!(q.try_put(3), Err(PutError::Full(3)));
+    let start = Instant::now();
+    assert_eq!(q.put_timeout(4, Duration::from_millis(50)).unwrap_err().into_inner(), 4);
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert_eq!((q.get().unwrap(), q.get().unwrap()), (1, 2));
+    assert_eq!(q.try_get(), Err(GetError::Empty));
+    assert_eq!(q.get_timeout(Duration::from_millis(20)), Err(GetError::Empty));
+    q.put(5).unwrap();
+    q.close();
+    assert_eq!(q.put(6), Err(PutError::Closed(6)));
+    assert_eq!(q.get().unwrap(), 5, "a closed queue drains");
+    assert_eq!(q.get(), Err(GetError::Closed));
+}
+
+#[test]
+fn a_guest_puts_and_the_host_gets_in_order() {
+    let square = fixtures().task::<(Vec<u64>, Queue<u64>), usize>("square_to_queue").unwrap();
+    let q = Queue::<u64>::new(ctx());
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    assert_eq!(pool.apply(&square, (vec![1, 2, 3, 4], q.clone())).unwrap(), 4);
+    let got: Vec<u64> = std::iter::from_fn(|| q.try_get().ok()).collect();
+    assert_eq!(got, vec![1, 4, 9, 16]);
+}
+
+#[test]
+fn the_host_feeds_a_process_until_a_none_sentinel() {
+    let drain = fixtures().task::<Queue<Option<u64>>, u64>("drain").unwrap();
+    let q = Queue::<Option<u64>>::new(ctx());
+    let p = Process::builder(ctx(), &drain, q.clone()).unwrap().start().unwrap();
+    for i in 1..=10 {
+        q.put(Some(i)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    q.put(None).unwrap();
+    p.join();
+    assert_eq!(p.exit_code(), Some(0));
+    // Closing works as the stop signal too.
+    let q = Queue::<Option<u64>>::new(ctx());
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    let pending = pool.apply_async(&drain, q.clone());
+    q.put(Some(5)).unwrap();
+    q.close();
+    assert_eq!(pending.get().unwrap(), 5);
+}
+
+#[test]
+fn many_producers_lose_nothing_and_duplicate_nothing() {
+    let produce = fixtures().task::<(Queue<u64>, u64, u64), u64>("produce").unwrap();
+    let q = Queue::<u64>::bounded(ctx(), 64);
+    let pool = Pool::with_processes(ctx(), 3).unwrap();
+    let producers: Vec<_> = (0..6).map(|p| pool.apply_async(&produce, (q.clone(), p * 500, 500))).collect();
+    let mut got: Vec<u64> = (0..3000).map(|_| q.get_timeout(Duration::from_secs(20)).unwrap()).collect();
+    for p in producers {
+        assert_eq!(p.get().unwrap(), 500);
+    }
+    assert_eq!(q.try_get(), Err(GetError::Empty));
+    got.sort();
+    assert_eq!(got, (0..3000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_bounded_queue_holds_a_fast_producer_back_and_keeps_its_order() {
+    let produce = fixtures().task::<(Queue<u64>, u64, u64), u64>("produce").unwrap();
+    let q = Queue::<u64>::bounded(ctx(), 2);
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    let producer = pool.apply_async(&produce, (q.clone(), 0, 100));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(q.len() <= 2, "the bound holds: {}", q.len());
+    assert!(!producer.ready(), "the producer waits for room");
+    let got: Vec<u64> = (0..100).map(|_| q.get_timeout(Duration::from_secs(10)).unwrap()).collect();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    assert_eq!(producer.get().unwrap(), 100);
+}
+
+#[test]
+fn waiting_in_a_guest_honours_its_own_timeout_and_the_task_timeout() {
+    let get_within = fixtures().task::<(Queue<u64>, u64), String>("get_within").unwrap();
+    let q = Queue::<u64>::new(ctx());
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    let start = Instant::now();
+    assert_eq!(pool.apply(&get_within, (q.clone(), 100)).unwrap(), "queue is empty");
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    q.put(7).unwrap();
+    assert_eq!(pool.apply(&get_within, (q.clone(), 1000)).unwrap(), "got 7");
+
+    let timed = Pool::builder(ctx()).processes(1).timeout(Duration::from_millis(300)).build().unwrap();
+    let start = Instant::now();
+    match timed.apply(&get_within, (q.clone(), 60_000)) {
+        Err(Error::Task(f)) => assert_eq!(f.kind, FailureKind::Timeout),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(start.elapsed() < Duration::from_millis(1300), "{:?}", start.elapsed());
+}
+
+#[test]
+fn an_item_of_the_wrong_type_is_a_clear_error_and_the_queue_stays_usable() {
+    // The typed lookup refuses a queue of the wrong item type outright…
+    assert!(fixtures().task::<(Queue<String>, u64, u64), u64>("produce").is_err());
+    // …and if the check is skipped, the reader gets a decode error, not garbage.
+    let produce = fixtures().task_unchecked::<(Queue<String>, u64, u64), u64>("produce").unwrap();
+    let q = Queue::<String>::new(ctx());
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    pool.apply(&produce, (q.clone(), 300, 1)).unwrap();
+    assert!(matches!(q.get(), Err(GetError::Decode(_))));
+    q.put("fine".to_string()).unwrap();
+    assert_eq!(q.get().unwrap(), "fine");
+}
