@@ -174,3 +174,77 @@ fn process_file(filepath: String) -> FileReport {
         Err(e) => FileReport { path: filepath, size: None, hash: None, error: Some(e.to_string()) },
     }
 }
+
+// ---- Queue examples ---------------------------------------------------------------------------
+
+use wasmproc_guest::Queue;
+
+/// `def square(numbers, q): for n in numbers: q.put(n * n)`
+#[task]
+fn square_into(numbers: Vec<i64>, q: Queue<i64>) {
+    for n in numbers {
+        q.put(n * n).expect("queue open");
+    }
+}
+
+/// ```python
+/// def producer(queue, items):
+///     for item in items:
+///         print(f"Producing: {item}"); queue.put(item); time.sleep(0.1)
+///     queue.put(None)  # 结束信号
+/// ```
+#[task]
+fn producer(queue: Queue<Option<i64>>, items: Vec<i64>) {
+    for item in items {
+        println!("Producing: {item}");
+        queue.put(Some(item)).expect("queue open");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    queue.put(None).expect("queue open");
+}
+
+/// ```python
+/// def consumer(queue):
+///     while True:
+///         item = queue.get()
+///         if item is None: break
+///         print(f"Consuming: {item}"); time.sleep(0.2)
+/// ```
+#[task]
+fn consumer(queue: Queue<Option<i64>>) {
+    while let Ok(Some(item)) = queue.get() {
+        println!("Consuming: {item}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The many-producers example: puts `(producer_id, item)` pairs until the queue is closed.
+#[task]
+fn produce_until_closed(queue: Queue<(u32, u32)>, producer_id: u32) -> u32 {
+    let mut seed = producer_id.wrapping_mul(2654435761).wrapping_add(1);
+    let mut made = 0;
+    loop {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let item = 1 + seed % 100;
+        if queue.put((producer_id, item)).is_err() {
+            return made; // closed: the stop signal
+        }
+        made += 1;
+        println!("Producer {producer_id} produced: {item}");
+        std::thread::sleep(Duration::from_millis(100 + u64::from(seed % 400)));
+    }
+}
+
+/// The many-consumers example: takes pairs until the queue is closed and drained.
+#[task]
+fn consume_until_closed(queue: Queue<(u32, u32)>, consumer_id: u32) -> u32 {
+    let mut taken = 0;
+    while let Ok((producer_id, item)) = queue.get() {
+        taken += 1;
+        println!("Consumer {consumer_id} consumed: {item} from Producer {producer_id}");
+        std::thread::sleep(Duration::from_millis(200 + u64::from(item % 200)));
+    }
+    taken
+}
