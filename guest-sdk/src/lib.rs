@@ -49,9 +49,11 @@
 
 mod bindings;
 mod dispatch;
+mod pipe;
 mod queue;
 mod registry;
 
+pub use pipe::{Connection, RecvError, SendError};
 pub use queue::{GetError, PutError, Queue};
 pub use wasmproc_guest_macros::task;
 

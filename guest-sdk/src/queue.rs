@@ -36,6 +36,16 @@ impl<T> fmt::Debug for Queue<T> {
     }
 }
 
+impl<T> Queue<T> {
+    pub(crate) fn from_id(id: u64) -> Queue<T> {
+        Queue { id, _items: PhantomData }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+}
+
 impl<'de, T> Deserialize<'de> for Queue<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Queue { id: u64::deserialize(deserializer)?, _items: PhantomData })
@@ -176,5 +186,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Closes the queue for everyone: puts fail, gets drain and then fail.
     pub fn close(&self) {
         let _ = wit::close(self.id);
+    }
+
+    /// Whether the queue was closed (or its owner dropped it).
+    pub fn is_closed(&self) -> bool {
+        wit::is_closed(self.id).unwrap_or(true)
     }
 }

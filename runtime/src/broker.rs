@@ -60,6 +60,7 @@ impl Broker {
                 q.close();
                 (QueueReply::Ok, Vec::new())
             }
+            QueueOp::IsClosed { .. } => (QueueReply::Len(u64::from(q.is_closed())), Vec::new()),
         }
     }
 }
@@ -71,14 +72,17 @@ pub(crate) enum QueueOp {
     Get { queue: u64 },
     Len { queue: u64 },
     Close { queue: u64 },
+    IsClosed { queue: u64 },
 }
 
 impl QueueOp {
     fn queue(self) -> u64 {
         match self {
-            QueueOp::Put { queue } | QueueOp::Get { queue } | QueueOp::Len { queue } | QueueOp::Close { queue } => {
-                queue
-            }
+            QueueOp::Put { queue }
+            | QueueOp::Get { queue }
+            | QueueOp::Len { queue }
+            | QueueOp::Close { queue }
+            | QueueOp::IsClosed { queue } => queue,
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::guest::TaskInfo;
 use crate::pool::{ChunkDone, Job};
 use crate::protocol::WireCodec;
+use crate::queue::KeepAlive;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -223,8 +224,14 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
         &self.sig
     }
 
-    /// Appends the encoding of `args` to `buf`; returns its length. On error `buf` is unchanged.
-    pub(crate) fn encode_into(&self, args: &A, buf: &mut Vec<u8>) -> Result<u32> {
+    /// Appends the encoding of `args` to `buf`; returns its length, and the queues the arguments
+    /// refer to (to keep alive while the task may use them). On error `buf` is unchanged.
+    pub(crate) fn encode_into(&self, args: &A, buf: &mut Vec<u8>) -> Result<(u32, KeepAlive)> {
+        let (len, handles) = crate::queue::collecting_handles(|| self.encode_plain(args, buf));
+        Ok((len?, handles))
+    }
+
+    fn encode_plain(&self, args: &A, buf: &mut Vec<u8>) -> Result<u32> {
         let start = buf.len();
         let written = match self.codec {
             WireCodec::Postcard => postcard::to_io(args, &mut *buf).map(|_| ()).map_err(|e| e.to_string()),
@@ -242,8 +249,17 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
     }
 
     /// A job running this task on the inputs encoded in `args`.
-    pub(crate) fn job(&self, base: usize, args: Vec<u8>, lens: Vec<u32>, reply: flume::Sender<ChunkDone>) -> Job {
-        Job::new(self.module.inner.clone(), self.sig.clone(), self.codec, base, args, lens, reply)
+    pub(crate) fn job(
+        &self,
+        base: usize,
+        args: Vec<u8>,
+        lens: Vec<u32>,
+        keep: KeepAlive,
+        reply: flume::Sender<ChunkDone>,
+    ) -> Job {
+        let mut job = Job::new(self.module.inner.clone(), self.sig.clone(), self.codec, base, args, lens, reply);
+        job.keep = keep;
+        job
     }
 
     pub(crate) fn decode(&self, bytes: &[u8]) -> Result<R> {

@@ -68,6 +68,8 @@ struct Call {
     task: Arc<TaskSignature>,
     codec: WireCodec,
     args: Vec<u8>,
+    /// Queues the arguments refer to, alive as long as the process handle.
+    _keep: crate::queue::KeepAlive,
 }
 
 enum Phase {
@@ -183,10 +185,16 @@ impl Process {
         args: A,
     ) -> Result<ProcessBuilder> {
         let mut bytes = Vec::new();
-        task.encode_into(&args, &mut bytes)?;
+        let (_, keep) = task.encode_into(&args, &mut bytes)?;
         Ok(ProcessBuilder {
             ctx: ctx.clone(),
-            call: Call { module: task.module.inner.clone(), task: task.sig.clone(), codec: task.codec, args: bytes },
+            call: Call {
+                module: task.module.inner.clone(),
+                task: task.sig.clone(),
+                codec: task.codec,
+                args: bytes,
+                _keep: keep,
+            },
             name: None,
             daemon: false,
             sandbox: Sandbox::default(),

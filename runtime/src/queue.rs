@@ -59,9 +59,31 @@ impl<T> fmt::Debug for Queue<T> {
     }
 }
 
+/// Queues a task's arguments refer to, kept alive until the task is answered.
+pub(crate) type KeepAlive = Vec<Arc<dyn std::any::Any + Send + Sync>>;
+
+thread_local! {
+    /// Collects the queues serialized while task arguments are being encoded.
+    static SERIALIZED: std::cell::RefCell<Option<KeepAlive>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `encode` and returns, with its result, the queues it serialized: a queue passed to a task
+/// must outlive the host's own handles for as long as the task may use it.
+pub(crate) fn collecting_handles<R>(encode: impl FnOnce() -> R) -> (R, KeepAlive) {
+    let outer = SERIALIZED.with(|s| s.replace(Some(Vec::new())));
+    let result = encode();
+    let handles = SERIALIZED.with(|s| s.replace(outer)).unwrap_or_default();
+    (result, handles)
+}
+
 /// A queue is sent to tasks as its handle.
 impl<T> Serialize for Queue<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SERIALIZED.with(|s| {
+            if let Some(handles) = s.borrow_mut().as_mut() {
+                handles.push(self.inner.clone());
+            }
+        });
         serializer.serialize_u64(self.inner.id)
     }
 }

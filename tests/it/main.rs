@@ -7,6 +7,7 @@ mod common;
 mod errors;
 mod faults;
 mod limits;
+mod pipe;
 mod pool;
 mod process;
 mod queue;

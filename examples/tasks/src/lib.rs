@@ -248,3 +248,49 @@ fn consume_until_closed(queue: Queue<(u32, u32)>, consumer_id: u32) -> u32 {
     }
     taken
 }
+
+// ---- Pipe example -----------------------------------------------------------------------------
+
+use wasmproc_guest::{Connection, RecvError};
+
+/// ```python
+/// def sender(conn):
+///     for msg in ['Hello', 'World', 'Done']:
+///         conn.send(msg); print(f"Sent: {msg}")
+///     conn.close()
+/// ```
+#[task]
+fn sender(conn: Connection<String>) {
+    for msg in ["Hello", "World", "Done"] {
+        conn.send(msg.to_string()).expect("pipe open");
+        println!("Sent: {msg}");
+    }
+    conn.close();
+}
+
+/// ```python
+/// def receiver(conn):
+///     while True:
+///         try:
+///             msg = conn.recv(); print(f"Received: {msg}")
+///             if msg == 'Done': break
+///         except EOFError:
+///             break
+///     conn.close()
+/// ```
+#[task]
+fn receiver(conn: Connection<String>) {
+    loop {
+        match conn.recv() {
+            Ok(msg) => {
+                println!("Received: {msg}");
+                if msg == "Done" {
+                    break;
+                }
+            }
+            Err(RecvError::Eof) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    conn.close();
+}

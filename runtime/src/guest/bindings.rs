@@ -10,5 +10,6 @@ wasmtime::component::bindgen!({
         "wasmproc:task/queue.get": trappable,
         "wasmproc:task/queue.len": trappable,
         "wasmproc:task/queue.close": trappable,
+        "wasmproc:task/queue.is-closed": trappable,
     },
 });

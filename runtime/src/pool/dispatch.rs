@@ -138,7 +138,7 @@ impl Segment {
 }
 
 /// What a pool was asked to do beyond running tasks (see `PoolBuilder`).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct PoolOptions {
     /// Resend a job whose worker died this many times before failing it.
     pub(crate) retries: u32,
@@ -152,8 +152,23 @@ pub(crate) struct PoolOptions {
     pub(crate) fuel: Option<u64>,
     /// What guests may touch.
     pub(crate) sandbox: crate::sandbox::Sandbox,
+    /// Queues the initializer's arguments refer to.
+    pub(crate) keep: crate::queue::KeepAlive,
     /// Run on every fresh instance of this module in each worker (Python's `initializer`).
     pub(crate) initializer: Option<(Arc<crate::module::ModuleInner>, InitCall)>,
+}
+
+impl std::fmt::Debug for PoolOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolOptions")
+            .field("retries", &self.retries)
+            .field("max_tasks_per_child", &self.max_tasks_per_child)
+            .field("timeout", &self.timeout)
+            .field("max_memory", &self.max_memory)
+            .field("fuel", &self.fuel)
+            .field("sandbox", &self.sandbox)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PoolOptions {

@@ -25,6 +25,8 @@ pub(crate) struct Job {
     pub(crate) attempts: u32,
     /// Set when its caller gave up: the job is dropped (answering `Terminated`) instead of sent.
     pub(crate) cancel: Option<Arc<AtomicBool>>,
+    /// Queues its arguments refer to, alive until the job is answered.
+    pub(crate) keep: crate::queue::KeepAlive,
     reply: Option<flume::Sender<ChunkDone>>,
 }
 
@@ -55,7 +57,18 @@ impl Job {
         lens: Vec<u32>,
         reply: flume::Sender<ChunkDone>,
     ) -> Job {
-        Job { module, task, codec, base, args: Arc::new(args), lens, attempts: 0, cancel: None, reply: Some(reply) }
+        Job {
+            module,
+            task,
+            codec,
+            base,
+            args: Arc::new(args),
+            lens,
+            attempts: 0,
+            cancel: None,
+            keep: Vec::new(),
+            reply: Some(reply),
+        }
     }
 
     pub(crate) fn cancelled(&self) -> bool {

@@ -340,9 +340,13 @@ impl Pool {
         let items = items.into_iter();
         let mut args = Vec::new();
         let mut lens = Vec::with_capacity(items.size_hint().0);
+        let mut keep = Vec::new();
         for item in items {
             match task.encode_into(&item, &mut args) {
-                Ok(len) => lens.push(len),
+                Ok((len, handles)) => {
+                    lens.push(len);
+                    keep.extend(handles);
+                }
                 Err(e) => return AsyncResult::failed(e),
             }
         }
@@ -356,7 +360,7 @@ impl Pool {
             let chunk_args =
                 if len <= chunksize { std::mem::take(&mut args) } else { args[offset..offset + bytes].to_vec() };
             offset += bytes;
-            let mut job = task.job(chunk * chunksize, chunk_args, lens.to_vec(), tx.clone());
+            let mut job = task.job(chunk * chunksize, chunk_args, lens.to_vec(), keep.clone(), tx.clone());
             job.cancel = Some(cancel.clone());
             if let Err(e) = self.dispatcher.submit(job) {
                 cancel.store(true, Ordering::Release);
@@ -471,7 +475,9 @@ impl PoolBuilder<'_> {
     /// [`FailureKind::Load`](crate::FailureKind::Load) naming the initializer.
     pub fn initializer<A: Serialize, R: DeserializeOwned>(mut self, task: &Task<A, R>, args: A) -> Result<Self> {
         let mut bytes = Vec::new();
-        task.encode_into(&args, &mut bytes)?;
+        // An initializer's queue arguments live as long as the pool's options.
+        let (_, keep) = task.encode_into(&args, &mut bytes)?;
+        self.options.keep.extend(keep);
         let call = crate::protocol::InitCall { task: task.sig.name().to_string(), codec: task.codec, args: bytes };
         self.options.initializer = Some((task.module.inner.clone(), call));
         Ok(self)

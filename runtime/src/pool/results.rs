@@ -271,6 +271,7 @@ where
             let base = self.next_index;
             let mut args = Vec::new();
             let mut lens = Vec::with_capacity(self.chunksize);
+            let mut keep = Vec::new();
             while lens.len() < self.chunksize {
                 let Some(item) = self.input.next() else {
                     self.input_done = true;
@@ -279,7 +280,10 @@ where
                 self.outstanding += 1;
                 let index = base + lens.len();
                 match self.task.encode_into(&item, &mut args) {
-                    Ok(len) => lens.push(len),
+                    Ok((len, handles)) => {
+                        lens.push(len);
+                        keep.extend(handles);
+                    }
                     Err(e) => {
                         // An input that cannot be encoded ends its chunk and is reported in place.
                         self.local.insert(index, e);
@@ -290,14 +294,14 @@ where
             }
             if !lens.is_empty() {
                 self.next_index = self.next_index.max(base + lens.len());
-                self.submit(base, args, lens);
+                self.submit(base, args, lens, keep);
             }
         }
     }
 
-    fn submit(&mut self, base: usize, args: Vec<u8>, lens: Vec<u32>) {
+    fn submit(&mut self, base: usize, args: Vec<u8>, lens: Vec<u32>, keep: crate::queue::KeepAlive) {
         let len = lens.len();
-        match self.dispatcher.submit(self.task.job(base, args, lens, self.tx.clone())) {
+        match self.dispatcher.submit(self.task.job(base, args, lens, keep, self.tx.clone())) {
             Ok(()) => self.in_flight += 1,
             Err(e) => {
                 for i in 0..len {
