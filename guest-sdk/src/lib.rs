@@ -54,7 +54,7 @@ mod queue;
 mod registry;
 
 pub use pipe::{Connection, RecvError, SendError};
-pub use queue::{GetError, PutError, Queue};
+pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
 pub use wasmproc_guest_macros::task;
 
 /// The process a task runs in — Python's `multiprocessing.current_process()`.

@@ -193,3 +193,69 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         wit::is_closed(self.id).unwrap_or(true)
     }
 }
+
+/// Python's `SimpleQueue`: an unbounded [`Queue`].
+pub type SimpleQueue<T> = Queue<T>;
+
+/// A host `JoinableQueue<T>` passed to this task: a [`Queue`] (through `Deref`) plus
+/// `task_done` and `join`.
+pub struct JoinableQueue<T>(Queue<T>);
+
+impl<T> Clone for JoinableQueue<T> {
+    fn clone(&self) -> Self {
+        JoinableQueue(self.0.clone())
+    }
+}
+
+impl<T> fmt::Debug for JoinableQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinableQueue").field(&self.0).finish()
+    }
+}
+
+impl<T> std::ops::Deref for JoinableQueue<T> {
+    type Target = Queue<T>;
+    fn deref(&self) -> &Queue<T> {
+        &self.0
+    }
+}
+
+impl<'de, T> Deserialize<'de> for JoinableQueue<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Queue::deserialize(deserializer).map(JoinableQueue)
+    }
+}
+
+impl<T> Serialize for JoinableQueue<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// `task_done` was called more times than items were put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyTaskDone;
+
+impl fmt::Display for TooManyTaskDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task_done() called more times than items were put")
+    }
+}
+
+impl std::error::Error for TooManyTaskDone {}
+
+impl<T> JoinableQueue<T> {
+    /// Marks one item taken from the queue as processed.
+    pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
+        wit::task_done(self.0.id).map_err(|_| TooManyTaskDone)
+    }
+
+    /// Waits until every item put has been marked done.
+    pub fn join(&self) {
+        let mut backoff = Duration::from_micros(20);
+        while wit::unfinished(self.0.id).is_ok_and(|n| n > 0) {
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_millis(2));
+        }
+    }
+}

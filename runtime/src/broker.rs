@@ -18,6 +18,7 @@ pub(crate) enum QueueFault {
     Full,
     Closed,
     Unknown,
+    TooManyTaskDone,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +62,11 @@ impl Broker {
                 (QueueReply::Ok, Vec::new())
             }
             QueueOp::IsClosed { .. } => (QueueReply::Len(u64::from(q.is_closed())), Vec::new()),
+            QueueOp::TaskDone { .. } => match q.task_done() {
+                Ok(()) => (QueueReply::Ok, Vec::new()),
+                Err(f) => (QueueReply::Err(f), Vec::new()),
+            },
+            QueueOp::Unfinished { .. } => (QueueReply::Len(q.unfinished() as u64), Vec::new()),
         }
     }
 }
@@ -73,6 +79,8 @@ pub(crate) enum QueueOp {
     Len { queue: u64 },
     Close { queue: u64 },
     IsClosed { queue: u64 },
+    TaskDone { queue: u64 },
+    Unfinished { queue: u64 },
 }
 
 impl QueueOp {
@@ -82,7 +90,9 @@ impl QueueOp {
             | QueueOp::Get { queue }
             | QueueOp::Len { queue }
             | QueueOp::Close { queue }
-            | QueueOp::IsClosed { queue } => queue,
+            | QueueOp::IsClosed { queue }
+            | QueueOp::TaskDone { queue }
+            | QueueOp::Unfinished { queue } => queue,
         }
     }
 }
@@ -101,6 +111,7 @@ pub(crate) struct QueueCore {
     state: Mutex<State>,
     not_empty: Condvar,
     not_full: Condvar,
+    all_done: Condvar,
     capacity: Option<usize>,
 }
 
@@ -108,11 +119,19 @@ pub(crate) struct QueueCore {
 struct State {
     items: VecDeque<Vec<u8>>,
     closed: bool,
+    /// Items put and not yet marked done (`JoinableQueue`).
+    unfinished: usize,
 }
 
 impl QueueCore {
     fn new(capacity: Option<usize>) -> QueueCore {
-        QueueCore { state: Mutex::default(), not_empty: Condvar::new(), not_full: Condvar::new(), capacity }
+        QueueCore {
+            state: Mutex::default(),
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+            all_done: Condvar::new(),
+            capacity,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -133,6 +152,7 @@ impl QueueCore {
             }
             if self.capacity.is_none_or(|c| st.items.len() < c) {
                 st.items.push_back(item);
+                st.unfinished += 1;
                 drop(st);
                 self.not_empty.notify_one();
                 return Ok(());
@@ -175,6 +195,35 @@ impl QueueCore {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+
+    /// Marks one item as processed.
+    pub(crate) fn task_done(&self) -> Result<(), QueueFault> {
+        let mut st = self.lock();
+        if st.unfinished == 0 {
+            return Err(QueueFault::TooManyTaskDone);
+        }
+        st.unfinished -= 1;
+        if st.unfinished == 0 {
+            self.all_done.notify_all();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unfinished(&self) -> usize {
+        self.lock().unfinished
+    }
+
+    /// Waits until every item put was marked done, or `deadline`; returns whether they were.
+    pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
+        let mut st = self.lock();
+        while st.unfinished > 0 {
+            st = match wait(&self.all_done, st, deadline) {
+                Some(st) => st,
+                None => return false,
+            };
+        }
+        true
     }
 }
 

@@ -61,5 +61,5 @@ pub use module::{Module, Task, TaskSignature};
 pub use pipe::{Connection, RecvError, SendError, pipe, pipe_simplex};
 pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize};
 pub use process::{Process, ProcessBuilder};
-pub use queue::{GetError, PutError, Queue};
+pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
 pub use sandbox::{DirAccess, DirGrant, Sandbox};

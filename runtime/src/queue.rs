@@ -228,3 +228,86 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.inner.core.is_closed()
     }
 }
+
+/// Python's `SimpleQueue`: an unbounded [`Queue`] (every method of `Queue` works on it).
+pub type SimpleQueue<T> = Queue<T>;
+
+/// A [`Queue`] that also counts unfinished items — Python's `JoinableQueue`. Every successful
+/// put adds one; [`task_done`](JoinableQueue::task_done) (from the host or a task) removes one;
+/// [`join`](JoinableQueue::join) waits until none are left. All `Queue` methods are available
+/// through `Deref`.
+///
+/// ```
+/// # fn main() -> wasmproc::Result<()> {
+/// let ctx = wasmproc::Context::builder().cache_dir(std::env::temp_dir().join("wasmproc-doc-cache")).build()?;
+/// let q = wasmproc::JoinableQueue::<u32>::new(&ctx);
+/// q.put(1).unwrap();
+/// assert!(!q.join_timeout(std::time::Duration::from_millis(10)));
+/// assert_eq!(q.get().unwrap(), 1);
+/// q.task_done().unwrap();
+/// q.join();
+/// # Ok(()) }
+/// ```
+pub struct JoinableQueue<T>(Queue<T>);
+
+impl<T> Clone for JoinableQueue<T> {
+    fn clone(&self) -> Self {
+        JoinableQueue(self.0.clone())
+    }
+}
+
+impl<T> fmt::Debug for JoinableQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinableQueue").field(&self.0).field(&self.0.inner.core.unfinished()).finish()
+    }
+}
+
+impl<T> std::ops::Deref for JoinableQueue<T> {
+    type Target = Queue<T>;
+    fn deref(&self) -> &Queue<T> {
+        &self.0
+    }
+}
+
+impl<T> Serialize for JoinableQueue<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// `task_done` was called more times than items were put (Python's `ValueError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("task_done() called more times than items were put")]
+pub struct TooManyTaskDone;
+
+impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
+    /// An unbounded joinable queue.
+    pub fn new(ctx: &Context) -> JoinableQueue<T> {
+        JoinableQueue(Queue::new(ctx))
+    }
+
+    /// A joinable queue of at most `capacity` items.
+    pub fn bounded(ctx: &Context, capacity: usize) -> JoinableQueue<T> {
+        JoinableQueue(Queue::bounded(ctx, capacity))
+    }
+
+    /// Marks one item as processed — `q.task_done()`.
+    pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
+        self.0.inner.core.task_done().map_err(|_| TooManyTaskDone)
+    }
+
+    /// Waits until every item put has been marked done — `q.join()`.
+    pub fn join(&self) {
+        self.0.inner.core.join(None);
+    }
+
+    /// Like [`join`](JoinableQueue::join), giving up after `timeout`; returns whether all were done.
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        self.0.inner.core.join(Some(Instant::now() + timeout))
+    }
+
+    /// Items put and not yet marked done.
+    pub fn unfinished(&self) -> usize {
+        self.0.inner.core.unfinished()
+    }
+}

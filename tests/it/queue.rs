@@ -118,3 +118,22 @@ fn an_item_of_the_wrong_type_is_a_clear_error_and_the_queue_stays_usable() {
     q.put("fine".to_string()).unwrap();
     assert_eq!(q.get().unwrap(), "fine");
 }
+
+#[test]
+fn a_joinable_queue_is_joined_when_guests_mark_every_item_done() {
+    use wasmproc::JoinableQueue;
+    let worker = fixtures().task::<(JoinableQueue<u64>, Queue<u64>), u64>("joinable_worker").unwrap();
+    let jobs = JoinableQueue::<u64>::new(ctx());
+    let results = Queue::<u64>::new(ctx());
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    let workers: Vec<_> = (0..2).map(|_| pool.apply_async(&worker, (jobs.clone(), results.clone()))).collect();
+    for i in 0..100 {
+        jobs.put(i).unwrap();
+    }
+    assert!(jobs.join_timeout(Duration::from_secs(20)), "{} unfinished", jobs.unfinished());
+    assert_eq!(results.len(), 100, "join returned only after every item was processed");
+    jobs.close();
+    let handled: u64 = workers.into_iter().map(|w| w.get().unwrap()).sum();
+    assert_eq!(handled, 100);
+    assert_eq!(jobs.task_done(), Err(wasmproc::TooManyTaskDone));
+}

@@ -11,5 +11,7 @@ wasmtime::component::bindgen!({
         "wasmproc:task/queue.len": trappable,
         "wasmproc:task/queue.close": trappable,
         "wasmproc:task/queue.is-closed": trappable,
+        "wasmproc:task/queue.task-done": trappable,
+        "wasmproc:task/queue.unfinished": trappable,
     },
 });

@@ -41,6 +41,7 @@ fn to_wit(fault: QueueFault) -> QueueError {
         QueueFault::Full => QueueError::Full,
         QueueFault::Closed => QueueError::Closed,
         QueueFault::Unknown => QueueError::Unknown,
+        QueueFault::TooManyTaskDone => QueueError::TooManyTaskDone,
     }
 }
 
@@ -109,6 +110,22 @@ impl queue::Host for GuestState {
 
     fn is_closed(&mut self, queue: u64) -> wasmtime::Result<Result<bool, QueueError>> {
         self.queue_is_closed(queue)
+    }
+
+    fn task_done(&mut self, queue: u64) -> wasmtime::Result<Result<(), QueueError>> {
+        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::TaskDone { queue }, &[]) {
+            (QueueReply::Ok, _) => Ok(()),
+            (QueueReply::Err(f), _) => Err(f),
+            (QueueReply::Len(_), _) => Err(QueueFault::Unknown),
+        })
+    }
+
+    fn unfinished(&mut self, queue: u64) -> wasmtime::Result<Result<u64, QueueError>> {
+        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::Unfinished { queue }, &[]) {
+            (QueueReply::Len(n), _) => Ok(n),
+            (QueueReply::Err(f), _) => Err(f),
+            (QueueReply::Ok, _) => Err(QueueFault::Unknown),
+        })
     }
 
     fn close(&mut self, queue: u64) -> wasmtime::Result<Result<(), QueueError>> {
