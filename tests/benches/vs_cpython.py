@@ -38,6 +38,85 @@ def process_roundtrip(method, reps):
     return statistics.median(times)
 
 
+def q_producer(q, n):
+    for i in range(n):
+        q.put(i)
+
+
+def q_blob_producer(q, n, size):
+    blob = bytes(size)
+    for _ in range(n):
+        q.put(blob)
+
+
+def echo(conn, other_end):
+    other_end.close()  # inherited through fork: without this, recv would never see EOF
+    while True:
+        try:
+            conn.send(conn.recv())
+        except EOFError:
+            break
+
+
+def pipe_blob_sender(conn, n, size):
+    blob = bytes(size)
+    for _ in range(n):
+        conn.send_bytes(blob)
+    conn.close()
+
+
+def ipc(cfg, reps):
+    out = {}
+    ctx = mp.get_context("fork")
+
+    def queue_small():
+        q = ctx.Queue()
+        p = ctx.Process(target=q_producer, args=(q, cfg["q_items"]))
+        p.start()
+        for _ in range(cfg["q_items"]):
+            q.get()
+        p.join()
+
+    out["queue_small_msgs_per_s"] = cfg["q_items"] / median_time(reps, queue_small)
+
+    def queue_blobs():
+        q = ctx.Queue()
+        p = ctx.Process(target=q_blob_producer, args=(q, cfg["blob_count"], cfg["blob_size"]))
+        p.start()
+        for _ in range(cfg["blob_count"]):
+            q.get()
+        p.join()
+
+    out["queue_blob_mb_per_s"] = cfg["blob_count"] * cfg["blob_size"] / 1e6 / median_time(reps, queue_blobs)
+
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=echo, args=(child, parent))
+    p.start()
+    child.close()  # the parent's copy: the child sees EOF once the parent closes its end
+    n = cfg["pingpongs"]
+
+    def pingpong():
+        for i in range(n):
+            parent.send(i)
+            parent.recv()
+
+    out["pipe_rtt_s"] = median_time(reps, pingpong) / n
+    parent.close()
+    p.join()
+
+    def pipe_blobs():
+        r, w = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=pipe_blob_sender, args=(w, cfg["blob_count"], cfg["blob_size"]))
+        p.start()
+        w.close()
+        for _ in range(cfg["blob_count"]):
+            r.recv_bytes()
+        p.join()
+
+    out["pipe_blob_mb_per_s"] = cfg["blob_count"] * cfg["blob_size"] / 1e6 / median_time(reps, pipe_blobs)
+    return out
+
+
 def startup(method, reps):
     ctx = mp.get_context(method)
     times = []
@@ -85,6 +164,7 @@ def main():
         serial = [compute_heavy(x) for x in numbers]
         assert serial == pool.map(compute_heavy, numbers)
         out["heavy_result"] = serial[0]
+    out.update(ipc(cfg, reps))
     print(json.dumps(out))
 
 

@@ -16,7 +16,7 @@
 use serde::Deserialize;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use wasmproc::{Context, Pool, Process};
+use wasmproc::{Connection, Context, Pool, Process, Queue, pipe, pipe_simplex};
 
 /// Every measurement is repeated this often (startup: `STARTUP_REPS`) and the median reported.
 const REPS: usize = 5;
@@ -29,6 +29,10 @@ const HEAVY_ITEMS: usize = 8;
 /// A larger compute workload (wasm vs native only): at 0.5 ms per item the small one is dominated
 /// by scheduling noise on a 2-CPU machine.
 const BIG_HEAVY_N: u64 = 100_000_000;
+const Q_ITEMS: u64 = 100_000;
+const BLOB_COUNT: u32 = 200;
+const BLOB_SIZE: u32 = 1 << 20;
+const PINGPONGS: u64 = 2_000;
 
 #[derive(Deserialize, Debug)]
 struct Python {
@@ -43,6 +47,10 @@ struct Python {
     heavy_serial_s: f64,
     heavy_parallel_s: f64,
     heavy_result: u64,
+    queue_small_msgs_per_s: f64,
+    queue_blob_mb_per_s: f64,
+    pipe_rtt_s: f64,
+    pipe_blob_mb_per_s: f64,
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -78,6 +86,7 @@ fn run_python() -> Option<Python> {
     let cfg = serde_json::json!({
         "reps": REPS, "startup_reps": STARTUP_REPS, "map_items": MAP_ITEMS, "map1_items": MAP1_ITEMS,
         "apply_reps": APPLY_REPS, "heavy_n": HEAVY_N, "heavy_items": HEAVY_ITEMS,
+        "q_items": Q_ITEMS, "blob_count": BLOB_COUNT, "blob_size": BLOB_SIZE, "pingpongs": PINGPONGS,
     });
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/vs_cpython.py");
     let out = match Command::new("python3").arg(script).arg(cfg.to_string()).output() {
@@ -191,6 +200,58 @@ fn main() -> wasmproc::Result<()> {
         }
     });
 
+    // Queues and pipes: a producer process to the host, and a ping-pong partner.
+    let produce = module.task::<(Queue<u64>, u64, u64), u64>("produce")?;
+    let produce_blobs = module.task::<(Queue<Vec<u8>>, u32, u32), u32>("produce_blobs")?;
+    let send_blobs = module.task::<(Connection<Vec<u8>>, u32, u32), u32>("send_blobs")?;
+    let doubler = module.task::<Connection<u64>, u64>("doubler")?;
+    let queue_small = Q_ITEMS as f64
+        / median_secs(|| {
+            let q = Queue::<u64>::new(&ctx);
+            let p = Process::builder(&ctx, &produce, (q.clone(), 0, Q_ITEMS)).expect("process").start().expect("start");
+            for _ in 0..Q_ITEMS {
+                q.get().expect("item");
+            }
+            p.join();
+        });
+    let blob_mb = f64::from(BLOB_COUNT) * f64::from(BLOB_SIZE) / 1e6;
+    let queue_blobs = blob_mb
+        / median_secs(|| {
+            let q = Queue::<Vec<u8>>::new(&ctx);
+            let p = Process::builder(&ctx, &produce_blobs, (q.clone(), BLOB_COUNT, BLOB_SIZE))
+                .expect("process")
+                .start()
+                .expect("start");
+            for _ in 0..BLOB_COUNT {
+                assert_eq!(q.get().expect("blob").len(), BLOB_SIZE as usize);
+            }
+            p.join();
+        });
+    let (here, there) = pipe::<u64>(&ctx);
+    let partner = Process::builder(&ctx, &doubler, there)?.start()?;
+    here.send(1).expect("send");
+    here.recv().expect("recv");
+    let pipe_rtt = median_secs(|| {
+        for i in 0..PINGPONGS {
+            here.send(i).expect("send");
+            here.recv().expect("recv");
+        }
+    }) / PINGPONGS as f64;
+    here.close();
+    partner.join();
+    let pipe_blobs = blob_mb
+        / median_secs(|| {
+            let (r, w) = pipe_simplex::<Vec<u8>>(&ctx);
+            let p = Process::builder(&ctx, &send_blobs, (w, BLOB_COUNT, BLOB_SIZE))
+                .expect("process")
+                .start()
+                .expect("start");
+            for _ in 0..BLOB_COUNT {
+                r.recv().expect("blob");
+            }
+            p.join();
+        });
+
     eprintln!("measuring CPython…");
     let py = run_python();
     if let Some(py) = &py {
@@ -264,6 +325,30 @@ fn main() -> wasmproc::Result<()> {
         "| compute_heavy speedup, 2 processes | {:.2}× | {} | – | ≥ 1.9× |",
         heavy_serial / heavy_parallel,
         pyv(&|p| format!("{:.2}×", p.heavy_serial_s / p.heavy_parallel_s))
+    );
+    println!(
+        "| Queue: {Q_ITEMS} small messages, process → host | {} | {} | {} throughput | ≥ 5× |",
+        per_s(queue_small),
+        pyv(&|p| per_s(p.queue_small_msgs_per_s)),
+        ratio(&|p| queue_small / p.queue_small_msgs_per_s)
+    );
+    println!(
+        "| Queue: {BLOB_COUNT} × 1 MiB, process → host | {:.0} MB/s | {} | {} throughput | ≥ 4× |",
+        queue_blobs,
+        pyv(&|p| format!("{:.0} MB/s", p.queue_blob_mb_per_s)),
+        ratio(&|p| queue_blobs / p.queue_blob_mb_per_s)
+    );
+    println!(
+        "| Pipe: ping-pong round trip | {} | {} | {} time | ≤ 0.3× |",
+        us(pipe_rtt),
+        pyv(&|p| us(p.pipe_rtt_s)),
+        ratio(&|p| pipe_rtt / p.pipe_rtt_s)
+    );
+    println!(
+        "| Pipe: {BLOB_COUNT} × 1 MiB, process → host | {:.0} MB/s | {} | {} throughput | ≥ 1.5× |",
+        pipe_blobs,
+        pyv(&|p| format!("{:.0} MB/s", p.pipe_blob_mb_per_s)),
+        ratio(&|p| pipe_blobs / p.pipe_blob_mb_per_s)
     );
     println!();
     println!("| compute_heavy 8 × 10⁶ | wasmproc | native Rust | wasmproc / native | target |");
