@@ -243,16 +243,7 @@ impl Process {
     /// Waits at most `timeout` — `p.join(timeout)`; returns whether the process has exited (or
     /// never started).
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.lock();
-        while matches!(st.phase, Phase::Running { .. }) {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            st = self.inner.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        true
+        self.inner.join_timeout(timeout)
     }
 
     /// Whether the process has started and not yet exited — `p.is_alive()`.
@@ -299,12 +290,9 @@ impl Process {
         if self.signal(libc::SIGTERM) {
             let inner = self.inner.clone();
             let _ = std::thread::Builder::new().name("wasmproc-terminate".into()).spawn(move || {
-                let p = Process { inner };
-                if !p.join_timeout(TERMINATE_GRACE) {
-                    p.signal(libc::SIGKILL);
+                if !inner.join_timeout(TERMINATE_GRACE) {
+                    inner.signal(libc::SIGKILL);
                 }
-                // Do not run Drop (it would join or kill again).
-                std::mem::forget(p);
             });
         }
     }
@@ -315,6 +303,29 @@ impl Process {
     }
 
     /// Sends `sig` if the process is running; returns whether it was.
+    fn signal(&self, sig: i32) -> bool {
+        self.inner.signal(sig)
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn join_timeout(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        while matches!(st.phase, Phase::Running { .. }) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        true
+    }
+
     fn signal(&self, sig: i32) -> bool {
         let st = self.lock();
         match st.phase {

@@ -109,7 +109,11 @@ impl queue::Host for GuestState {
     }
 
     fn is_closed(&mut self, queue: u64) -> wasmtime::Result<Result<bool, QueueError>> {
-        self.queue_is_closed(queue)
+        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::IsClosed { queue }, &[]) {
+            (QueueReply::Len(flag), _) => Ok(flag != 0),
+            (QueueReply::Err(f), _) => Err(f),
+            (QueueReply::Ok, _) => Err(QueueFault::Unknown),
+        })
     }
 
     fn task_done(&mut self, queue: u64) -> wasmtime::Result<Result<(), QueueError>> {
@@ -133,17 +137,6 @@ impl queue::Host for GuestState {
             (QueueReply::Ok, _) => Ok(()),
             (QueueReply::Err(f), _) => Err(f),
             (QueueReply::Len(_), _) => Err(QueueFault::Unknown),
-        })
-    }
-}
-
-impl GuestState {
-    /// `queue.is-closed` (kept out of the `Host` impl above only for length).
-    fn queue_is_closed(&mut self, queue: u64) -> wasmtime::Result<Result<bool, QueueError>> {
-        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::IsClosed { queue }, &[]) {
-            (QueueReply::Len(flag), _) => Ok(flag != 0),
-            (QueueReply::Err(f), _) => Err(f),
-            (QueueReply::Ok, _) => Err(QueueFault::Unknown),
         })
     }
 }
