@@ -57,6 +57,11 @@ pub use pipe::{Connection, RecvError, SendError};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
 pub use wasmproc_guest_macros::task;
 
+/// Raw bytes as one queue or pipe item: `Queue<ByteBuf>` moves a buffer with one copy, where a
+/// `Vec<u8>` item is encoded byte by byte. The host's `wasmproc::ByteBuf` is the same type
+/// (`serde_bytes::ByteBuf`).
+pub use serde_bytes::ByteBuf;
+
 /// The process a task runs in — Python's `multiprocessing.current_process()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {

@@ -149,11 +149,12 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
 
     /// Closes this end: the peer receives what was sent, then end of file.
     pub fn close(&self) {
-        if let Some(tx) = &self.tx {
-            tx.close();
-        }
+        // The receiving side first: a peer that sees end of file must also find its sends refused.
         if let Some(rx) = &self.rx {
             rx.close();
+        }
+        if let Some(tx) = &self.tx {
+            tx.close();
         }
     }
 

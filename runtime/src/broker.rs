@@ -1,15 +1,27 @@
 //! The broker: queues owned by the host and shared with every worker of its context.
 //!
-//! Host threads block on a queue directly (a condition variable). Guests reach it through their
-//! worker, which sends non-blocking requests over its socket and polls with backoff for the
-//! blocking ones: the host parks nothing on a worker's behalf, so a worker that dies mid-`get`
-//! strands no state (an item already handed to a dying worker is lost with it, as in Python).
+//! Host threads block on a queue directly (condition variables). Workers send requests over their
+//! socket, which the host's reader thread for that worker serves without ever blocking:
+//! - an operation that can complete now is answered at once;
+//! - a `get` on an empty queue or a `put` on a full one *parks*: the worker is registered on the
+//!   queue, and whoever makes the operation possible (a put, a get, `close`, or the broker's timer
+//!   when the request's deadline passes) answers it. A waiting guest therefore costs nothing and
+//!   is woken by the event itself, not by polling;
+//! - a put on an unbounded queue that the worker already knows to be unbounded is *sent*: no
+//!   answer, like Python's feeder thread. If it is refused (the queue was closed or dropped
+//!   meanwhile), the worker's reader counts it and the chunk that made it fails (never silently);
+//!   the worker is told, so its next put to that queue waits for an answer again.
+//!
+//! Invariants (under the queue's lock): remote getters wait only while `items` is empty; remote
+//! putters wait only while a bounded queue is full; every parked request is answered exactly once
+//! (by a put/get/close/timer), or dropped with its worker (`forget_peer`).
 
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 /// Why a queue operation did not complete (the WIT `queue-error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,73 +33,46 @@ pub(crate) enum QueueFault {
     TooManyTaskDone,
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct Broker {
-    next: AtomicU64,
-    queues: Mutex<HashMap<u64, Arc<QueueCore>>>,
-}
-
-impl Broker {
-    pub(crate) fn create(&self, capacity: Option<usize>) -> (u64, Arc<QueueCore>) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let core = Arc::new(QueueCore::new(capacity));
-        self.queues.lock().unwrap_or_else(|p| p.into_inner()).insert(id, core.clone());
-        (id, core)
-    }
-
-    pub(crate) fn get(&self, id: u64) -> Option<Arc<QueueCore>> {
-        self.queues.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
-    }
-
-    /// Forgets queue `id` (its last host handle is gone).
-    pub(crate) fn remove(&self, id: u64) {
-        self.queues.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-    }
-
-    /// Serves one request from a worker, without blocking.
-    pub(crate) fn serve(&self, op: QueueOp, payload: Vec<u8>) -> (QueueReply, Vec<u8>) {
-        let Some(q) = self.get(op.queue()) else { return (QueueReply::Err(QueueFault::Unknown), Vec::new()) };
-        match op {
-            QueueOp::Put { .. } => match q.put(payload, Some(Instant::now())) {
-                Ok(()) => (QueueReply::Ok, Vec::new()),
-                Err((fault, _)) => (QueueReply::Err(fault), Vec::new()),
-            },
-            QueueOp::Get { .. } => match q.get(Some(Instant::now())) {
-                Ok(item) => (QueueReply::Ok, item),
-                Err(fault) => (QueueReply::Err(fault), Vec::new()),
-            },
-            QueueOp::Len { .. } => (QueueReply::Len(q.len() as u64), Vec::new()),
-            QueueOp::Close { .. } => {
-                q.close();
-                (QueueReply::Ok, Vec::new())
-            }
-            QueueOp::IsClosed { .. } => (QueueReply::Len(u64::from(q.is_closed())), Vec::new()),
-            QueueOp::TaskDone { .. } => match q.task_done() {
-                Ok(()) => (QueueReply::Ok, Vec::new()),
-                Err(f) => (QueueReply::Err(f), Vec::new()),
-            },
-            QueueOp::Unfinished { .. } => (QueueReply::Len(q.unfinished() as u64), Vec::new()),
-        }
-    }
-}
-
-/// A request from a worker; `Put` carries the item as the frame's payload.
+/// A request from a worker; `Put` and `Send` carry the item as the frame's payload.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) enum QueueOp {
-    Put { queue: u64 },
-    Get { queue: u64 },
-    Len { queue: u64 },
-    Close { queue: u64 },
-    IsClosed { queue: u64 },
-    TaskDone { queue: u64 },
-    Unfinished { queue: u64 },
+    /// Append, waiting up to `timeout_ms` (`None`: forever) while the queue is full.
+    Put {
+        queue: u64,
+        timeout_ms: Option<u64>,
+    },
+    /// Append to an unbounded queue; no answer (see the module docs).
+    Send {
+        queue: u64,
+    },
+    /// Remove the oldest item, waiting up to `timeout_ms` while the queue is empty.
+    Get {
+        queue: u64,
+        timeout_ms: Option<u64>,
+    },
+    Len {
+        queue: u64,
+    },
+    Close {
+        queue: u64,
+    },
+    IsClosed {
+        queue: u64,
+    },
+    TaskDone {
+        queue: u64,
+    },
+    Unfinished {
+        queue: u64,
+    },
 }
 
 impl QueueOp {
     fn queue(self) -> u64 {
         match self {
-            QueueOp::Put { queue }
-            | QueueOp::Get { queue }
+            QueueOp::Put { queue, .. }
+            | QueueOp::Send { queue }
+            | QueueOp::Get { queue, .. }
             | QueueOp::Len { queue }
             | QueueOp::Close { queue }
             | QueueOp::IsClosed { queue }
@@ -98,39 +83,158 @@ impl QueueOp {
 }
 
 /// The answer; `Ok` to a `Get` carries the item as the frame's payload.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum QueueReply {
     Ok,
+    /// A put succeeded and the queue is unbounded: later puts may be sent without waiting.
+    OkUnbounded,
     Len(u64),
     Err(QueueFault),
 }
 
+/// How the broker answered a worker's request.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// Send this answer now.
+    Reply(QueueReply, Vec<u8>),
+    /// Parked, or a `Send` that was accepted: nothing to send now.
+    Nothing,
+    /// A `Send` was refused: its item is lost, and the chunk that sent it must fail.
+    Refused { queue: u64, fault: QueueFault },
+}
+
+/// A worker that can be answered later, from any thread.
+pub(crate) trait Peer: Send + Sync {
+    /// Writes `reply` (and `item`, for a get) to the worker. Hands the item back if the worker is
+    /// gone, so it is not lost.
+    fn answer(&self, reply: QueueReply, item: Vec<u8>) -> Result<(), Vec<u8>>;
+}
+
+/// A peer and its broker-wide identity (to drop its parked requests when it dies).
+#[derive(Clone)]
+pub(crate) struct PeerRef {
+    pub(crate) id: u64,
+    pub(crate) peer: Arc<dyn Peer>,
+}
+
+#[derive(Default)]
+pub(crate) struct Broker {
+    next: AtomicU64,
+    queues: Mutex<HashMap<u64, Arc<QueueCore>>>,
+    timers: Arc<Timers>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").field("queues", &self.queues.lock().map(|q| q.len()).unwrap_or(0)).finish()
+    }
+}
+
+impl Broker {
+    pub(crate) fn create(&self, capacity: Option<usize>) -> (u64, Arc<QueueCore>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let core = Arc::new(QueueCore::new(id, capacity, self.timers.clone()));
+        self.lock().insert(id, core.clone());
+        (id, core)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<QueueCore>>> {
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh identity for a worker connection.
+    pub(crate) fn peer(&self, peer: Arc<dyn Peer>) -> PeerRef {
+        PeerRef { id: self.next.fetch_add(1, Ordering::Relaxed) + 1, peer }
+    }
+
+    /// Forgets queue `id` (its last handle is gone); parked workers are told it is closed.
+    pub(crate) fn remove(&self, id: u64) {
+        let removed = self.lock().remove(&id);
+        if let Some(core) = removed {
+            core.close();
+        }
+    }
+
+    /// Drops every request `peer` has parked (its worker is gone; a put it parked never happened).
+    pub(crate) fn forget_peer(&self, peer: u64) {
+        let queues: Vec<Arc<QueueCore>> = self.lock().values().cloned().collect();
+        for q in queues {
+            let mut st = q.lock();
+            st.getters.retain(|w| w.peer.id != peer);
+            st.putters.retain(|(w, _)| w.peer.id != peer);
+        }
+    }
+
+    /// Serves one request from `peer`, without blocking.
+    pub(crate) fn serve(&self, op: QueueOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
+        let reply = |r: QueueReply| Served::Reply(r, Vec::new());
+        let Some(q) = self.lock().get(&op.queue()).cloned() else {
+            return match op {
+                QueueOp::Send { queue } => Served::Refused { queue, fault: QueueFault::Unknown },
+                _ => reply(QueueReply::Err(QueueFault::Unknown)),
+            };
+        };
+        match op {
+            QueueOp::Put { timeout_ms, .. } => q.remote_put(payload, timeout_ms, peer),
+            QueueOp::Send { queue } => match q.remote_put(payload, None, peer) {
+                Served::Reply(QueueReply::Err(fault), _) => Served::Refused { queue, fault },
+                _ => Served::Nothing,
+            },
+            QueueOp::Get { timeout_ms, .. } => q.remote_get(timeout_ms, peer),
+            QueueOp::Len { .. } => reply(QueueReply::Len(q.len() as u64)),
+            QueueOp::Close { .. } => {
+                q.close();
+                reply(QueueReply::Ok)
+            }
+            QueueOp::IsClosed { .. } => reply(QueueReply::Len(u64::from(q.is_closed()))),
+            QueueOp::TaskDone { .. } => match q.task_done() {
+                Ok(()) => reply(QueueReply::Ok),
+                Err(f) => reply(QueueReply::Err(f)),
+            },
+            QueueOp::Unfinished { .. } => reply(QueueReply::Len(q.unfinished() as u64)),
+        }
+    }
+}
+
+/// A worker's parked request.
+struct Waiting {
+    id: u64,
+    peer: PeerRef,
+}
+
 /// One queue: FIFO, optionally bounded, closable.
-#[derive(Debug)]
 pub(crate) struct QueueCore {
+    id: u64,
     state: Mutex<State>,
     not_empty: Condvar,
     not_full: Condvar,
     all_done: Condvar,
     capacity: Option<usize>,
+    timers: Arc<Timers>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     items: VecDeque<Vec<u8>>,
     closed: bool,
     /// Items put and not yet marked done (`JoinableQueue`).
     unfinished: usize,
+    /// Workers waiting for an item, oldest first.
+    getters: VecDeque<Waiting>,
+    /// Workers waiting for room, with their items, oldest first.
+    putters: VecDeque<(Waiting, Vec<u8>)>,
 }
 
 impl QueueCore {
-    fn new(capacity: Option<usize>) -> QueueCore {
+    fn new(id: u64, capacity: Option<usize>, timers: Arc<Timers>) -> QueueCore {
         QueueCore {
+            id,
             state: Mutex::default(),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
             all_done: Condvar::new(),
             capacity,
+            timers,
         }
     }
 
@@ -142,6 +246,42 @@ impl QueueCore {
         self.capacity
     }
 
+    fn has_room(&self, st: &State) -> bool {
+        self.capacity.is_none_or(|c| st.items.len() < c)
+    }
+
+    /// Appends `item` (there is room and the queue is open): hands it straight to the oldest
+    /// parked worker if there is one.
+    fn push<'a>(&'a self, mut st: MutexGuard<'a, State>, mut item: Vec<u8>) {
+        st.unfinished += 1;
+        while let Some(w) = st.getters.pop_front() {
+            drop(st);
+            match w.peer.peer.answer(QueueReply::Ok, item) {
+                Ok(()) => return,
+                // That worker is gone: the next one, or the queue.
+                Err(back) => item = back,
+            }
+            st = self.lock();
+        }
+        st.items.push_back(item);
+        drop(st);
+        self.not_empty.notify_one();
+    }
+
+    /// An item left: lets the oldest parked putter in, or wakes a host thread waiting for room.
+    fn made_room<'a>(&'a self, mut st: MutexGuard<'a, State>) {
+        if let Some((w, item)) = st.putters.pop_front() {
+            st.items.push_back(item);
+            st.unfinished += 1;
+            drop(st);
+            // The item is in whether or not its worker is still there to hear it.
+            let _ = w.peer.peer.answer(QueueReply::Ok, Vec::new());
+        } else {
+            drop(st);
+            self.not_full.notify_one();
+        }
+    }
+
     /// Appends `item`, waiting until `deadline` (`None`: forever) while the queue is full. On
     /// failure the item comes back.
     pub(crate) fn put(&self, item: Vec<u8>, deadline: Option<Instant>) -> Result<(), (QueueFault, Vec<u8>)> {
@@ -150,11 +290,8 @@ impl QueueCore {
             if st.closed {
                 return Err((QueueFault::Closed, item));
             }
-            if self.capacity.is_none_or(|c| st.items.len() < c) {
-                st.items.push_back(item);
-                st.unfinished += 1;
-                drop(st);
-                self.not_empty.notify_one();
+            if self.has_room(&st) {
+                self.push(st, item);
                 return Ok(());
             }
             st = match wait(&self.not_full, st, deadline) {
@@ -169,8 +306,7 @@ impl QueueCore {
         let mut st = self.lock();
         loop {
             if let Some(item) = st.items.pop_front() {
-                drop(st);
-                self.not_full.notify_one();
+                self.made_room(st);
                 return Ok(item);
             }
             if st.closed {
@@ -183,14 +319,81 @@ impl QueueCore {
         }
     }
 
+    fn remote_put(self: &Arc<Self>, item: Vec<u8>, timeout_ms: Option<u64>, peer: &PeerRef) -> Served {
+        let mut st = self.lock();
+        if st.closed {
+            return Served::Reply(QueueReply::Err(QueueFault::Closed), Vec::new());
+        }
+        if self.has_room(&st) {
+            self.push(st, item);
+            let ok = if self.capacity.is_none() { QueueReply::OkUnbounded } else { QueueReply::Ok };
+            return Served::Reply(ok, Vec::new());
+        }
+        if timeout_ms == Some(0) {
+            return Served::Reply(QueueReply::Err(QueueFault::Full), Vec::new());
+        }
+        let id = self.timers.waiter_id();
+        st.putters.push_back((Waiting { id, peer: peer.clone() }, item));
+        drop(st);
+        if let Some(ms) = timeout_ms {
+            self.timers.add(Instant::now() + Duration::from_millis(ms), id, Arc::downgrade(self));
+        }
+        Served::Nothing
+    }
+
+    fn remote_get(self: &Arc<Self>, timeout_ms: Option<u64>, peer: &PeerRef) -> Served {
+        let mut st = self.lock();
+        if let Some(item) = st.items.pop_front() {
+            self.made_room(st);
+            return Served::Reply(QueueReply::Ok, item);
+        }
+        if st.closed {
+            return Served::Reply(QueueReply::Err(QueueFault::Closed), Vec::new());
+        }
+        if timeout_ms == Some(0) {
+            return Served::Reply(QueueReply::Err(QueueFault::Empty), Vec::new());
+        }
+        let id = self.timers.waiter_id();
+        st.getters.push_back(Waiting { id, peer: peer.clone() });
+        drop(st);
+        if let Some(ms) = timeout_ms {
+            self.timers.add(Instant::now() + Duration::from_millis(ms), id, Arc::downgrade(self));
+        }
+        Served::Nothing
+    }
+
+    /// The deadline of parked request `id` passed: answer it, if it is still waiting.
+    fn expire(&self, id: u64) {
+        let mut st = self.lock();
+        if let Some(at) = st.getters.iter().position(|w| w.id == id) {
+            let w = st.getters.remove(at).expect("position is in range");
+            drop(st);
+            let _ = w.peer.peer.answer(QueueReply::Err(QueueFault::Empty), Vec::new());
+        } else if let Some(at) = st.putters.iter().position(|(w, _)| w.id == id) {
+            let (w, _item) = st.putters.remove(at).expect("position is in range");
+            drop(st);
+            // The guest still has its item (the SDK hands it back with `Full`).
+            let _ = w.peer.peer.answer(QueueReply::Err(QueueFault::Full), Vec::new());
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
     }
 
+    /// Closes the queue and answers every parked worker `Closed`.
     pub(crate) fn close(&self) {
-        self.lock().closed = true;
+        let mut st = self.lock();
+        st.closed = true;
+        let getters = std::mem::take(&mut st.getters);
+        let putters = std::mem::take(&mut st.putters);
+        drop(st);
         self.not_empty.notify_all();
         self.not_full.notify_all();
+        let closed = || QueueReply::Err(QueueFault::Closed);
+        for w in getters.into_iter().chain(putters.into_iter().map(|(w, _)| w)) {
+            let _ = w.peer.peer.answer(closed(), Vec::new());
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -227,6 +430,12 @@ impl QueueCore {
     }
 }
 
+impl std::fmt::Debug for QueueCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueCore").field("id", &self.id).field("capacity", &self.capacity).finish()
+    }
+}
+
 /// Waits on `cond` until `deadline`; `None` once it has passed.
 fn wait<'a>(cond: &Condvar, st: MutexGuard<'a, State>, deadline: Option<Instant>) -> Option<MutexGuard<'a, State>> {
     match deadline {
@@ -241,20 +450,105 @@ fn wait<'a>(cond: &Condvar, st: MutexGuard<'a, State>, deadline: Option<Instant>
     }
 }
 
+/// Deadlines of parked requests, served by one thread per broker (started on first use; it
+/// exits once the broker is gone).
+#[derive(Default)]
+struct Timers {
+    next_id: AtomicU64,
+    state: Mutex<TimerState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct TimerState {
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    queues: HashMap<u64, Weak<QueueCore>>,
+    started: bool,
+}
+
+impl Timers {
+    fn waiter_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn add(self: &Arc<Self>, deadline: Instant, id: u64, queue: Weak<QueueCore>) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.heap.push(Reverse((deadline, id)));
+        st.queues.insert(id, queue);
+        if !st.started {
+            st.started = true;
+            let weak = Arc::downgrade(self);
+            std::thread::Builder::new()
+                .name("wasmproc-queue-timers".into())
+                .spawn(move || timer_loop(weak))
+                .expect("spawn the queue timer thread");
+        }
+        drop(st);
+        self.changed.notify_one();
+    }
+}
+
+fn timer_loop(timers: Weak<Timers>) {
+    loop {
+        let Some(t) = timers.upgrade() else { return };
+        let mut st = t.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while let Some(Reverse((deadline, id))) = st.heap.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            st.heap.pop();
+            if let Some(q) = st.queues.remove(&id) {
+                due.push((q, id));
+            }
+        }
+        if due.is_empty() {
+            // Wake at the next deadline, and at least every second to notice the broker is gone.
+            let wait = st.heap.peek().map_or(Duration::from_secs(1), |Reverse((d, _))| *d - now);
+            let _ = t.changed.wait_timeout(st, wait.min(Duration::from_secs(1)));
+            continue;
+        }
+        drop(st);
+        for (q, id) in due {
+            if let Some(q) = q.upgrade() {
+                q.expire(id);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    /// Records what it is answered.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(QueueReply, Vec<u8>)>>, bool);
+
+    impl Peer for Recorder {
+        fn answer(&self, reply: QueueReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
+            if self.1 {
+                return Err(item);
+            }
+            self.0.lock().unwrap().push((reply, item));
+            Ok(())
+        }
+    }
 
     #[test]
     fn fifo_bounded_close_and_timeouts() {
         let broker = Broker::default();
+        let peer = broker.peer(Arc::new(Recorder::default()));
         let (id, q) = broker.create(Some(2));
         q.put(b"a".to_vec(), None).unwrap();
         q.put(b"b".to_vec(), None).unwrap();
         let soon = Some(Instant::now() + Duration::from_millis(20));
         assert_eq!(q.put(b"c".to_vec(), soon), Err((QueueFault::Full, b"c".to_vec())));
-        assert!(matches!(broker.serve(QueueOp::Len { queue: id }, Vec::new()).0, QueueReply::Len(2)));
+        assert_eq!(
+            broker.serve(QueueOp::Len { queue: id }, Vec::new(), &peer),
+            Served::Reply(QueueReply::Len(2), vec![])
+        );
         assert_eq!(q.get(None).unwrap(), b"a");
         q.close();
         assert_eq!(q.put(b"d".to_vec(), None), Err((QueueFault::Closed, b"d".to_vec())));
@@ -262,9 +556,62 @@ mod tests {
         assert_eq!(q.get(None), Err(QueueFault::Closed));
         let (_, empty) = broker.create(None);
         assert_eq!(empty.get(Some(Instant::now() + Duration::from_millis(10))), Err(QueueFault::Empty));
-        assert!(matches!(
-            broker.serve(QueueOp::Get { queue: 999 }, Vec::new()).0,
-            QueueReply::Err(QueueFault::Unknown)
-        ));
+        let get = QueueOp::Get { queue: 999, timeout_ms: None };
+        assert_eq!(broker.serve(get, Vec::new(), &peer), Served::Reply(QueueReply::Err(QueueFault::Unknown), vec![]));
+        let send = QueueOp::Send { queue: 999 };
+        assert_eq!(
+            broker.serve(send, b"x".to_vec(), &peer),
+            Served::Refused { queue: 999, fault: QueueFault::Unknown }
+        );
+    }
+
+    #[test]
+    fn parked_requests_are_answered_by_the_event_or_their_deadline() {
+        let broker = Broker::default();
+        let rec = Arc::new(Recorder::default());
+        let peer = broker.peer(rec.clone());
+        let (id, q) = broker.create(Some(1));
+        // A get on an empty queue parks; a put hands the item straight over.
+        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: None }, vec![], &peer), Served::Nothing);
+        q.put(b"x".to_vec(), None).unwrap();
+        assert_eq!(rec.0.lock().unwrap().pop(), Some((QueueReply::Ok, b"x".to_vec())));
+        assert_eq!(q.len(), 0);
+        // A put on a full queue parks; a get lets it in.
+        q.put(b"1".to_vec(), None).unwrap();
+        let put = QueueOp::Put { queue: id, timeout_ms: Some(5_000) };
+        assert_eq!(broker.serve(put, b"2".to_vec(), &peer), Served::Nothing);
+        assert_eq!(q.get(None).unwrap(), b"1");
+        assert_eq!(rec.0.lock().unwrap().pop(), Some((QueueReply::Ok, vec![])));
+        assert_eq!(q.get(None).unwrap(), b"2");
+        // A parked get times out.
+        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: Some(20) }, vec![], &peer), Served::Nothing);
+        let start = Instant::now();
+        while rec.0.lock().unwrap().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(5), "the timer never answered");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(rec.0.lock().unwrap().pop(), Some((QueueReply::Err(QueueFault::Empty), vec![])));
+        // Close answers everyone parked.
+        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: None }, vec![], &peer), Served::Nothing);
+        q.close();
+        assert_eq!(rec.0.lock().unwrap().pop(), Some((QueueReply::Err(QueueFault::Closed), vec![])));
+    }
+
+    #[test]
+    fn an_item_for_a_dead_worker_stays_in_the_queue() {
+        let broker = Broker::default();
+        let dead = broker.peer(Arc::new(Recorder(Mutex::default(), true)));
+        let (id, q) = broker.create(None);
+        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: None }, vec![], &dead), Served::Nothing);
+        q.put(b"kept".to_vec(), None).unwrap();
+        assert_eq!(q.get(None).unwrap(), b"kept");
+        // A forgotten peer is not answered at all.
+        let rec = Arc::new(Recorder::default());
+        let gone = broker.peer(rec.clone());
+        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: None }, vec![], &gone), Served::Nothing);
+        broker.forget_peer(gone.id);
+        q.put(b"y".to_vec(), None).unwrap();
+        assert!(rec.0.lock().unwrap().is_empty());
+        assert_eq!(q.len(), 1);
     }
 }

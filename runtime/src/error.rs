@@ -151,6 +151,10 @@ pub enum FailureKind {
     MemoryLimit,
     /// The input used up the pool's fuel budget (instructions executed).
     FuelExhausted,
+    /// The input put items on a queue without waiting (an unbounded queue), and the queue was
+    /// closed or dropped before they arrived: they were not delivered. (Every successful input of
+    /// the chunk that sent them reports this, since the host cannot tell which one did.)
+    Undelivered,
     /// The worker process died while it held this input.
     WorkerDied {
         /// The worker's process id.
@@ -186,6 +190,7 @@ impl fmt::Display for TaskFailure {
             FailureKind::Timeout => "timed out",
             FailureKind::MemoryLimit => "exceeded its memory limit",
             FailureKind::FuelExhausted => "ran out of fuel",
+            FailureKind::Undelivered => "put items that were not delivered",
             FailureKind::WorkerDied { .. } => "lost its worker",
         };
         write!(f, "task `{}` {what} on input {}: {}", self.task, self.index, self.message)

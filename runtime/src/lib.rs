@@ -63,3 +63,8 @@ pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize}
 pub use process::{Process, ProcessBuilder};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
 pub use sandbox::{DirAccess, DirGrant, Sandbox};
+
+/// Raw bytes as one queue or pipe item: `Queue<ByteBuf>` moves a buffer with one copy, where a
+/// `Vec<u8>` item is encoded byte by byte (postcard has no way to tell a `Vec<u8>` from any other
+/// list). The same type is `wasmproc_guest::ByteBuf` in guests (both are `serde_bytes::ByteBuf`).
+pub use serde_bytes::ByteBuf;

@@ -18,7 +18,8 @@ const LOAD: u8 = 7;
 const TIMEOUT: u8 = 8;
 const MEMORY_LIMIT: u8 = 9;
 const FUEL: u8 = 10;
-const LAST_TAG: u8 = FUEL;
+const UNDELIVERED: u8 = 11;
+const LAST_TAG: u8 = UNDELIVERED;
 
 /// Appends one outcome.
 pub(crate) fn push(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
@@ -39,6 +40,7 @@ pub(crate) fn push_failure(buf: &mut Vec<u8>, kind: &FailureKind, message: &str)
         FailureKind::Timeout => TIMEOUT,
         FailureKind::MemoryLimit => MEMORY_LIMIT,
         FailureKind::FuelExhausted => FUEL,
+        FailureKind::Undelivered => UNDELIVERED,
         FailureKind::Load | FailureKind::WorkerDied { .. } => LOAD,
     };
     push(buf, tag, message.as_bytes());
@@ -96,10 +98,30 @@ impl Outcomes {
             TIMEOUT => FailureKind::Timeout,
             MEMORY_LIMIT => FailureKind::MemoryLimit,
             FUEL => FailureKind::FuelExhausted,
+            UNDELIVERED => FailureKind::Undelivered,
             _ => FailureKind::Load,
         };
         Err((kind, String::from_utf8_lossy(bytes).into_owned()))
     }
+}
+
+/// Turns every successful outcome in `buf` into an [`FailureKind::Undelivered`] failure with
+/// `message` (the chunk sent queue items that were refused); failures stay as they are. A buffer
+/// with broken framing is returned unchanged (the host reports that on its own).
+pub(crate) fn fail_successes(buf: Vec<u8>, message: &str) -> Vec<u8> {
+    if count(&buf).is_none() {
+        return buf;
+    }
+    let Ok(parsed) = Outcomes::parse(buf) else { return Vec::new() };
+    let mut out = Vec::with_capacity(parsed.buf.len());
+    for &(tag, start, len) in &parsed.spans {
+        if tag == OK {
+            push(&mut out, UNDELIVERED, message.as_bytes());
+        } else {
+            push(&mut out, tag, &parsed.buf[start as usize..(start + len) as usize]);
+        }
+    }
+    out
 }
 
 /// Counts the outcomes in a buffer, checking its framing.
@@ -141,5 +163,15 @@ mod tests {
         assert!(Outcomes::parse(vec![0, 10, 0, 0, 0, 1]).is_err());
         assert_eq!(count(&[0, 10, 0, 0, 0, 1]), None);
         assert!(Outcomes::parse(vec![42, 0, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn refused_puts_fail_the_successes_only() {
+        let mut buf = Vec::new();
+        push(&mut buf, OK, b"1");
+        push_failure(&mut buf, &FailureKind::Failed, "own error");
+        let o = Outcomes::parse(fail_successes(buf, "lost 2 items")).unwrap();
+        assert_eq!(o.get(0).unwrap_err(), (FailureKind::Undelivered, "lost 2 items".to_string()));
+        assert_eq!(o.get(1).unwrap_err(), (FailureKind::Failed, "own error".to_string()));
     }
 }

@@ -1,10 +1,12 @@
 //! `Pipe`: Python's `multiprocessing.Pipe`, two connection ends over a pair of host queues.
 
+use crate::broker::QueueCore;
 use crate::context::Context;
 use crate::queue::{GetError, PutError, Queue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One end of a pipe — Python's `Connection`. Pass it to a task as an argument
@@ -12,7 +14,9 @@ use std::time::{Duration, Instant};
 /// host or go to another task.
 ///
 /// `close` ends the conversation: the peer receives what was already sent, then
-/// [`RecvError::Eof`], and its sends fail with [`SendError::Closed`].
+/// [`RecvError::Eof`], and its sends fail with [`SendError::Closed`]. The same happens when every
+/// holder of this end is gone: the host dropped its handles (clones share one end), and a
+/// `Process` or pool task given the end exited — however it exited, killed included.
 ///
 /// ```
 /// # fn main() -> wasmproc::Result<()> {
@@ -27,6 +31,26 @@ use std::time::{Duration, Instant};
 pub struct Connection<T> {
     tx: Option<Queue<T>>,
     rx: Option<Queue<T>>,
+    end: Arc<EndGuard>,
+}
+
+/// Closes a pipe end's queues when its last holder (host handle or task) is gone.
+struct EndGuard(Vec<Arc<QueueCore>>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        for q in &self.0 {
+            q.close();
+        }
+    }
+}
+
+impl<T> Connection<T> {
+    fn new(tx: Option<Queue<T>>, rx: Option<Queue<T>>) -> Connection<T> {
+        // The receiving side first: a peer that sees end of file must also find its sends refused.
+        let end = Arc::new(EndGuard(rx.iter().chain(tx.iter()).map(Queue::core).collect()));
+        Connection { tx, rx, end }
+    }
 }
 
 impl<T> fmt::Debug for Connection<T> {
@@ -40,7 +64,7 @@ impl<T> fmt::Debug for Connection<T> {
 
 impl<T> Clone for Connection<T> {
     fn clone(&self) -> Self {
-        Connection { tx: self.tx.clone(), rx: self.rx.clone() }
+        Connection { tx: self.tx.clone(), rx: self.rx.clone(), end: self.end.clone() }
     }
 }
 
@@ -48,7 +72,8 @@ impl<T> Clone for Connection<T> {
 impl<T> Serialize for Connection<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Through `Queue`'s own impl (same encoding as the ids), so a task that receives this end
-        // keeps both queues alive.
+        // keeps both queues alive; and the task holds the end itself until it is answered.
+        crate::queue::keep_with_task(self.end.clone());
         (self.tx.as_ref(), self.rx.as_ref()).serialize(serializer)
     }
 }
@@ -56,16 +81,13 @@ impl<T> Serialize for Connection<T> {
 /// A duplex pipe — `Pipe()`: both ends send and receive.
 pub fn pipe<T: Serialize + DeserializeOwned>(ctx: &Context) -> (Connection<T>, Connection<T>) {
     let (a_to_b, b_to_a) = (Queue::new(ctx), Queue::new(ctx));
-    (
-        Connection { tx: Some(a_to_b.clone()), rx: Some(b_to_a.clone()) },
-        Connection { tx: Some(b_to_a), rx: Some(a_to_b) },
-    )
+    (Connection::new(Some(a_to_b.clone()), Some(b_to_a.clone())), Connection::new(Some(b_to_a), Some(a_to_b)))
 }
 
 /// A one-way pipe — `Pipe(duplex=False)`: returns `(receiving end, sending end)`, in Python's order.
 pub fn pipe_simplex<T: Serialize + DeserializeOwned>(ctx: &Context) -> (Connection<T>, Connection<T>) {
     let q = Queue::new(ctx);
-    (Connection { tx: None, rx: Some(q.clone()) }, Connection { tx: Some(q), rx: None })
+    (Connection::new(None, Some(q.clone())), Connection::new(Some(q), None))
 }
 
 /// Why a send failed; the item comes back.
@@ -157,11 +179,12 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
 
     /// Closes this end — `conn.close()`: the peer receives what was sent, then end of file.
     pub fn close(&self) {
-        if let Some(tx) = &self.tx {
-            tx.close();
-        }
+        // The receiving side first: a peer that sees end of file must also find its sends refused.
         if let Some(rx) = &self.rx {
             rx.close();
+        }
+        if let Some(tx) = &self.tx {
+            tx.close();
         }
     }
 

@@ -6,6 +6,7 @@
 //! the lock after `waitid(WNOWAIT)` saw the exit but before reaping, so a signal can never reach a
 //! reused pid.
 
+use crate::broker::{Peer, QueueReply, Served};
 use crate::context::{Context, ContextInner, Settings};
 use crate::engine::Flavor;
 use crate::error::{Error, FailureKind, Result, TaskFailure};
@@ -68,8 +69,9 @@ struct Call {
     task: Arc<TaskSignature>,
     codec: WireCodec,
     args: Vec<u8>,
-    /// Queues the arguments refer to, alive as long as the process handle.
-    _keep: crate::queue::KeepAlive,
+    /// Queues and pipe ends the arguments refer to, alive until the process exits (then a pipe
+    /// end it held alone is closed, and its peer sees end of file).
+    keep: Mutex<crate::queue::KeepAlive>,
 }
 
 enum Phase {
@@ -193,7 +195,7 @@ impl Process {
                 task: task.sig.clone(),
                 codec: task.codec,
                 args: bytes,
-                _keep: keep,
+                keep: Mutex::new(keep),
             },
             name: None,
             daemon: false,
@@ -363,8 +365,10 @@ fn monitor(inner: Arc<Inner>, spawned: Spawned) {
         message,
     };
     let artifact = call.module.artifact_for(inner.init.flavor).unwrap_or_else(|| call.module.artifact.clone());
+    let link = Arc::new(StreamPeer(Mutex::new(stream)));
     let send = || -> std::io::Result<()> {
-        let mut w = &stream;
+        let w = link.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = &*w;
         protocol::write_frame(&mut w, &ToWorker::Load { module: call.module.id, artifact, init: None }, &[])?;
         let run = ToWorker::Run {
             module: call.module.id,
@@ -375,43 +379,56 @@ fn monitor(inner: Arc<Inner>, spawned: Spawned) {
         protocol::write_frame(&mut w, &run, &[&call.args])?;
         w.flush()
     };
-    let outcome = match send() {
-        Err(_) => None,
-        Ok(()) => match stream.try_clone().map(BufReader::new) {
-            Ok(mut r) => loop {
-                match protocol::read_frame::<FromWorker>(&mut r) {
-                    Ok(Some((FromWorker::Done { .. }, payload))) => {
-                        break Some(match Outcomes::parse(payload) {
-                            Ok(o) if o.len() == 1 => {
-                                o.get(0).map(|_| ()).map_err(|(kind, message)| failure(kind, message))
-                            }
-                            Ok(_) | Err(_) => {
-                                Err(failure(FailureKind::BadResult, "the worker answered malformed outcomes".into()))
-                            }
-                        });
-                    }
-                    // The task uses a queue: serve it from the context's broker.
-                    Ok(Some((FromWorker::Queue(op), payload))) => {
-                        let (reply, item) = inner.ctx.broker.serve(op, payload);
-                        let mut w = &stream;
-                        let sent = protocol::write_frame(&mut w, &ToWorker::QueueReply(reply), &[&item])
-                            .and_then(|()| w.flush());
-                        if sent.is_err() {
+    let reader = link.0.lock().unwrap_or_else(|p| p.into_inner()).try_clone().map(BufReader::new);
+    let peer = inner.ctx.broker.peer(link.clone());
+    // Puts the task sent that the broker refused.
+    let mut refused = 0usize;
+    let outcome = match (send(), reader) {
+        (Ok(()), Ok(mut r)) => loop {
+            match protocol::read_frame::<FromWorker>(&mut r) {
+                Ok(Some((FromWorker::Done { .. }, payload))) => {
+                    let payload = if refused > 0 {
+                        let message = format!(
+                            "{refused} item(s) the task put were not delivered: their queue was closed \
+                             or dropped before they arrived"
+                        );
+                        crate::outcomes::fail_successes(payload, &message)
+                    } else {
+                        payload
+                    };
+                    break Some(match Outcomes::parse(payload) {
+                        Ok(o) if o.len() == 1 => o.get(0).map(|_| ()).map_err(|(kind, message)| failure(kind, message)),
+                        Ok(_) | Err(_) => {
+                            Err(failure(FailureKind::BadResult, "the worker answered malformed outcomes".into()))
+                        }
+                    });
+                }
+                // The task uses a queue: serve it from the context's broker.
+                Ok(Some((FromWorker::Queue(op), payload))) => match inner.ctx.broker.serve(op, payload, &peer) {
+                    Served::Reply(reply, item) => {
+                        if link.answer(reply, item).is_err() {
                             break None;
                         }
                     }
-                    _ => break None,
-                }
-            },
-            Err(_) => None,
+                    Served::Nothing => {}
+                    Served::Refused { queue, .. } => {
+                        refused += 1;
+                        if refused == 1 {
+                            let _ = link.write(&ToWorker::QueueRefused { queue }, &[]);
+                        }
+                    }
+                },
+                _ => break None,
+            }
         },
+        _ => None,
     };
+    inner.ctx.broker.forget_peer(peer.id);
     // A task that ran: the worker exits 0 or 1. One that never answered was killed (or died):
     // its status tells how.
     if let Some(result) = &outcome {
         let code = i32::from(result.is_err());
-        let mut w = &stream;
-        let _ = protocol::write_frame(&mut w, &ToWorker::Exit { code }, &[]).and_then(|()| w.flush());
+        let _ = link.write(&ToWorker::Exit { code }, &[]);
     }
     wait_no_reap(pid);
     let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -427,6 +444,26 @@ fn monitor(inner: Arc<Inner>, spawned: Spawned) {
     st.phase = Phase::Exited { pid, code };
     drop(st);
     inner.changed.notify_all();
+    // What the process held is released: pipe ends only it had are closed.
+    let held = std::mem::take(&mut *call.keep.lock().unwrap_or_else(|p| p.into_inner()));
+    drop(held);
+}
+
+/// A process's socket, shared by its monitor and whoever answers its parked queue requests.
+struct StreamPeer(Mutex<std::os::unix::net::UnixStream>);
+
+impl StreamPeer {
+    fn write(&self, frame: &ToWorker, payload: &[u8]) -> std::io::Result<()> {
+        let w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = &*w;
+        protocol::write_frame(&mut w, frame, &[payload]).and_then(|()| w.flush())
+    }
+}
+
+impl Peer for StreamPeer {
+    fn answer(&self, reply: QueueReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
+        self.write(&ToWorker::QueueReply(reply), &item).map_err(|_| item)
+    }
 }
 
 /// Blocks until child `pid` has exited, leaving it unreaped (its pid stays reserved).

@@ -67,8 +67,13 @@ pub(crate) enum ToWorker {
     Exit {
         code: i32,
     },
-    /// The answer to the worker's last `Queue` request; an item rides in the payload.
+    /// The answer to the worker's pending `Queue` request; an item rides in the payload.
     QueueReply(crate::broker::QueueReply),
+    /// A put the worker sent without waiting was refused (the queue was closed or dropped): put
+    /// to this queue with a round trip from now on, so the guest sees why.
+    QueueRefused {
+        queue: u64,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -82,8 +87,8 @@ pub(crate) enum FromWorker {
         count: u32,
         busy_ns: u64,
     },
-    /// A queue operation for the host's broker (the guest waits for the reply); a `Put`'s item
-    /// rides in the payload.
+    /// A queue operation for the host's broker (the guest waits for the reply, except to a
+    /// `Send`); a put's item rides in the payload.
     Queue(crate::broker::QueueOp),
 }
 

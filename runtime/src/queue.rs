@@ -76,15 +76,27 @@ pub(crate) fn collecting_handles<R>(encode: impl FnOnce() -> R) -> (R, KeepAlive
     (result, handles)
 }
 
+/// Keeps `handle` alive with the task whose arguments are being encoded (if any).
+pub(crate) fn keep_with_task(handle: Arc<dyn std::any::Any + Send + Sync>) {
+    SERIALIZED.with(|s| {
+        if let Some(handles) = s.borrow_mut().as_mut() {
+            handles.push(handle);
+        }
+    });
+}
+
 /// A queue is sent to tasks as its handle.
 impl<T> Serialize for Queue<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        SERIALIZED.with(|s| {
-            if let Some(handles) = s.borrow_mut().as_mut() {
-                handles.push(self.inner.clone());
-            }
-        });
+        keep_with_task(self.inner.clone());
         serializer.serialize_u64(self.inner.id)
+    }
+}
+
+impl<T> Queue<T> {
+    /// The shared state, for a pipe end that closes it when the end's last holder is gone.
+    pub(crate) fn core(&self) -> Arc<QueueCore> {
+        self.inner.core.clone()
     }
 }
 

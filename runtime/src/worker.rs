@@ -5,7 +5,6 @@
 //! channel and exits the process the moment the host's end closes — so a worker never outlives its
 //! host, even while a guest is busy.
 
-use crate::broker::QueueReply;
 use crate::engine;
 use crate::error::FailureKind;
 use crate::guest::{self, BrokerClient, Codec, Loaded, ProcessIdentity, RunSettings};
@@ -57,8 +56,7 @@ fn serve(fd: i32) -> Result<(), String> {
         Ok(None) => return Ok(()),
         Err(e) => return Err(format!("reading Init: {e}")),
     };
-    let (reply_tx, reply_rx) = std::sync::mpsc::channel::<(QueueReply, Vec<u8>)>();
-    let broker = Arc::new(BrokerClient::new(writer.clone(), reply_rx));
+    let (broker, inbox) = BrokerClient::start(writer.clone()).map_err(|e| format!("starting the flusher: {e}"))?;
     let flavor = init.flavor;
     let engine = Arc::new(engine::new_engine(flavor).map_err(|e| format!("engine: {e:#}"))?);
     let limits = RunSettings {
@@ -98,10 +96,11 @@ fn serve(fd: i32) -> Result<(), String> {
                     // Queue replies go to the guest waiting in a queue call, everything else to
                     // the main loop.
                     Ok(Some((ToWorker::QueueReply(reply), payload))) => {
-                        if reply_tx.send((reply, payload)).is_err() {
+                        if !inbox.answer(reply, payload) {
                             return;
                         }
                     }
+                    Ok(Some((ToWorker::QueueRefused { queue }, _))) => inbox.refused(queue),
                     Ok(Some(frame)) => {
                         if tx.send(frame).is_err() {
                             return;
@@ -131,7 +130,9 @@ fn serve(fd: i32) -> Result<(), String> {
         };
         match msg {
             ToWorker::Init(_) => return Err("Init sent twice".into()),
-            ToWorker::QueueReply(_) => return Err("a queue reply nobody asked for".into()),
+            ToWorker::QueueReply(_) | ToWorker::QueueRefused { .. } => {
+                return Err("a queue answer nobody asked for".into());
+            }
             ToWorker::Exit { code } => {
                 lock(&writer).flush().map_err(|e| format!("writing results: {e}"))?;
                 std::process::exit(code);

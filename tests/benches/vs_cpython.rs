@@ -16,7 +16,7 @@
 use serde::Deserialize;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use wasmproc::{Connection, Context, Pool, Process, Queue, pipe, pipe_simplex};
+use wasmproc::{ByteBuf, Connection, Context, Pool, Process, Queue, pipe, pipe_simplex};
 
 /// Every measurement is repeated this often (startup: `STARTUP_REPS`) and the median reported.
 const REPS: usize = 5;
@@ -203,8 +203,8 @@ fn main() -> wasmproc::Result<()> {
 
     // Queues and pipes: a producer process to the host, and a ping-pong partner.
     let produce = module.task::<(Queue<u64>, u64, u64), u64>("produce")?;
-    let produce_blobs = module.task::<(Queue<Vec<u8>>, u32, u32), u32>("produce_blobs")?;
-    let send_blobs = module.task::<(Connection<Vec<u8>>, u32, u32), u32>("send_blobs")?;
+    let produce_blobs = module.task::<(Queue<ByteBuf>, u32, u32), u32>("produce_blobs")?;
+    let send_blobs = module.task::<(Connection<ByteBuf>, u32, u32), u32>("send_blobs")?;
     let doubler = module.task::<Connection<u64>, u64>("doubler")?;
     let queue_small = Q_ITEMS as f64
         / median_secs(|| {
@@ -218,7 +218,7 @@ fn main() -> wasmproc::Result<()> {
     let blob_mb = f64::from(BLOB_COUNT) * f64::from(BLOB_SIZE) / 1e6;
     let queue_blobs = blob_mb
         / median_secs(|| {
-            let q = Queue::<Vec<u8>>::new(&ctx);
+            let q = Queue::<ByteBuf>::new(&ctx);
             let p = Process::builder(&ctx, &produce_blobs, (q.clone(), BLOB_COUNT, BLOB_SIZE))
                 .expect("process")
                 .start()
@@ -242,7 +242,7 @@ fn main() -> wasmproc::Result<()> {
     partner.join();
     let pipe_blobs = blob_mb
         / median_secs(|| {
-            let (r, w) = pipe_simplex::<Vec<u8>>(&ctx);
+            let (r, w) = pipe_simplex::<ByteBuf>(&ctx);
             let p = Process::builder(&ctx, &send_blobs, (w, BLOB_COUNT, BLOB_SIZE))
                 .expect("process")
                 .start()

@@ -2,7 +2,7 @@
 
 use crate::common::{ctx, fixtures};
 use std::time::Duration;
-use wasmproc::{Connection, Pool, Process, RecvError, SendError, pipe, pipe_simplex};
+use wasmproc::{ByteBuf, Connection, Pool, Process, Queue, RecvError, SendError, pipe, pipe_simplex};
 
 #[test]
 fn a_guest_sends_and_the_host_sees_end_of_file_after_the_last_message() {
@@ -47,14 +47,56 @@ fn one_way_pipes_keep_their_direction() {
 }
 
 #[test]
-fn a_large_message_crosses_intact() {
-    let recv_len = fixtures().task::<Connection<Vec<u8>>, usize>("recv_len").unwrap();
-    let (here, there) = pipe::<Vec<u8>>(ctx());
+fn a_256_mib_message_crosses_intact_both_ways() {
+    const BIG: usize = 256 << 20;
+    let recv_len = fixtures().task::<Connection<ByteBuf>, (usize, u64)>("recv_len").unwrap();
+    let (here, there) = pipe::<ByteBuf>(ctx());
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     let got = pool.apply_async(&recv_len, there);
-    let big = vec![7u8; 32 << 20];
-    here.send(big).unwrap();
-    assert_eq!(got.get().unwrap(), 32 << 20);
+    let mut big = vec![7u8; BIG];
+    big[BIG - 1] = 9;
+    here.send(ByteBuf::from(big)).unwrap();
+    assert_eq!(got.get().unwrap(), (BIG, 7 * (BIG as u64 - 1) + 9));
+    // And from a guest to the host.
+    let produce_blobs = fixtures().task::<(Queue<ByteBuf>, u32, u32), u32>("produce_blobs").unwrap();
+    let q = Queue::<ByteBuf>::new(ctx());
+    let sent = pool.apply_async(&produce_blobs, (q.clone(), 1, BIG as u32));
+    let blob = match q.get_timeout(Duration::from_secs(120)) {
+        Ok(blob) => blob,
+        Err(e) => panic!("no blob ({e}); the task says {:?}", sent.get()),
+    };
+    assert_eq!(blob.len(), BIG);
+    assert!(blob.iter().all(|&b| b == 7));
+    assert_eq!(sent.get().unwrap(), 1);
+}
+
+#[test]
+fn the_host_sees_end_of_file_when_the_peer_process_is_killed() {
+    let spin = fixtures().task::<Connection<String>, ()>("send_then_spin").unwrap();
+    let (here, there) = pipe::<String>(ctx());
+    let p = Process::builder(ctx(), &spin, there).unwrap().start().unwrap();
+    assert_eq!(here.recv_timeout(Duration::from_secs(10)).unwrap(), "hello");
+    p.kill();
+    p.join();
+    assert_eq!(here.recv_timeout(Duration::from_secs(10)), Err(RecvError::Eof));
+    let late = here.send("anyone?".into());
+    assert!(matches!(late, Err(SendError::Closed(_))), "{late:?}");
+}
+
+#[test]
+fn a_guest_waiting_on_a_pipe_sees_end_of_file_when_its_peer_process_is_killed() {
+    let spin = fixtures().task::<Connection<String>, ()>("send_then_spin").unwrap();
+    let collect = fixtures().task::<Connection<String>, Vec<String>>("collect_all").unwrap();
+    let (a, b) = pipe::<String>(ctx());
+    // Neither end stays in the host: each process holds one.
+    let reader = Process::builder(ctx(), &collect, a).unwrap().start().unwrap();
+    let writer = Process::builder(ctx(), &spin, b).unwrap().start().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(reader.is_alive(), "the reader waits for more");
+    writer.kill();
+    writer.join();
+    assert!(reader.join_timeout(Duration::from_secs(10)), "the reader saw end of file");
+    assert_eq!(reader.exit_code(), Some(0));
 }
 
 #[test]

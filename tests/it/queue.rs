@@ -137,3 +137,30 @@ fn a_joinable_queue_is_joined_when_guests_mark_every_item_done() {
     assert_eq!(handled, 100);
     assert_eq!(jobs.task_done(), Err(wasmproc::TooManyTaskDone));
 }
+
+#[test]
+fn puts_refused_after_close_fail_the_task_and_stop_the_producer() {
+    let produce = fixtures().task::<Queue<u64>, u64>("produce_until_closed").unwrap();
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    let q = Queue::<u64>::new(ctx());
+    let made = pool.apply_async(&produce, q.clone());
+    // Read some, then close while the producer is still putting as fast as it can.
+    for i in 0..1000 {
+        assert_eq!(q.get().unwrap(), i, "per-producer order");
+    }
+    q.close();
+    let mut received = 1000;
+    while q.try_get().is_ok() {
+        received += 1;
+    }
+    // The producer learns of the close and stops; what it put after the close was not delivered,
+    // and the task says so instead of claiming success.
+    match made.get_timeout(Duration::from_secs(20)) {
+        Ok(n) => assert_eq!(n, received, "every put it counted was delivered"),
+        Err(Error::Task(f)) => {
+            assert_eq!(f.kind, FailureKind::Undelivered, "{f}");
+            assert!(f.message.contains("not delivered"), "{f}");
+        }
+        Err(e) => panic!("the producer did not stop cleanly: {e}"),
+    }
+}

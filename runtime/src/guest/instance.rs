@@ -229,6 +229,10 @@ impl Loaded {
         let mut store = Store::new(&self.engine, state);
         store.data_mut().broker = self.limits.broker.clone();
         store.limiter(|s| &mut s.limits);
+        // What a guest hands the host in one call (a queue item, its outcomes) is already in its
+        // linear memory, which `max_memory` bounds; wasmtime's default cap of 128 MiB per call
+        // would refuse large messages that the memory limit allows.
+        store.set_hostcall_fuel(self.limits.max_memory.unwrap_or(usize::MAX));
         // On an interruptible engine a new store's deadline is "now" and a metered one has no
         // fuel: instantiation (which runs the guest's start code) gets an input's allowance.
         self.limits.arm(&mut store);

@@ -1,37 +1,129 @@
 //! The `wasmproc:task/queue` interface in a worker: each call is a request to the host's broker
-//! over the worker's socket. Blocking calls poll with backoff (20 µs doubling to 2 ms) until they
-//! succeed or their deadline passes — the earlier of their own timeout and the input's timeout —
-//! so a guest waiting on a queue still honours the pool's per-task timeout.
+//! over the worker's socket (see `broker.rs` for the host side).
+//!
+//! - A blocking call sends one request and waits for its one answer: the host parks it and
+//!   answers when it can complete or when its deadline passes. The deadline sent is the earlier of
+//!   the call's own timeout and the input's timeout, so a guest waiting on a queue still times out
+//!   with its task.
+//! - A put to a queue the host said is unbounded is *sent* without waiting (it cannot be full).
+//!   Sent puts sit in the worker's buffered writer, which a flusher thread writes out within
+//!   [`FLUSH_DELAY`] (and any round trip, and the end of each chunk, writes them at once), so many
+//!   small puts share one write. The host answers only a refusal, after which puts to that queue
+//!   wait for answers again.
 
 use super::GuestState;
 use super::bindings::wasmproc::task::queue::{self, QueueError};
 use crate::broker::{QueueFault, QueueOp, QueueReply};
 use crate::protocol::{self, FromWorker};
+use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// How long a sent put may wait in the worker's buffer before the flusher writes it.
+pub(crate) const FLUSH_DELAY: Duration = Duration::from_micros(500);
 
 /// A worker's line to the host's broker.
 pub(crate) struct BrokerClient {
     writer: Arc<Mutex<BufWriter<UnixStream>>>,
     replies: Mutex<Receiver<(QueueReply, Vec<u8>)>>,
+    /// Queues puts may be sent to without waiting.
+    unbounded: Mutex<HashSet<u64>>,
+    /// Sent puts are waiting in the writer's buffer.
+    dirty: Mutex<bool>,
+    wake_flusher: Condvar,
+}
+
+/// The reader thread's side of a [`BrokerClient`]: where answers and refusals go.
+pub(crate) struct BrokerInbox {
+    replies: Sender<(QueueReply, Vec<u8>)>,
+    client: Arc<BrokerClient>,
+}
+
+impl BrokerInbox {
+    /// Delivers the answer to the pending request; false if nobody listens any more.
+    pub(crate) fn answer(&self, reply: QueueReply, item: Vec<u8>) -> bool {
+        self.replies.send((reply, item)).is_ok()
+    }
+
+    /// The host refused a sent put to `queue`: wait for answers to puts there from now on.
+    pub(crate) fn refused(&self, queue: u64) {
+        lock(&self.client.unbounded).remove(&queue);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl BrokerClient {
-    pub(crate) fn new(writer: Arc<Mutex<BufWriter<UnixStream>>>, replies: Receiver<(QueueReply, Vec<u8>)>) -> Self {
-        BrokerClient { writer, replies: Mutex::new(replies) }
+    /// A client writing to `writer`, with the inbox its reader thread feeds and the flusher thread
+    /// started.
+    pub(crate) fn start(writer: Arc<Mutex<BufWriter<UnixStream>>>) -> std::io::Result<(Arc<Self>, BrokerInbox)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let client = Arc::new(BrokerClient {
+            writer,
+            replies: Mutex::new(rx),
+            unbounded: Mutex::default(),
+            dirty: Mutex::new(false),
+            wake_flusher: Condvar::new(),
+        });
+        let flusher = client.clone();
+        std::thread::Builder::new().name("wasmproc-flusher".into()).spawn(move || flusher.flush_loop())?;
+        Ok((client.clone(), BrokerInbox { replies: tx, client }))
     }
 
-    /// One request and its reply. A lost host is `Unknown` (the worker exits soon anyway).
+    fn flush_loop(&self) {
+        loop {
+            let mut dirty = lock(&self.dirty);
+            while !*dirty {
+                dirty = self.wake_flusher.wait(dirty).unwrap_or_else(|p| p.into_inner());
+            }
+            drop(dirty);
+            std::thread::sleep(FLUSH_DELAY);
+            *lock(&self.dirty) = false;
+            // A failed write means the host is gone; the reader thread ends the process.
+            let _ = lock(&self.writer).flush();
+        }
+    }
+
+    /// One request and its answer. A lost host is `Unknown` (the worker exits soon anyway).
     fn call(&self, op: QueueOp, payload: &[u8]) -> (QueueReply, Vec<u8>) {
         let sent = {
-            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut w = lock(&self.writer);
             protocol::write_frame(&mut *w, &FromWorker::Queue(op), &[payload]).and_then(|()| w.flush())
         };
-        let reply = sent.ok().and_then(|()| self.replies.lock().unwrap_or_else(|p| p.into_inner()).recv().ok());
+        let reply = sent.ok().and_then(|()| lock(&self.replies).recv().ok());
         reply.unwrap_or((QueueReply::Err(QueueFault::Unknown), Vec::new()))
+    }
+
+    /// Sends a put without waiting for an answer (the flusher writes it out soon).
+    fn send(&self, queue: u64, item: &[u8]) -> Result<(), QueueFault> {
+        protocol::write_frame(&mut *lock(&self.writer), &FromWorker::Queue(QueueOp::Send { queue }), &[item])
+            .map_err(|_| QueueFault::Unknown)?;
+        let mut dirty = lock(&self.dirty);
+        if !*dirty {
+            *dirty = true;
+            self.wake_flusher.notify_one();
+        }
+        Ok(())
+    }
+
+    fn put(&self, queue: u64, item: &[u8], timeout_ms: Option<u64>) -> Result<(), QueueFault> {
+        if lock(&self.unbounded).contains(&queue) {
+            return self.send(queue, item);
+        }
+        match self.call(QueueOp::Put { queue, timeout_ms }, item).0 {
+            QueueReply::Ok => Ok(()),
+            QueueReply::OkUnbounded => {
+                lock(&self.unbounded).insert(queue);
+                Ok(())
+            }
+            QueueReply::Err(f) => Err(f),
+            QueueReply::Len(_) => Err(QueueFault::Unknown),
+        }
     }
 }
 
@@ -45,98 +137,95 @@ fn to_wit(fault: QueueFault) -> QueueError {
     }
 }
 
+/// Milliseconds until `t`, rounded up (a deadline is never cut short).
+fn millis_until(t: Instant, now: Instant) -> u64 {
+    t.saturating_duration_since(now).as_micros().div_ceil(1000) as u64
+}
+
 impl GuestState {
-    /// Repeats `attempt` while it fails with `again`, until the deadline.
-    fn poll<T>(
-        &mut self,
-        timeout_ms: Option<u64>,
-        again: QueueFault,
-        mut attempt: impl FnMut(&BrokerClient) -> Result<T, QueueFault>,
-    ) -> wasmtime::Result<Result<T, QueueError>> {
-        let Some(broker) = self.broker.clone() else { return Ok(Err(QueueError::Unknown)) };
-        let own = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
-        let task = self.deadline;
-        let deadline = match (own, task) {
+    fn client(&self) -> Result<Arc<BrokerClient>, QueueError> {
+        self.broker.clone().ok_or(QueueError::Unknown)
+    }
+
+    /// The timeout to send for a blocking call: the earlier of its own and the input's deadline.
+    fn wait_ms(&self, timeout_ms: Option<u64>) -> Option<u64> {
+        let task = self.deadline.map(|d| millis_until(d, Instant::now()));
+        match (timeout_ms, task) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        let mut backoff = Duration::from_micros(20);
-        loop {
-            match attempt(&broker) {
-                Err(fault) if fault == again => {
-                    let now = Instant::now();
-                    let wait = match deadline {
-                        // The task's own time is up: it times out, as if interrupted.
-                        Some(d) if now >= d && task.is_some_and(|t| now >= t) => {
-                            return Err(wasmtime::Trap::Interrupt.into());
-                        }
-                        Some(d) if now >= d => return Ok(Err(to_wit(fault))),
-                        Some(d) => backoff.min(d - now),
-                        None => backoff,
-                    };
-                    std::thread::sleep(wait);
-                    backoff = (backoff * 2).min(Duration::from_millis(2));
-                }
-                other => return Ok(other.map_err(to_wit)),
-            }
+        }
+    }
+
+    /// A blocking call came back `fault` (empty/full): if the input's own time is up, it times out
+    /// as if interrupted.
+    fn timed_out(&self, fault: QueueFault) -> wasmtime::Result<QueueError> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        Ok(to_wit(fault))
+    }
+
+    /// A non-blocking request that answers `Ok`, `Len` or an error.
+    fn simple(&self, op: QueueOp) -> Result<QueueReply, QueueError> {
+        match self.client()?.call(op, &[]).0 {
+            QueueReply::Err(f) => Err(to_wit(f)),
+            other => Ok(other),
         }
     }
 }
 
 impl queue::Host for GuestState {
     fn put(&mut self, queue: u64, item: Vec<u8>, timeout_ms: Option<u64>) -> wasmtime::Result<Result<(), QueueError>> {
-        self.poll(timeout_ms, QueueFault::Full, |b| match b.call(QueueOp::Put { queue }, &item) {
-            (QueueReply::Ok, _) => Ok(()),
-            (QueueReply::Err(f), _) => Err(f),
-            (QueueReply::Len(_), _) => Err(QueueFault::Unknown),
-        })
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        match client.put(queue, &item, self.wait_ms(timeout_ms)) {
+            Ok(()) => Ok(Ok(())),
+            Err(f @ QueueFault::Full) => self.timed_out(f).map(Err),
+            Err(f) => Ok(Err(to_wit(f))),
+        }
     }
 
     fn get(&mut self, queue: u64, timeout_ms: Option<u64>) -> wasmtime::Result<Result<Vec<u8>, QueueError>> {
-        self.poll(timeout_ms, QueueFault::Empty, |b| match b.call(QueueOp::Get { queue }, &[]) {
-            (QueueReply::Ok, item) => Ok(item),
-            (QueueReply::Err(f), _) => Err(f),
-            (QueueReply::Len(_), _) => Err(QueueFault::Unknown),
-        })
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        match client.call(QueueOp::Get { queue, timeout_ms: self.wait_ms(timeout_ms) }, &[]) {
+            (QueueReply::Ok, item) => Ok(Ok(item)),
+            (QueueReply::Err(f @ QueueFault::Empty), _) => self.timed_out(f).map(Err),
+            (QueueReply::Err(f), _) => Ok(Err(to_wit(f))),
+            (QueueReply::OkUnbounded | QueueReply::Len(_), _) => Ok(Err(QueueError::Unknown)),
+        }
     }
 
     fn len(&mut self, queue: u64) -> wasmtime::Result<Result<u64, QueueError>> {
-        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::Len { queue }, &[]) {
-            (QueueReply::Len(n), _) => Ok(n),
-            (QueueReply::Err(f), _) => Err(f),
-            (QueueReply::Ok, _) => Err(QueueFault::Unknown),
-        })
+        Ok(self.simple(QueueOp::Len { queue }).and_then(|r| match r {
+            QueueReply::Len(n) => Ok(n),
+            _ => Err(QueueError::Unknown),
+        }))
     }
 
     fn is_closed(&mut self, queue: u64) -> wasmtime::Result<Result<bool, QueueError>> {
-        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::IsClosed { queue }, &[]) {
-            (QueueReply::Len(flag), _) => Ok(flag != 0),
-            (QueueReply::Err(f), _) => Err(f),
-            (QueueReply::Ok, _) => Err(QueueFault::Unknown),
-        })
+        Ok(self.simple(QueueOp::IsClosed { queue }).and_then(|r| match r {
+            QueueReply::Len(flag) => Ok(flag != 0),
+            _ => Err(QueueError::Unknown),
+        }))
     }
 
     fn task_done(&mut self, queue: u64) -> wasmtime::Result<Result<(), QueueError>> {
-        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::TaskDone { queue }, &[]) {
-            (QueueReply::Ok, _) => Ok(()),
-            (QueueReply::Err(f), _) => Err(f),
-            (QueueReply::Len(_), _) => Err(QueueFault::Unknown),
-        })
+        Ok(self.simple(QueueOp::TaskDone { queue }).map(|_| ()))
     }
 
     fn unfinished(&mut self, queue: u64) -> wasmtime::Result<Result<u64, QueueError>> {
-        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::Unfinished { queue }, &[]) {
-            (QueueReply::Len(n), _) => Ok(n),
-            (QueueReply::Err(f), _) => Err(f),
-            (QueueReply::Ok, _) => Err(QueueFault::Unknown),
-        })
+        Ok(self.simple(QueueOp::Unfinished { queue }).and_then(|r| match r {
+            QueueReply::Len(n) => Ok(n),
+            _ => Err(QueueError::Unknown),
+        }))
     }
 
     fn close(&mut self, queue: u64) -> wasmtime::Result<Result<(), QueueError>> {
-        self.poll(Some(0), QueueFault::Unknown, |b| match b.call(QueueOp::Close { queue }, &[]) {
-            (QueueReply::Ok, _) => Ok(()),
-            (QueueReply::Err(f), _) => Err(f),
-            (QueueReply::Len(_), _) => Err(QueueFault::Unknown),
-        })
+        Ok(self.simple(QueueOp::Close { queue }).map(|_| ()))
     }
 }

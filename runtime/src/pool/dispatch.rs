@@ -22,9 +22,11 @@
 //!   plus a second (blocked in a host call) is killed by the pool's watchdog thread.
 
 use super::job::Job;
+use crate::broker::{Peer, PeerRef, QueueFault, QueueReply, Served};
 use crate::context::Settings;
 use crate::engine::Flavor;
 use crate::error::{Error, FailureKind};
+use crate::outcomes;
 use crate::protocol::{self, FromWorker, InitCall, ToWorker, WorkerInit};
 use crate::spawn::{self, Spawned};
 use std::collections::{HashSet, VecDeque};
@@ -32,7 +34,7 @@ use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 /// Chunks faster than this (as measured by the worker) earn a deep pipeline.
@@ -378,18 +380,30 @@ impl Dispatcher {
         }
     }
 
-    /// The reader thread of `slot`: answers jobs as their results arrive; replaces the worker when
-    /// it dies; returns when the pool no longer needs a worker here.
-    fn read_loop(&self, slot: usize, mut conn: Conn) {
+    /// The reader thread of `slot`: answers jobs as their results arrive; serves the worker's
+    /// queue requests; replaces the worker when it dies; returns when the pool no longer needs a
+    /// worker here.
+    fn read_loop(self: &Arc<Self>, slot: usize, mut conn: Conn) {
+        let mut peer = self.peer(slot, conn.pid);
+        // Puts this worker sent that the broker refused since its last answered chunk.
+        let mut refused: Vec<(u64, QueueFault)> = Vec::new();
         loop {
             match protocol::read_frame::<FromWorker>(&mut conn.reader) {
-                Ok(Some((FromWorker::Done { busy_ns, .. }, payload))) => {
+                Ok(Some((FromWorker::Done { busy_ns, .. }, mut payload))) => {
+                    if !refused.is_empty() {
+                        payload = outcomes::fail_successes(payload, &refused_message(&refused));
+                        refused.clear();
+                    }
                     let mut st = self.lock();
                     let s = &mut st.slots[slot];
                     let Some(job) = s.in_flight.pop_front() else {
                         drop(st);
+                        self.ctx.broker.forget_peer(peer.id);
                         match self.replace(slot, conn, "sent a result nobody asked for") {
-                            Some(c) => conn = c,
+                            Some(c) => {
+                                conn = c;
+                                peer = self.peer(slot, conn.pid);
+                            }
                             None => return,
                         }
                         continue;
@@ -405,31 +419,55 @@ impl Dispatcher {
                     self.flush(st, &touched);
                     job.complete(payload);
                 }
-                Ok(Some((FromWorker::Queue(op), payload))) => {
-                    let (reply, item) = self.ctx.broker.serve(op, payload);
-                    let mut st = self.lock();
-                    let frame = protocol::frame_head(&ToWorker::QueueReply(reply), item.len() as u64)
-                        .expect("encode QueueReply");
-                    st.slots[slot].push_frame(frame, Some(&Arc::new(item)));
-                    self.flush(st, &[slot]);
-                }
-                Ok(Some((other, _))) => {
-                    let what = format!("sent {other:?} unexpectedly");
+                Ok(Some((FromWorker::Queue(op), payload))) => match self.ctx.broker.serve(op, payload, &peer) {
+                    Served::Reply(reply, item) => {
+                        let _ = peer.peer.answer(reply, item);
+                    }
+                    Served::Nothing => {}
+                    Served::Refused { queue, fault } => {
+                        if !refused.iter().any(|(q, _)| *q == queue) {
+                            let _ = self.send(slot, conn.pid, &ToWorker::QueueRefused { queue }, Vec::new());
+                        }
+                        refused.push((queue, fault));
+                    }
+                },
+                other => {
+                    let what = match other {
+                        Ok(Some((frame, _))) => format!("sent {frame:?} unexpectedly"),
+                        Ok(None) => "closed its connection".to_string(),
+                        Err(e) => format!("connection failed: {e}"),
+                    };
+                    self.ctx.broker.forget_peer(peer.id);
+                    refused.clear();
                     match self.replace(slot, conn, &what) {
-                        Some(c) => conn = c,
+                        Some(c) => {
+                            conn = c;
+                            peer = self.peer(slot, conn.pid);
+                        }
                         None => return,
                     }
                 }
-                Ok(None) => match self.replace(slot, conn, "closed its connection") {
-                    Some(c) => conn = c,
-                    None => return,
-                },
-                Err(e) => match self.replace(slot, conn, &format!("connection failed: {e}")) {
-                    Some(c) => conn = c,
-                    None => return,
-                },
             }
         }
+    }
+
+    /// The broker's way to answer the worker now in `slot` (and only that worker).
+    fn peer(self: &Arc<Self>, slot: usize, pid: u32) -> PeerRef {
+        self.ctx.broker.peer(Arc::new(SlotPeer { dispatcher: Arc::downgrade(self), slot, pid }))
+    }
+
+    /// Writes one frame to the worker `pid` in `slot`; hands the payload back if that worker is
+    /// gone.
+    fn send(&self, slot: usize, pid: u32, frame: &ToWorker, payload: Vec<u8>) -> Result<(), Vec<u8>> {
+        let mut st = self.lock();
+        let s = &mut st.slots[slot];
+        if s.pid != pid || s.writer.is_none() {
+            return Err(payload);
+        }
+        let head = protocol::frame_head(frame, payload.len() as u64).expect("encode a frame header");
+        s.push_frame(head, Some(&Arc::new(payload)));
+        self.flush(st, &[slot]);
+        Ok(())
     }
 
     /// The worker of `slot` is gone or unusable: reap it, fail what it held, and start another if
@@ -526,6 +564,33 @@ impl Dispatcher {
         }
         None
     }
+}
+
+/// How the broker reaches the worker of one slot; answers for a worker that was replaced are
+/// refused (the new worker in the slot did not ask).
+struct SlotPeer {
+    dispatcher: Weak<Dispatcher>,
+    slot: usize,
+    pid: u32,
+}
+
+impl Peer for SlotPeer {
+    fn answer(&self, reply: QueueReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
+        match self.dispatcher.upgrade() {
+            Some(d) => d.send(self.slot, self.pid, &ToWorker::QueueReply(reply), item),
+            None => Err(item),
+        }
+    }
+}
+
+/// Why a chunk's successes are turned into failures: the puts it sent that were refused.
+fn refused_message(refused: &[(u64, QueueFault)]) -> String {
+    let (queue, fault) = refused[0];
+    let why = match fault {
+        QueueFault::Unknown => "no longer exists",
+        _ => "was closed",
+    };
+    format!("{} item(s) this chunk put were not delivered: queue {queue} {why} before they arrived", refused.len())
 }
 
 /// Assigns queued jobs to workers (see the module docs); returns the slots given work.

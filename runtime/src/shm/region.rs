@@ -1,0 +1,346 @@
+//! A shared memory region: a POSIX shared memory object (`shm_open`) mapped `MAP_SHARED` into the
+//! host and into every worker that attaches it by name.
+//!
+//! Only raw pointers into the mapping are held: another process may write it at any time, so a
+//! `&[u8]` over it would be unsound. Bytes are copied in and out (`read`/`write`); words are
+//! accessed through atomics, which is also what the futex calls need.
+
+use std::ffi::CString;
+use std::io;
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Why a region access failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// `offset + len` is past the end of the region.
+    OutOfBounds { offset: u64, len: u64, size: u64 },
+    /// An atomic access at an offset that is not a multiple of its width.
+    Misaligned { offset: u64, width: u64 },
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::OutOfBounds { offset, len, size } => {
+                write!(f, "{len} bytes at offset {offset} are out of bounds of a region of {size} bytes")
+            }
+            Fault::Misaligned { offset, width } => write!(f, "offset {offset} is not aligned to {width} bytes"),
+        }
+    }
+}
+
+/// A mapped region. Dropping it unmaps it (and unlinks the name if this handle owns it).
+#[derive(Debug)]
+pub(crate) struct Region {
+    name: String,
+    ptr: *mut u8,
+    len: usize,
+    owner: bool,
+}
+
+// SAFETY: the region is plain shared memory; every access goes through raw-pointer copies or
+// atomics, which may happen from any thread.
+unsafe impl Send for Region {}
+// SAFETY: as above: no `&`/`&mut` to the bytes is ever handed out except atomics.
+unsafe impl Sync for Region {}
+
+fn c_name(name: &str) -> io::Result<CString> {
+    CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a region name cannot contain NUL"))
+}
+
+/// The `shm_open` name for a user-facing name (`/` is prepended, as POSIX wants).
+pub(crate) fn os_name(name: &str) -> String {
+    if name.starts_with('/') { name.to_string() } else { format!("/{name}") }
+}
+
+impl Region {
+    /// Creates a new region of `len` bytes (zeroed) under `name`; fails if the name exists.
+    /// `owner`: unlink the name when this handle is dropped.
+    pub(crate) fn create(name: &str, len: usize, owner: bool) -> io::Result<Region> {
+        let c = c_name(name)?;
+        // SAFETY: plain syscall with a valid NUL-terminated name.
+        let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, 0o600) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is the descriptor shm_open just returned.
+        let sized = unsafe { libc::ftruncate(fd, len as libc::off_t) };
+        if sized != 0 {
+            let e = io::Error::last_os_error();
+            // SAFETY: closing and unlinking what we just created.
+            unsafe {
+                libc::close(fd);
+                libc::shm_unlink(c.as_ptr());
+            }
+            return Err(e);
+        }
+        let mapped = Self::map(fd, len);
+        // SAFETY: the mapping (if any) keeps the object alive; the descriptor is no longer needed.
+        unsafe { libc::close(fd) };
+        match mapped {
+            Ok(ptr) => Ok(Region { name: name.to_string(), ptr, len, owner }),
+            Err(e) => {
+                // SAFETY: unlinking the object we created.
+                unsafe { libc::shm_unlink(c.as_ptr()) };
+                Err(e)
+            }
+        }
+    }
+
+    /// Maps the existing region `name`, whatever its size.
+    pub(crate) fn attach(name: &str) -> io::Result<Region> {
+        let c = c_name(name)?;
+        // SAFETY: plain syscall with a valid NUL-terminated name.
+        let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_RDWR, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `st` is a valid out-pointer for fstat on our descriptor.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let len = if unsafe { libc::fstat(fd, &mut st) } == 0 {
+            Ok(st.st_size as usize)
+        } else {
+            Err(io::Error::last_os_error())
+        };
+        let mapped = len.and_then(|len| Self::map(fd, len).map(|ptr| (ptr, len)));
+        // SAFETY: the mapping keeps the object alive.
+        unsafe { libc::close(fd) };
+        let (ptr, len) = mapped?;
+        Ok(Region { name: name.to_string(), ptr, len, owner: false })
+    }
+
+    fn map(fd: i32, len: usize) -> io::Result<*mut u8> {
+        if len == 0 {
+            return Ok(std::ptr::NonNull::<u64>::dangling().as_ptr().cast());
+        }
+        // SAFETY: a fresh shared mapping of our descriptor; the kernel picks the address.
+        let ptr = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(ptr.cast())
+    }
+
+    /// Removes `name`: it can no longer be attached; existing mappings stay valid.
+    pub(crate) fn unlink(name: &str) -> io::Result<()> {
+        let c = c_name(name)?;
+        // SAFETY: plain syscall with a valid NUL-terminated name.
+        if unsafe { libc::shm_unlink(c.as_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// A pointer to `len` bytes at `offset`, bounds checked.
+    fn at(&self, offset: u64, len: u64) -> Result<*mut u8, Fault> {
+        let size = self.len as u64;
+        match offset.checked_add(len) {
+            Some(end) if end <= size => Ok(self.ptr.wrapping_add(offset as usize)),
+            _ => Err(Fault::OutOfBounds { offset, len, size }),
+        }
+    }
+
+    /// Copies `out.len()` bytes at `offset` into `out`.
+    pub(crate) fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), Fault> {
+        let src = self.at(offset, out.len() as u64)?;
+        // SAFETY: `src..src+len` is inside the mapping (checked), `out` is a distinct local buffer.
+        unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    /// Copies `data` to `offset`.
+    pub(crate) fn write(&self, offset: u64, data: &[u8]) -> Result<(), Fault> {
+        let dst = self.at(offset, data.len() as u64)?;
+        // SAFETY: `dst..dst+len` is inside the mapping (checked), `data` is a distinct buffer.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+        Ok(())
+    }
+
+    fn aligned(&self, offset: u64, width: u64) -> Result<*mut u8, Fault> {
+        if offset % width != 0 {
+            return Err(Fault::Misaligned { offset, width });
+        }
+        self.at(offset, width)
+    }
+
+    /// The 32-bit word at `offset` (aligned, in bounds).
+    pub(crate) fn word32(&self, offset: u64) -> Result<&AtomicU32, Fault> {
+        // SAFETY: aligned, in bounds, and the mapping lives as long as `self`; AtomicU32 has the
+        // layout of u32 and is the only way this word is accessed in place.
+        self.aligned(offset, 4).map(|p| unsafe { AtomicU32::from_ptr(p.cast()) })
+    }
+
+    /// The 64-bit word at `offset` (aligned, in bounds).
+    pub(crate) fn word64(&self, offset: u64) -> Result<&AtomicU64, Fault> {
+        // SAFETY: as in `word32`.
+        self.aligned(offset, 8).map(|p| unsafe { AtomicU64::from_ptr(p.cast()) })
+    }
+
+    /// Atomic load of a `width`-byte (1, 2, 4, 8) unsigned integer.
+    pub(crate) fn load(&self, offset: u64, width: u64) -> Result<u64, Fault> {
+        self.rmw(offset, width, |a| a.load(Ordering::SeqCst))
+    }
+
+    /// Atomic store.
+    pub(crate) fn store(&self, offset: u64, width: u64, value: u64) -> Result<(), Fault> {
+        self.rmw(offset, width, |a| {
+            a.store(value);
+            0
+        })
+        .map(|_| ())
+    }
+
+    /// Atomic wrapping add; returns the previous value.
+    pub(crate) fn fetch_add(&self, offset: u64, width: u64, delta: u64) -> Result<u64, Fault> {
+        self.rmw(offset, width, |a| a.fetch_add(delta))
+    }
+
+    /// Atomic compare-and-exchange; returns the previous value (equal to `expected` on success).
+    pub(crate) fn compare_exchange(&self, offset: u64, width: u64, expected: u64, new: u64) -> Result<u64, Fault> {
+        self.rmw(offset, width, |a| a.compare_exchange(expected, new))
+    }
+
+    fn rmw(&self, offset: u64, width: u64, f: impl FnOnce(AnyAtomic<'_>) -> u64) -> Result<u64, Fault> {
+        let p = match width {
+            1 | 2 | 4 | 8 => self.aligned(offset, width)?,
+            _ => return Err(Fault::Misaligned { offset, width }),
+        };
+        // SAFETY: aligned and in bounds for `width` (checked above); see `word32`.
+        let atomic = unsafe {
+            match width {
+                1 => AnyAtomic::W8(AtomicU8::from_ptr(p)),
+                2 => AnyAtomic::W16(AtomicU16::from_ptr(p.cast())),
+                4 => AnyAtomic::W32(AtomicU32::from_ptr(p.cast())),
+                _ => AnyAtomic::W64(AtomicU64::from_ptr(p.cast())),
+            }
+        };
+        Ok(f(atomic))
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: unmapping the mapping this handle created; no references into it outlive
+            // `self` (atomics borrow `self`).
+            unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        }
+        if self.owner {
+            let _ = Region::unlink(&self.name);
+        }
+    }
+}
+
+/// An atomic of one of the four widths, values widened to u64.
+enum AnyAtomic<'a> {
+    W8(&'a AtomicU8),
+    W16(&'a AtomicU16),
+    W32(&'a AtomicU32),
+    W64(&'a AtomicU64),
+}
+
+impl AnyAtomic<'_> {
+    fn load(&self, o: Ordering) -> u64 {
+        match self {
+            AnyAtomic::W8(a) => u64::from(a.load(o)),
+            AnyAtomic::W16(a) => u64::from(a.load(o)),
+            AnyAtomic::W32(a) => u64::from(a.load(o)),
+            AnyAtomic::W64(a) => a.load(o),
+        }
+    }
+
+    fn store(&self, v: u64) {
+        let o = Ordering::SeqCst;
+        match self {
+            AnyAtomic::W8(a) => a.store(v as u8, o),
+            AnyAtomic::W16(a) => a.store(v as u16, o),
+            AnyAtomic::W32(a) => a.store(v as u32, o),
+            AnyAtomic::W64(a) => a.store(v, o),
+        }
+    }
+
+    fn fetch_add(&self, v: u64) -> u64 {
+        let o = Ordering::SeqCst;
+        match self {
+            AnyAtomic::W8(a) => u64::from(a.fetch_add(v as u8, o)),
+            AnyAtomic::W16(a) => u64::from(a.fetch_add(v as u16, o)),
+            AnyAtomic::W32(a) => u64::from(a.fetch_add(v as u32, o)),
+            AnyAtomic::W64(a) => a.fetch_add(v, o),
+        }
+    }
+
+    fn compare_exchange(&self, expected: u64, new: u64) -> u64 {
+        let o = Ordering::SeqCst;
+        let either = |r: Result<u64, u64>| r.unwrap_or_else(|v| v);
+        match self {
+            AnyAtomic::W8(a) => either(a.compare_exchange(expected as u8, new as u8, o, o).map(u64::from).map_err(u64::from)),
+            AnyAtomic::W16(a) => either(a.compare_exchange(expected as u16, new as u16, o, o).map(u64::from).map_err(u64::from)),
+            AnyAtomic::W32(a) => either(a.compare_exchange(expected as u32, new as u32, o, o).map(u64::from).map_err(u64::from)),
+            AnyAtomic::W64(a) => either(a.compare_exchange(expected, new, o, o)),
+        }
+    }
+}
+
+/// Sleeps while `word` holds `expected`, at most `timeout`; returns early on a wake-up, a change
+/// or a signal (callers re-check their condition).
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: libc::c_long::from(t.subsec_nanos() as i32),
+    });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: FUTEX_WAIT (shared: no PRIVATE flag, the word is in a MAP_SHARED mapping) on a valid
+    // aligned word, with a valid or null timeout pointer.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, ts_ptr) };
+}
+
+/// Wakes up to `count` processes or threads waiting on `word`; returns how many woke.
+pub(crate) fn futex_wake(word: &AtomicU32, count: u32) -> u32 {
+    let n = count.min(i32::MAX as u32) as i32;
+    // SAFETY: FUTEX_WAKE on a valid aligned word.
+    let woke = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n) };
+    woke.max(0) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_attach_share_and_bounds() {
+        let name = format!("/wasmproc-test-{}-region", std::process::id());
+        let a = Region::create(&name, 64, true).unwrap();
+        assert!(Region::create(&name, 64, false).is_err(), "names are exclusive");
+        let b = Region::attach(&name).unwrap();
+        assert_eq!(b.len(), 64);
+        a.write(8, b"hello").unwrap();
+        let mut out = [0u8; 5];
+        b.read(8, &mut out).unwrap();
+        assert_eq!(&out, b"hello");
+        assert_eq!(b.fetch_add(0, 8, 5).unwrap(), 0);
+        assert_eq!(a.load(0, 8).unwrap(), 5);
+        assert_eq!(a.compare_exchange(0, 8, 5, 7).unwrap(), 5);
+        assert_eq!(a.compare_exchange(0, 8, 5, 9).unwrap(), 7, "a failed exchange returns the current value");
+        assert_eq!(a.write(60, b"12345"), Err(Fault::OutOfBounds { offset: 60, len: 5, size: 64 }));
+        assert_eq!(a.load(u64::MAX, 8), Err(Fault::Misaligned { offset: u64::MAX, width: 8 }));
+        assert_eq!(a.load(4, 8), Err(Fault::Misaligned { offset: 4, width: 8 }));
+        assert!(a.word32(64).is_err());
+        drop(a);
+        assert!(Region::attach(&name).is_err(), "the owner unlinked it");
+        let mut still = [0u8; 5];
+        b.read(8, &mut still).unwrap();
+        assert_eq!(&still, b"hello", "existing mappings outlive the name");
+    }
+}
