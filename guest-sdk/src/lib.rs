@@ -52,9 +52,16 @@ mod dispatch;
 mod pipe;
 mod queue;
 mod registry;
+mod shared;
+mod sync;
 
 pub use pipe::{Connection, RecvError, SendError};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
+pub use shared::{Array, Scalar, SharedMemory, ShmError, Value};
+pub use sync::{
+    AcquireError, Barrier, BarrierError, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, NotHeld,
+    RLock, RLockGuard, Semaphore, SemaphoreGuard, Timeout, TooManyReleases,
+};
 pub use wasmproc_guest_macros::task;
 
 /// Raw bytes as one queue or pipe item: `Queue<ByteBuf>` moves a buffer with one copy, where a

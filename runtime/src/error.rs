@@ -101,6 +101,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A shared memory region could not be created or attached.
+    #[error("shared memory {name}: {source}")]
+    SharedMemory {
+        /// The region's name.
+        name: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// `Process::start` on a process that was already started.
     #[error("process {name} was already started")]
     AlreadyStarted {

@@ -52,6 +52,8 @@ mod process;
 mod protocol;
 mod queue;
 mod sandbox;
+mod shared;
+mod shm;
 mod spawn;
 mod worker;
 
@@ -63,6 +65,11 @@ pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize}
 pub use process::{Process, ProcessBuilder};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
 pub use sandbox::{DirAccess, DirGrant, Sandbox};
+pub use shared::{
+    AcquireError, Array, Barrier, BarrierError, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard,
+    NotHeld, RLock, RLockGuard, RawArray, RawValue, Scalar, Semaphore, SemaphoreGuard, SharedMemory, ShmError, Timeout,
+    TooManyReleases, Value,
+};
 
 /// Raw bytes as one queue or pipe item: `Queue<ByteBuf>` moves a buffer with one copy, where a
 /// `Vec<u8>` item is encoded byte by byte (postcard has no way to tell a `Vec<u8>` from any other

@@ -67,6 +67,7 @@ fn serve(fd: i32) -> Result<(), String> {
         fuel: init.fuel,
         timeout: init.timeout,
         broker: Some(broker),
+        attachments: Default::default(),
         sandbox: Arc::new(init.sandbox.clone()),
         process: ProcessIdentity {
             name: Arc::from(init.name.as_str()),

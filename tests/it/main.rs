@@ -12,3 +12,4 @@ mod pool;
 mod process;
 mod queue;
 mod sandbox;
+mod shared;

@@ -72,6 +72,8 @@ pub(crate) struct RunSettings {
     pub(crate) timeout: Option<std::time::Duration>,
     /// The worker's line to the host's queues.
     pub(crate) broker: Option<Arc<super::BrokerClient>>,
+    /// The shared regions the worker has mapped (kept across instances).
+    pub(crate) attachments: super::SharedAttachments,
     /// What the guest may touch.
     pub(crate) sandbox: Arc<Sandbox>,
     /// Who the worker is (`process.current`, and the prefix of output lines).
@@ -228,6 +230,7 @@ impl Loaded {
         let state = GuestState::new(&self.limits.sandbox, &self.limits.process, self.limits.max_memory)?;
         let mut store = Store::new(&self.engine, state);
         store.data_mut().broker = self.limits.broker.clone();
+        store.data_mut().attachments = self.limits.attachments.clone();
         store.limiter(|s| &mut s.limits);
         // What a guest hands the host in one call (a queue item, its outcomes) is already in its
         // linear memory, which `max_memory` bounds; wasmtime's default cap of 128 MiB per call

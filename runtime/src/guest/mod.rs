@@ -7,10 +7,12 @@ mod host;
 mod instance;
 mod output;
 mod queue;
+mod shm;
 mod state;
 
 pub(crate) use bindings::wasmproc::task::types::{Codec, TaskError, TaskInfo};
 pub(crate) use instance::{Loaded, RunSettings, list_tasks, new_linker};
 pub(crate) use output::PrefixedOutput;
 pub(crate) use queue::BrokerClient;
+pub(crate) use shm::SharedAttachments;
 pub(crate) use state::{GuestState, ProcessIdentity};

@@ -22,6 +22,8 @@ pub(crate) struct GuestState {
     pub(crate) process: ProcessIdentity,
     /// The worker's line to the host's queues (`None` where there is no host, e.g. inspection).
     pub(crate) broker: Option<Arc<super::BrokerClient>>,
+    /// The shared regions this worker has mapped.
+    pub(crate) attachments: super::SharedAttachments,
     /// When the current input must be done (its timeout), for blocking queue calls.
     pub(crate) deadline: Option<std::time::Instant>,
     /// The message passed to `host.panicked`, if the guest is panicking.
@@ -49,6 +51,7 @@ impl GuestState {
             panic: None,
             process: process.clone(),
             broker: None,
+            attachments: Default::default(),
             deadline: None,
         })
     }

@@ -169,7 +169,7 @@ impl Region {
     }
 
     fn aligned(&self, offset: u64, width: u64) -> Result<*mut u8, Fault> {
-        if offset % width != 0 {
+        if !offset.is_multiple_of(width) {
             return Err(Fault::Misaligned { offset, width });
         }
         self.at(offset, width)
@@ -180,12 +180,6 @@ impl Region {
         // SAFETY: aligned, in bounds, and the mapping lives as long as `self`; AtomicU32 has the
         // layout of u32 and is the only way this word is accessed in place.
         self.aligned(offset, 4).map(|p| unsafe { AtomicU32::from_ptr(p.cast()) })
-    }
-
-    /// The 64-bit word at `offset` (aligned, in bounds).
-    pub(crate) fn word64(&self, offset: u64) -> Result<&AtomicU64, Fault> {
-        // SAFETY: as in `word32`.
-        self.aligned(offset, 8).map(|p| unsafe { AtomicU64::from_ptr(p.cast()) })
     }
 
     /// Atomic load of a `width`-byte (1, 2, 4, 8) unsigned integer.
@@ -285,9 +279,15 @@ impl AnyAtomic<'_> {
         let o = Ordering::SeqCst;
         let either = |r: Result<u64, u64>| r.unwrap_or_else(|v| v);
         match self {
-            AnyAtomic::W8(a) => either(a.compare_exchange(expected as u8, new as u8, o, o).map(u64::from).map_err(u64::from)),
-            AnyAtomic::W16(a) => either(a.compare_exchange(expected as u16, new as u16, o, o).map(u64::from).map_err(u64::from)),
-            AnyAtomic::W32(a) => either(a.compare_exchange(expected as u32, new as u32, o, o).map(u64::from).map_err(u64::from)),
+            AnyAtomic::W8(a) => {
+                either(a.compare_exchange(expected as u8, new as u8, o, o).map(u64::from).map_err(u64::from))
+            }
+            AnyAtomic::W16(a) => {
+                either(a.compare_exchange(expected as u16, new as u16, o, o).map(u64::from).map_err(u64::from))
+            }
+            AnyAtomic::W32(a) => {
+                either(a.compare_exchange(expected as u32, new as u32, o, o).map(u64::from).map_err(u64::from))
+            }
             AnyAtomic::W64(a) => either(a.compare_exchange(expected, new, o, o)),
         }
     }
