@@ -49,12 +49,14 @@
 
 mod bindings;
 mod dispatch;
+mod manager;
 mod pipe;
 mod queue;
 mod registry;
 mod shared;
 mod sync;
 
+pub use manager::{Dict, List, ManagerError, Namespace};
 pub use pipe::{Connection, RecvError, SendError};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
 pub use shared::{Array, Scalar, SharedMemory, ShmError, Value};

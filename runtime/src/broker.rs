@@ -35,7 +35,7 @@ pub(crate) enum QueueFault {
 
 /// A request from a worker; `Put` and `Send` carry the item as the frame's payload.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub(crate) enum QueueOp {
+pub(crate) enum BrokerOp {
     /// Append, waiting up to `timeout_ms` (`None`: forever) while the queue is full.
     Put {
         queue: u64,
@@ -65,26 +65,32 @@ pub(crate) enum QueueOp {
     Unfinished {
         queue: u64,
     },
+    /// An operation on a managed dict or list (see `manager.rs`).
+    Managed {
+        object: u64,
+        op: crate::manager::ManagedOp,
+    },
 }
 
-impl QueueOp {
+impl BrokerOp {
     fn queue(self) -> u64 {
         match self {
-            QueueOp::Put { queue, .. }
-            | QueueOp::Send { queue }
-            | QueueOp::Get { queue, .. }
-            | QueueOp::Len { queue }
-            | QueueOp::Close { queue }
-            | QueueOp::IsClosed { queue }
-            | QueueOp::TaskDone { queue }
-            | QueueOp::Unfinished { queue } => queue,
+            BrokerOp::Put { queue, .. }
+            | BrokerOp::Send { queue }
+            | BrokerOp::Get { queue, .. }
+            | BrokerOp::Len { queue }
+            | BrokerOp::Close { queue }
+            | BrokerOp::IsClosed { queue }
+            | BrokerOp::TaskDone { queue }
+            | BrokerOp::Unfinished { queue } => queue,
+            BrokerOp::Managed { object, .. } => object,
         }
     }
 }
 
 /// The answer; `Ok` to a `Get` carries the item as the frame's payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum QueueReply {
+pub(crate) enum BrokerReply {
     Ok,
     /// A put succeeded and the queue is unbounded: later puts may be sent without waiting.
     OkUnbounded,
@@ -96,18 +102,18 @@ pub(crate) enum QueueReply {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Served {
     /// Send this answer now.
-    Reply(QueueReply, Vec<u8>),
+    Reply(BrokerReply, Vec<u8>),
     /// Parked, or a `Send` that was accepted: nothing to send now.
     Nothing,
     /// A `Send` was refused: its item is lost, and the chunk that sent it must fail.
-    Refused { queue: u64, fault: QueueFault },
+    Refused { object: u64, fault: QueueFault },
 }
 
 /// A worker that can be answered later, from any thread.
 pub(crate) trait Peer: Send + Sync {
     /// Writes `reply` (and `item`, for a get) to the worker. Hands the item back if the worker is
     /// gone, so it is not lost.
-    fn answer(&self, reply: QueueReply, item: Vec<u8>) -> Result<(), Vec<u8>>;
+    fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> Result<(), Vec<u8>>;
 }
 
 /// A peer and its broker-wide identity (to drop its parked requests when it dies).
@@ -121,6 +127,7 @@ pub(crate) struct PeerRef {
 pub(crate) struct Broker {
     next: AtomicU64,
     queues: Mutex<HashMap<u64, Arc<QueueCore>>>,
+    managed: Mutex<HashMap<u64, Arc<crate::manager::Managed>>>,
     timers: Arc<Timers>,
 }
 
@@ -155,6 +162,18 @@ impl Broker {
         }
     }
 
+    /// Registers a managed object; returns its id.
+    pub(crate) fn add_managed(&self, obj: Arc<crate::manager::Managed>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.managed.lock().unwrap_or_else(|p| p.into_inner()).insert(id, obj);
+        id
+    }
+
+    /// Forgets managed object `id` (its last handle is gone).
+    pub(crate) fn remove_managed(&self, id: u64) {
+        self.managed.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+
     /// Drops every request `peer` has parked (its worker is gone; a put it parked never happened).
     pub(crate) fn forget_peer(&self, peer: u64) {
         let queues: Vec<Arc<QueueCore>> = self.lock().values().cloned().collect();
@@ -166,32 +185,42 @@ impl Broker {
     }
 
     /// Serves one request from `peer`, without blocking.
-    pub(crate) fn serve(&self, op: QueueOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
-        let reply = |r: QueueReply| Served::Reply(r, Vec::new());
+    pub(crate) fn serve(&self, op: BrokerOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
+        let reply = |r: BrokerReply| Served::Reply(r, Vec::new());
+        if let BrokerOp::Managed { object, op } = op {
+            let found = self.managed.lock().unwrap_or_else(|p| p.into_inner()).get(&object).cloned();
+            return match found {
+                Some(obj) => crate::manager::serve(&obj, op, payload),
+                None if op.is_sent() => Served::Refused { object, fault: QueueFault::Unknown },
+                None => reply(BrokerReply::Err(QueueFault::Unknown)),
+            };
+        }
         let Some(q) = self.lock().get(&op.queue()).cloned() else {
             return match op {
-                QueueOp::Send { queue } => Served::Refused { queue, fault: QueueFault::Unknown },
-                _ => reply(QueueReply::Err(QueueFault::Unknown)),
+                BrokerOp::Send { queue } => Served::Refused { object: queue, fault: QueueFault::Unknown },
+                _ => reply(BrokerReply::Err(QueueFault::Unknown)),
             };
         };
         match op {
-            QueueOp::Put { timeout_ms, .. } => q.remote_put(payload, timeout_ms, peer),
-            QueueOp::Send { queue } => match q.remote_put(payload, None, peer) {
-                Served::Reply(QueueReply::Err(fault), _) => Served::Refused { queue, fault },
+            BrokerOp::Put { timeout_ms, .. } => q.remote_put(payload, timeout_ms, peer),
+            BrokerOp::Send { queue } => match q.remote_put(payload, None, peer) {
+                Served::Reply(BrokerReply::Err(fault), _) => Served::Refused { object: queue, fault },
                 _ => Served::Nothing,
             },
-            QueueOp::Get { timeout_ms, .. } => q.remote_get(timeout_ms, peer),
-            QueueOp::Len { .. } => reply(QueueReply::Len(q.len() as u64)),
-            QueueOp::Close { .. } => {
+            BrokerOp::Get { timeout_ms, .. } => q.remote_get(timeout_ms, peer),
+            BrokerOp::Len { .. } => reply(BrokerReply::Len(q.len() as u64)),
+            BrokerOp::Close { .. } => {
                 q.close();
-                reply(QueueReply::Ok)
+                reply(BrokerReply::Ok)
             }
-            QueueOp::IsClosed { .. } => reply(QueueReply::Len(u64::from(q.is_closed()))),
-            QueueOp::TaskDone { .. } => match q.task_done() {
-                Ok(()) => reply(QueueReply::Ok),
-                Err(f) => reply(QueueReply::Err(f)),
+            BrokerOp::IsClosed { .. } => reply(BrokerReply::Len(u64::from(q.is_closed()))),
+            BrokerOp::TaskDone { .. } => match q.task_done() {
+                Ok(()) => reply(BrokerReply::Ok),
+                Err(f) => reply(BrokerReply::Err(f)),
             },
-            QueueOp::Unfinished { .. } => reply(QueueReply::Len(q.unfinished() as u64)),
+            BrokerOp::Unfinished { .. } => reply(BrokerReply::Len(q.unfinished() as u64)),
+            // Served above, before the queue lookup.
+            BrokerOp::Managed { .. } => reply(BrokerReply::Err(QueueFault::Unknown)),
         }
     }
 }
@@ -256,7 +285,7 @@ impl QueueCore {
         st.unfinished += 1;
         while let Some(w) = st.getters.pop_front() {
             drop(st);
-            match w.peer.peer.answer(QueueReply::Ok, item) {
+            match w.peer.peer.answer(BrokerReply::Ok, item) {
                 Ok(()) => return,
                 // That worker is gone: the next one, or the queue.
                 Err(back) => item = back,
@@ -275,7 +304,7 @@ impl QueueCore {
             st.unfinished += 1;
             drop(st);
             // The item is in whether or not its worker is still there to hear it.
-            let _ = w.peer.peer.answer(QueueReply::Ok, Vec::new());
+            let _ = w.peer.peer.answer(BrokerReply::Ok, Vec::new());
         } else {
             drop(st);
             self.not_full.notify_one();
@@ -322,15 +351,15 @@ impl QueueCore {
     fn remote_put(self: &Arc<Self>, item: Vec<u8>, timeout_ms: Option<u64>, peer: &PeerRef) -> Served {
         let mut st = self.lock();
         if st.closed {
-            return Served::Reply(QueueReply::Err(QueueFault::Closed), Vec::new());
+            return Served::Reply(BrokerReply::Err(QueueFault::Closed), Vec::new());
         }
         if self.has_room(&st) {
             self.push(st, item);
-            let ok = if self.capacity.is_none() { QueueReply::OkUnbounded } else { QueueReply::Ok };
+            let ok = if self.capacity.is_none() { BrokerReply::OkUnbounded } else { BrokerReply::Ok };
             return Served::Reply(ok, Vec::new());
         }
         if timeout_ms == Some(0) {
-            return Served::Reply(QueueReply::Err(QueueFault::Full), Vec::new());
+            return Served::Reply(BrokerReply::Err(QueueFault::Full), Vec::new());
         }
         let id = self.timers.waiter_id();
         st.putters.push_back((Waiting { id, peer: peer.clone() }, item));
@@ -345,13 +374,13 @@ impl QueueCore {
         let mut st = self.lock();
         if let Some(item) = st.items.pop_front() {
             self.made_room(st);
-            return Served::Reply(QueueReply::Ok, item);
+            return Served::Reply(BrokerReply::Ok, item);
         }
         if st.closed {
-            return Served::Reply(QueueReply::Err(QueueFault::Closed), Vec::new());
+            return Served::Reply(BrokerReply::Err(QueueFault::Closed), Vec::new());
         }
         if timeout_ms == Some(0) {
-            return Served::Reply(QueueReply::Err(QueueFault::Empty), Vec::new());
+            return Served::Reply(BrokerReply::Err(QueueFault::Empty), Vec::new());
         }
         let id = self.timers.waiter_id();
         st.getters.push_back(Waiting { id, peer: peer.clone() });
@@ -368,12 +397,12 @@ impl QueueCore {
         if let Some(at) = st.getters.iter().position(|w| w.id == id) {
             let w = st.getters.remove(at).expect("position is in range");
             drop(st);
-            let _ = w.peer.peer.answer(QueueReply::Err(QueueFault::Empty), Vec::new());
+            let _ = w.peer.peer.answer(BrokerReply::Err(QueueFault::Empty), Vec::new());
         } else if let Some(at) = st.putters.iter().position(|(w, _)| w.id == id) {
             let (w, _item) = st.putters.remove(at).expect("position is in range");
             drop(st);
             // The guest still has its item (the SDK hands it back with `Full`).
-            let _ = w.peer.peer.answer(QueueReply::Err(QueueFault::Full), Vec::new());
+            let _ = w.peer.peer.answer(BrokerReply::Err(QueueFault::Full), Vec::new());
         }
     }
 
@@ -390,7 +419,7 @@ impl QueueCore {
         drop(st);
         self.not_empty.notify_all();
         self.not_full.notify_all();
-        let closed = || QueueReply::Err(QueueFault::Closed);
+        let closed = || BrokerReply::Err(QueueFault::Closed);
         for w in getters.into_iter().chain(putters.into_iter().map(|(w, _)| w)) {
             let _ = w.peer.peer.answer(closed(), Vec::new());
         }
@@ -524,10 +553,10 @@ mod tests {
 
     /// Records what it is answered.
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<(QueueReply, Vec<u8>)>>, bool);
+    struct Recorder(Mutex<Vec<(BrokerReply, Vec<u8>)>>, bool);
 
     impl Peer for Recorder {
-        fn answer(&self, reply: QueueReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
+        fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
             if self.1 {
                 return Err(item);
             }
@@ -546,8 +575,8 @@ mod tests {
         let soon = Some(Instant::now() + Duration::from_millis(20));
         assert_eq!(q.put(b"c".to_vec(), soon), Err((QueueFault::Full, b"c".to_vec())));
         assert_eq!(
-            broker.serve(QueueOp::Len { queue: id }, Vec::new(), &peer),
-            Served::Reply(QueueReply::Len(2), vec![])
+            broker.serve(BrokerOp::Len { queue: id }, Vec::new(), &peer),
+            Served::Reply(BrokerReply::Len(2), vec![])
         );
         assert_eq!(q.get(None).unwrap(), b"a");
         q.close();
@@ -556,12 +585,12 @@ mod tests {
         assert_eq!(q.get(None), Err(QueueFault::Closed));
         let (_, empty) = broker.create(None);
         assert_eq!(empty.get(Some(Instant::now() + Duration::from_millis(10))), Err(QueueFault::Empty));
-        let get = QueueOp::Get { queue: 999, timeout_ms: None };
-        assert_eq!(broker.serve(get, Vec::new(), &peer), Served::Reply(QueueReply::Err(QueueFault::Unknown), vec![]));
-        let send = QueueOp::Send { queue: 999 };
+        let get = BrokerOp::Get { queue: 999, timeout_ms: None };
+        assert_eq!(broker.serve(get, Vec::new(), &peer), Served::Reply(BrokerReply::Err(QueueFault::Unknown), vec![]));
+        let send = BrokerOp::Send { queue: 999 };
         assert_eq!(
             broker.serve(send, b"x".to_vec(), &peer),
-            Served::Refused { queue: 999, fault: QueueFault::Unknown }
+            Served::Refused { object: 999, fault: QueueFault::Unknown }
         );
     }
 
@@ -572,29 +601,29 @@ mod tests {
         let peer = broker.peer(rec.clone());
         let (id, q) = broker.create(Some(1));
         // A get on an empty queue parks; a put hands the item straight over.
-        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: None }, vec![], &peer), Served::Nothing);
+        assert_eq!(broker.serve(BrokerOp::Get { queue: id, timeout_ms: None }, vec![], &peer), Served::Nothing);
         q.put(b"x".to_vec(), None).unwrap();
-        assert_eq!(rec.0.lock().unwrap().pop(), Some((QueueReply::Ok, b"x".to_vec())));
+        assert_eq!(rec.0.lock().unwrap().pop(), Some((BrokerReply::Ok, b"x".to_vec())));
         assert_eq!(q.len(), 0);
         // A put on a full queue parks; a get lets it in.
         q.put(b"1".to_vec(), None).unwrap();
-        let put = QueueOp::Put { queue: id, timeout_ms: Some(5_000) };
+        let put = BrokerOp::Put { queue: id, timeout_ms: Some(5_000) };
         assert_eq!(broker.serve(put, b"2".to_vec(), &peer), Served::Nothing);
         assert_eq!(q.get(None).unwrap(), b"1");
-        assert_eq!(rec.0.lock().unwrap().pop(), Some((QueueReply::Ok, vec![])));
+        assert_eq!(rec.0.lock().unwrap().pop(), Some((BrokerReply::Ok, vec![])));
         assert_eq!(q.get(None).unwrap(), b"2");
         // A parked get times out.
-        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: Some(20) }, vec![], &peer), Served::Nothing);
+        assert_eq!(broker.serve(BrokerOp::Get { queue: id, timeout_ms: Some(20) }, vec![], &peer), Served::Nothing);
         let start = Instant::now();
         while rec.0.lock().unwrap().is_empty() {
             assert!(start.elapsed() < Duration::from_secs(5), "the timer never answered");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(rec.0.lock().unwrap().pop(), Some((QueueReply::Err(QueueFault::Empty), vec![])));
+        assert_eq!(rec.0.lock().unwrap().pop(), Some((BrokerReply::Err(QueueFault::Empty), vec![])));
         // Close answers everyone parked.
-        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: None }, vec![], &peer), Served::Nothing);
+        assert_eq!(broker.serve(BrokerOp::Get { queue: id, timeout_ms: None }, vec![], &peer), Served::Nothing);
         q.close();
-        assert_eq!(rec.0.lock().unwrap().pop(), Some((QueueReply::Err(QueueFault::Closed), vec![])));
+        assert_eq!(rec.0.lock().unwrap().pop(), Some((BrokerReply::Err(QueueFault::Closed), vec![])));
     }
 
     #[test]
@@ -602,13 +631,13 @@ mod tests {
         let broker = Broker::default();
         let dead = broker.peer(Arc::new(Recorder(Mutex::default(), true)));
         let (id, q) = broker.create(None);
-        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: None }, vec![], &dead), Served::Nothing);
+        assert_eq!(broker.serve(BrokerOp::Get { queue: id, timeout_ms: None }, vec![], &dead), Served::Nothing);
         q.put(b"kept".to_vec(), None).unwrap();
         assert_eq!(q.get(None).unwrap(), b"kept");
         // A forgotten peer is not answered at all.
         let rec = Arc::new(Recorder::default());
         let gone = broker.peer(rec.clone());
-        assert_eq!(broker.serve(QueueOp::Get { queue: id, timeout_ms: None }, vec![], &gone), Served::Nothing);
+        assert_eq!(broker.serve(BrokerOp::Get { queue: id, timeout_ms: None }, vec![], &gone), Served::Nothing);
         broker.forget_peer(gone.id);
         q.put(b"y".to_vec(), None).unwrap();
         assert!(rec.0.lock().unwrap().is_empty());

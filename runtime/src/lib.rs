@@ -44,6 +44,7 @@ mod context;
 mod engine;
 mod error;
 mod guest;
+mod manager;
 mod module;
 mod outcomes;
 mod pipe;
@@ -59,6 +60,7 @@ mod worker;
 
 pub use context::{Context, ContextBuilder};
 pub use error::{Error, FailureKind, Result, TaskFailure};
+pub use manager::{Dict, List, Manager, ManagerError, Namespace};
 pub use module::{Module, Task, TaskSignature};
 pub use pipe::{Connection, RecvError, SendError, pipe, pipe_simplex};
 pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize};

@@ -6,7 +6,7 @@
 //! the lock after `waitid(WNOWAIT)` saw the exit but before reaping, so a signal can never reach a
 //! reused pid.
 
-use crate::broker::{Peer, QueueReply, Served};
+use crate::broker::{BrokerReply, Peer, Served};
 use crate::context::{Context, ContextInner, Settings};
 use crate::engine::Flavor;
 use crate::error::{Error, FailureKind, Result, TaskFailure};
@@ -404,17 +404,17 @@ fn monitor(inner: Arc<Inner>, spawned: Spawned) {
                     });
                 }
                 // The task uses a queue: serve it from the context's broker.
-                Ok(Some((FromWorker::Queue(op), payload))) => match inner.ctx.broker.serve(op, payload, &peer) {
+                Ok(Some((FromWorker::Broker(op), payload))) => match inner.ctx.broker.serve(op, payload, &peer) {
                     Served::Reply(reply, item) => {
                         if link.answer(reply, item).is_err() {
                             break None;
                         }
                     }
                     Served::Nothing => {}
-                    Served::Refused { queue, .. } => {
+                    Served::Refused { object, .. } => {
                         refused += 1;
                         if refused == 1 {
-                            let _ = link.write(&ToWorker::QueueRefused { queue }, &[]);
+                            let _ = link.write(&ToWorker::Refused { object }, &[]);
                         }
                     }
                 },
@@ -461,8 +461,8 @@ impl StreamPeer {
 }
 
 impl Peer for StreamPeer {
-    fn answer(&self, reply: QueueReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
-        self.write(&ToWorker::QueueReply(reply), &item).map_err(|_| item)
+    fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
+        self.write(&ToWorker::BrokerReply(reply), &item).map_err(|_| item)
     }
 }
 

@@ -67,12 +67,12 @@ pub(crate) enum ToWorker {
     Exit {
         code: i32,
     },
-    /// The answer to the worker's pending `Queue` request; an item rides in the payload.
-    QueueReply(crate::broker::QueueReply),
-    /// A put the worker sent without waiting was refused (the queue was closed or dropped): put
-    /// to this queue with a round trip from now on, so the guest sees why.
-    QueueRefused {
-        queue: u64,
+    /// The answer to the worker's pending `Broker` request; an item rides in the payload.
+    BrokerReply(crate::broker::BrokerReply),
+    /// A request the worker sent without waiting was refused (its queue was closed, or its object
+    /// dropped): put to this object with a round trip from now on, so the guest sees why.
+    Refused {
+        object: u64,
     },
 }
 
@@ -87,9 +87,9 @@ pub(crate) enum FromWorker {
         count: u32,
         busy_ns: u64,
     },
-    /// A queue operation for the host's broker (the guest waits for the reply, except to a
-    /// `Send`); a put's item rides in the payload.
-    Queue(crate::broker::QueueOp),
+    /// A request to the host's broker: a queue or managed-object operation (the guest waits for
+    /// the reply, except to the ones sent without waiting); an item rides in the payload.
+    Broker(crate::broker::BrokerOp),
 }
 
 /// The bytes that start a frame: prefix and header, for a payload of `payload_len` bytes.

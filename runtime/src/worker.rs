@@ -96,12 +96,12 @@ fn serve(fd: i32) -> Result<(), String> {
                 match protocol::read_frame::<ToWorker>(&mut reader) {
                     // Queue replies go to the guest waiting in a queue call, everything else to
                     // the main loop.
-                    Ok(Some((ToWorker::QueueReply(reply), payload))) => {
+                    Ok(Some((ToWorker::BrokerReply(reply), payload))) => {
                         if !inbox.answer(reply, payload) {
                             return;
                         }
                     }
-                    Ok(Some((ToWorker::QueueRefused { queue }, _))) => inbox.refused(queue),
+                    Ok(Some((ToWorker::Refused { object: queue }, _))) => inbox.refused(queue),
                     Ok(Some(frame)) => {
                         if tx.send(frame).is_err() {
                             return;
@@ -131,7 +131,7 @@ fn serve(fd: i32) -> Result<(), String> {
         };
         match msg {
             ToWorker::Init(_) => return Err("Init sent twice".into()),
-            ToWorker::QueueReply(_) | ToWorker::QueueRefused { .. } => {
+            ToWorker::BrokerReply(_) | ToWorker::Refused { .. } => {
                 return Err("a queue answer nobody asked for".into());
             }
             ToWorker::Exit { code } => {

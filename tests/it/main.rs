@@ -7,6 +7,7 @@ mod common;
 mod errors;
 mod faults;
 mod limits;
+mod manager;
 mod pipe;
 mod pool;
 mod process;

@@ -5,6 +5,7 @@
 mod bindings;
 mod host;
 mod instance;
+mod manager;
 mod output;
 mod queue;
 mod shm;

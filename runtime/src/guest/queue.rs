@@ -13,7 +13,7 @@
 
 use super::GuestState;
 use super::bindings::wasmproc::task::queue::{self, QueueError};
-use crate::broker::{QueueFault, QueueOp, QueueReply};
+use crate::broker::{BrokerOp, BrokerReply, QueueFault};
 use crate::protocol::{self, FromWorker};
 use std::collections::HashSet;
 use std::io::{BufWriter, Write};
@@ -28,7 +28,7 @@ pub(crate) const FLUSH_DELAY: Duration = Duration::from_micros(500);
 /// A worker's line to the host's broker.
 pub(crate) struct BrokerClient {
     writer: Arc<Mutex<BufWriter<UnixStream>>>,
-    replies: Mutex<Receiver<(QueueReply, Vec<u8>)>>,
+    replies: Mutex<Receiver<(BrokerReply, Vec<u8>)>>,
     /// Queues puts may be sent to without waiting.
     unbounded: Mutex<HashSet<u64>>,
     /// Sent puts are waiting in the writer's buffer.
@@ -38,13 +38,13 @@ pub(crate) struct BrokerClient {
 
 /// The reader thread's side of a [`BrokerClient`]: where answers and refusals go.
 pub(crate) struct BrokerInbox {
-    replies: Sender<(QueueReply, Vec<u8>)>,
+    replies: Sender<(BrokerReply, Vec<u8>)>,
     client: Arc<BrokerClient>,
 }
 
 impl BrokerInbox {
     /// Delivers the answer to the pending request; false if nobody listens any more.
-    pub(crate) fn answer(&self, reply: QueueReply, item: Vec<u8>) -> bool {
+    pub(crate) fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> bool {
         self.replies.send((reply, item)).is_ok()
     }
 
@@ -90,18 +90,18 @@ impl BrokerClient {
     }
 
     /// One request and its answer. A lost host is `Unknown` (the worker exits soon anyway).
-    fn call(&self, op: QueueOp, payload: &[u8]) -> (QueueReply, Vec<u8>) {
+    pub(crate) fn call(&self, op: BrokerOp, payload: &[&[u8]]) -> (BrokerReply, Vec<u8>) {
         let sent = {
             let mut w = lock(&self.writer);
-            protocol::write_frame(&mut *w, &FromWorker::Queue(op), &[payload]).and_then(|()| w.flush())
+            protocol::write_frame(&mut *w, &FromWorker::Broker(op), payload).and_then(|()| w.flush())
         };
         let reply = sent.ok().and_then(|()| lock(&self.replies).recv().ok());
-        reply.unwrap_or((QueueReply::Err(QueueFault::Unknown), Vec::new()))
+        reply.unwrap_or((BrokerReply::Err(QueueFault::Unknown), Vec::new()))
     }
 
-    /// Sends a put without waiting for an answer (the flusher writes it out soon).
-    fn send(&self, queue: u64, item: &[u8]) -> Result<(), QueueFault> {
-        protocol::write_frame(&mut *lock(&self.writer), &FromWorker::Queue(QueueOp::Send { queue }), &[item])
+    /// Sends a request without waiting for an answer (the flusher writes it out soon).
+    pub(crate) fn send(&self, op: BrokerOp, payload: &[&[u8]]) -> Result<(), QueueFault> {
+        protocol::write_frame(&mut *lock(&self.writer), &FromWorker::Broker(op), payload)
             .map_err(|_| QueueFault::Unknown)?;
         let mut dirty = lock(&self.dirty);
         if !*dirty {
@@ -113,16 +113,16 @@ impl BrokerClient {
 
     fn put(&self, queue: u64, item: &[u8], timeout_ms: Option<u64>) -> Result<(), QueueFault> {
         if lock(&self.unbounded).contains(&queue) {
-            return self.send(queue, item);
+            return self.send(BrokerOp::Send { queue }, &[item]);
         }
-        match self.call(QueueOp::Put { queue, timeout_ms }, item).0 {
-            QueueReply::Ok => Ok(()),
-            QueueReply::OkUnbounded => {
+        match self.call(BrokerOp::Put { queue, timeout_ms }, &[item]).0 {
+            BrokerReply::Ok => Ok(()),
+            BrokerReply::OkUnbounded => {
                 lock(&self.unbounded).insert(queue);
                 Ok(())
             }
-            QueueReply::Err(f) => Err(f),
-            QueueReply::Len(_) => Err(QueueFault::Unknown),
+            BrokerReply::Err(f) => Err(f),
+            BrokerReply::Len(_) => Err(QueueFault::Unknown),
         }
     }
 }
@@ -143,7 +143,7 @@ fn millis_until(t: Instant, now: Instant) -> u64 {
 }
 
 impl GuestState {
-    fn client(&self) -> Result<Arc<BrokerClient>, QueueError> {
+    pub(crate) fn client(&self) -> Result<Arc<BrokerClient>, QueueError> {
         self.broker.clone().ok_or(QueueError::Unknown)
     }
 
@@ -166,9 +166,9 @@ impl GuestState {
     }
 
     /// A non-blocking request that answers `Ok`, `Len` or an error.
-    fn simple(&self, op: QueueOp) -> Result<QueueReply, QueueError> {
+    fn simple(&self, op: BrokerOp) -> Result<BrokerReply, QueueError> {
         match self.client()?.call(op, &[]).0 {
-            QueueReply::Err(f) => Err(to_wit(f)),
+            BrokerReply::Err(f) => Err(to_wit(f)),
             other => Ok(other),
         }
     }
@@ -192,40 +192,40 @@ impl queue::Host for GuestState {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
-        match client.call(QueueOp::Get { queue, timeout_ms: self.wait_ms(timeout_ms) }, &[]) {
-            (QueueReply::Ok, item) => Ok(Ok(item)),
-            (QueueReply::Err(f @ QueueFault::Empty), _) => self.timed_out(f).map(Err),
-            (QueueReply::Err(f), _) => Ok(Err(to_wit(f))),
-            (QueueReply::OkUnbounded | QueueReply::Len(_), _) => Ok(Err(QueueError::Unknown)),
+        match client.call(BrokerOp::Get { queue, timeout_ms: self.wait_ms(timeout_ms) }, &[]) {
+            (BrokerReply::Ok, item) => Ok(Ok(item)),
+            (BrokerReply::Err(f @ QueueFault::Empty), _) => self.timed_out(f).map(Err),
+            (BrokerReply::Err(f), _) => Ok(Err(to_wit(f))),
+            (BrokerReply::OkUnbounded | BrokerReply::Len(_), _) => Ok(Err(QueueError::Unknown)),
         }
     }
 
     fn len(&mut self, queue: u64) -> wasmtime::Result<Result<u64, QueueError>> {
-        Ok(self.simple(QueueOp::Len { queue }).and_then(|r| match r {
-            QueueReply::Len(n) => Ok(n),
+        Ok(self.simple(BrokerOp::Len { queue }).and_then(|r| match r {
+            BrokerReply::Len(n) => Ok(n),
             _ => Err(QueueError::Unknown),
         }))
     }
 
     fn is_closed(&mut self, queue: u64) -> wasmtime::Result<Result<bool, QueueError>> {
-        Ok(self.simple(QueueOp::IsClosed { queue }).and_then(|r| match r {
-            QueueReply::Len(flag) => Ok(flag != 0),
+        Ok(self.simple(BrokerOp::IsClosed { queue }).and_then(|r| match r {
+            BrokerReply::Len(flag) => Ok(flag != 0),
             _ => Err(QueueError::Unknown),
         }))
     }
 
     fn task_done(&mut self, queue: u64) -> wasmtime::Result<Result<(), QueueError>> {
-        Ok(self.simple(QueueOp::TaskDone { queue }).map(|_| ()))
+        Ok(self.simple(BrokerOp::TaskDone { queue }).map(|_| ()))
     }
 
     fn unfinished(&mut self, queue: u64) -> wasmtime::Result<Result<u64, QueueError>> {
-        Ok(self.simple(QueueOp::Unfinished { queue }).and_then(|r| match r {
-            QueueReply::Len(n) => Ok(n),
+        Ok(self.simple(BrokerOp::Unfinished { queue }).and_then(|r| match r {
+            BrokerReply::Len(n) => Ok(n),
             _ => Err(QueueError::Unknown),
         }))
     }
 
     fn close(&mut self, queue: u64) -> wasmtime::Result<Result<(), QueueError>> {
-        Ok(self.simple(QueueOp::Close { queue }).map(|_| ()))
+        Ok(self.simple(BrokerOp::Close { queue }).map(|_| ()))
     }
 }

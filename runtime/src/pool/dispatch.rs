@@ -22,7 +22,7 @@
 //!   plus a second (blocked in a host call) is killed by the pool's watchdog thread.
 
 use super::job::Job;
-use crate::broker::{Peer, PeerRef, QueueFault, QueueReply, Served};
+use crate::broker::{BrokerReply, Peer, PeerRef, QueueFault, Served};
 use crate::context::Settings;
 use crate::engine::Flavor;
 use crate::error::{Error, FailureKind};
@@ -419,16 +419,16 @@ impl Dispatcher {
                     self.flush(st, &touched);
                     job.complete(payload);
                 }
-                Ok(Some((FromWorker::Queue(op), payload))) => match self.ctx.broker.serve(op, payload, &peer) {
+                Ok(Some((FromWorker::Broker(op), payload))) => match self.ctx.broker.serve(op, payload, &peer) {
                     Served::Reply(reply, item) => {
                         let _ = peer.peer.answer(reply, item);
                     }
                     Served::Nothing => {}
-                    Served::Refused { queue, fault } => {
-                        if !refused.iter().any(|(q, _)| *q == queue) {
-                            let _ = self.send(slot, conn.pid, &ToWorker::QueueRefused { queue }, Vec::new());
+                    Served::Refused { object, fault } => {
+                        if !refused.iter().any(|(o, _)| *o == object) {
+                            let _ = self.send(slot, conn.pid, &ToWorker::Refused { object }, Vec::new());
                         }
-                        refused.push((queue, fault));
+                        refused.push((object, fault));
                     }
                 },
                 other => {
@@ -575,9 +575,9 @@ struct SlotPeer {
 }
 
 impl Peer for SlotPeer {
-    fn answer(&self, reply: QueueReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
+    fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
         match self.dispatcher.upgrade() {
-            Some(d) => d.send(self.slot, self.pid, &ToWorker::QueueReply(reply), item),
+            Some(d) => d.send(self.slot, self.pid, &ToWorker::BrokerReply(reply), item),
             None => Err(item),
         }
     }
@@ -585,12 +585,15 @@ impl Peer for SlotPeer {
 
 /// Why a chunk's successes are turned into failures: the puts it sent that were refused.
 fn refused_message(refused: &[(u64, QueueFault)]) -> String {
-    let (queue, fault) = refused[0];
+    let (object, fault) = refused[0];
     let why = match fault {
         QueueFault::Unknown => "no longer exists",
         _ => "was closed",
     };
-    format!("{} item(s) this chunk put were not delivered: queue {queue} {why} before they arrived", refused.len())
+    format!(
+        "{} item(s) this chunk put were not delivered: queue or managed object {object} {why} before they arrived",
+        refused.len()
+    )
 }
 
 /// Assigns queued jobs to workers (see the module docs); returns the slots given work.
