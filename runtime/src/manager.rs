@@ -273,8 +273,11 @@ impl Manager {
 /// entries come back in insertion order.
 pub struct Dict<K, V> {
     handle: Arc<Handle>,
-    _t: PhantomData<fn(K, V) -> (K, V)>,
+    _t: Types<K, V>,
 }
+
+/// Invariant in `K` and `V`, and `Send + Sync` whatever they are (no `K` or `V` is stored).
+type Types<K, V> = PhantomData<fn(K, V) -> (K, V)>;
 
 impl<K, V> Clone for Dict<K, V> {
     fn clone(&self) -> Self {
