@@ -65,8 +65,11 @@ fn gone(_: wit::ManagerError) -> ManagerError {
 /// ```
 pub struct Dict<K, V> {
     id: u64,
-    _t: PhantomData<fn(K, V) -> (K, V)>,
+    _t: Types<K, V>,
 }
+
+/// Invariant in `K` and `V`, and `Send + Sync` whatever they are (no `K` or `V` is stored).
+type Types<K, V> = PhantomData<fn(K, V) -> (K, V)>;
 
 impl<K, V> Clone for Dict<K, V> {
     fn clone(&self) -> Self {
@@ -117,6 +120,11 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Dict<K, V
     /// The number of entries.
     pub fn len(&self) -> Result<usize, ManagerError> {
         wit::dict_len(self.id).map(|n| n as usize).map_err(gone)
+    }
+
+    /// Whether the dict is empty.
+    pub fn is_empty(&self) -> Result<bool, ManagerError> {
+        self.len().map(|n| n == 0)
     }
 
     /// Removes every entry.
@@ -189,6 +197,11 @@ impl<T: Serialize + DeserializeOwned> List<T> {
     /// The number of items.
     pub fn len(&self) -> Result<usize, ManagerError> {
         wit::list_len(self.id).map(|n| n as usize).map_err(gone)
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> Result<bool, ManagerError> {
+        self.len().map(|n| n == 0)
     }
 
     /// A copy of the items.
