@@ -1,5 +1,5 @@
 //! Twin of the tutorial's "生产者-消费者模式": two producers, three consumers, a queue of at most
-//! 10 items, stopped after three seconds.
+//! 10 items, an `Event` that stops everyone after three seconds.
 //!
 //! ```python
 //! queue = Queue(maxsize=10); stop_event = Event()
@@ -8,27 +8,27 @@
 //! for p in producers + consumers: p.start()
 //! time.sleep(3); stop_event.set()
 //! for p in producers + consumers: p.join()
+//! print("All processes finished")
 //! ```
-//!
-//! The Python stops everyone with an `Event`; here closing the queue is the stop signal
-//! (producers' puts fail, consumers drain what is left and then see it closed). The `Event` of
-//! the synchronization primitives will arrive with them.
 //!
 //! Run: `cargo run --release -p wasmproc-examples --bin queue_many`
 
 use std::time::Duration;
-use wasmproc::{Pool, Queue};
+use wasmproc::{Event, Pool, Queue};
 
 fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
-    let producer = module.task::<(Queue<(u32, u32)>, u32), u32>("produce_until_closed")?;
-    let consumer = module.task::<(Queue<(u32, u32)>, u32), u32>("consume_until_closed")?;
+    let producer = module.task::<(Queue<(u32, u32)>, Event, u32), u32>("stoppable_producer")?;
+    let consumer = module.task::<(Queue<(u32, u32)>, Event, u32), u32>("stoppable_consumer")?;
     let queue = Queue::<(u32, u32)>::bounded(&ctx, 10);
+    let stop_event = Event::new()?;
     let pool = Pool::with_processes(&ctx, 5)?;
-    let producers: Vec<_> = (0..2).map(|i| pool.apply_async(&producer, (queue.clone(), i))).collect();
-    let consumers: Vec<_> = (0..3).map(|i| pool.apply_async(&consumer, (queue.clone(), i))).collect();
+    let producers: Vec<_> =
+        (0..2).map(|i| pool.apply_async(&producer, (queue.clone(), stop_event.clone(), i))).collect();
+    let consumers: Vec<_> =
+        (0..3).map(|i| pool.apply_async(&consumer, (queue.clone(), stop_event.clone(), i))).collect();
     std::thread::sleep(Duration::from_secs(3));
-    queue.close();
+    stop_event.set();
     let made: u32 = producers.into_iter().map(|p| p.get()).sum::<Result<u32, _>>()?;
     let taken: u32 = consumers.into_iter().map(|c| c.get()).sum::<Result<u32, _>>()?;
     println!("All processes finished: {made} produced, {taken} consumed");

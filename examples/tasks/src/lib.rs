@@ -218,37 +218,6 @@ fn consumer(queue: Queue<Option<i64>>) {
     }
 }
 
-/// The many-producers example: puts `(producer_id, item)` pairs until the queue is closed.
-#[task]
-fn produce_until_closed(queue: Queue<(u32, u32)>, producer_id: u32) -> u32 {
-    let mut seed = producer_id.wrapping_mul(2654435761).wrapping_add(1);
-    let mut made = 0;
-    loop {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let item = 1 + seed % 100;
-        if queue.put((producer_id, item)).is_err() {
-            return made; // closed: the stop signal
-        }
-        made += 1;
-        println!("Producer {producer_id} produced: {item}");
-        std::thread::sleep(Duration::from_millis(100 + u64::from(seed % 400)));
-    }
-}
-
-/// The many-consumers example: takes pairs until the queue is closed and drained.
-#[task]
-fn consume_until_closed(queue: Queue<(u32, u32)>, consumer_id: u32) -> u32 {
-    let mut taken = 0;
-    while let Ok((producer_id, item)) = queue.get() {
-        taken += 1;
-        println!("Consumer {consumer_id} consumed: {item} from Producer {producer_id}");
-        std::thread::sleep(Duration::from_millis(200 + u64::from(item % 200)));
-    }
-    taken
-}
-
 // ---- Pipe example -----------------------------------------------------------------------------
 
 use wasmproc_guest::{Connection, RecvError};
@@ -293,4 +262,188 @@ fn receiver(conn: Connection<String>) {
         }
     }
     conn.close();
+}
+
+// ---- Producers and consumers stopped by an Event ------------------------------------------------
+
+use wasmproc_guest::Event;
+
+/// ```python
+/// def producer(queue, stop_event, producer_id):
+///     while not stop_event.is_set():
+///         item = random.randint(1, 100); queue.put((producer_id, item))
+///         print(f"Producer {producer_id} produced: {item}")
+///         time.sleep(random.uniform(0.1, 0.5))
+/// ```
+#[task]
+fn stoppable_producer(queue: Queue<(u32, u32)>, stop_event: Event, producer_id: u32) -> u32 {
+    let mut seed = producer_id.wrapping_mul(2654435761).wrapping_add(1);
+    let mut made = 0;
+    while !stop_event.is_set() {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let item = 1 + seed % 100;
+        // A full queue is waited on, but never past the stop signal.
+        let mut pending = Some((producer_id, item));
+        while let Some(it) = pending.take() {
+            match queue.put_timeout(it, Duration::from_millis(100)) {
+                Ok(()) => {
+                    made += 1;
+                    println!("Producer {producer_id} produced: {item}");
+                }
+                Err(e) if !stop_event.is_set() => pending = Some(e.into_inner()),
+                Err(_) => return made,
+            }
+        }
+        stop_event.wait_timeout(Duration::from_millis(100 + u64::from(seed % 400)));
+    }
+    made
+}
+
+/// ```python
+/// def consumer(queue, stop_event, consumer_id):
+///     while not stop_event.is_set() or not queue.empty():
+///         try:
+///             producer_id, item = queue.get(timeout=1)
+///             print(f"Consumer {consumer_id} consumed: {item} from Producer {producer_id}")
+///             time.sleep(random.uniform(0.2, 0.4))
+///         except: continue
+/// ```
+#[task]
+fn stoppable_consumer(queue: Queue<(u32, u32)>, stop_event: Event, consumer_id: u32) -> u32 {
+    let mut taken = 0;
+    while !stop_event.is_set() || !queue.is_empty() {
+        if let Ok((producer_id, item)) = queue.get_timeout(Duration::from_secs(1)) {
+            taken += 1;
+            println!("Consumer {consumer_id} consumed: {item} from Producer {producer_id}");
+            std::thread::sleep(Duration::from_millis(200 + u64::from(item % 200)));
+        }
+    }
+    taken
+}
+
+// ---- Shared memory and synchronization ----------------------------------------------------------
+
+use wasmproc_guest::{Array, Dict, List, Lock, Semaphore, Value};
+
+/// ```python
+/// def modify_shared(n, arr):
+///     n.value = 3.1415926
+///     for i in range(len(arr)):
+///         arr[i] *= 2
+/// ```
+#[task]
+fn modify_shared(n: Value<f64>, arr: Array<i32>) {
+    n.set(3.1415926);
+    for i in 0..arr.len() {
+        arr.set(i, arr.get(i).unwrap() * 2).unwrap();
+    }
+}
+
+/// ```python
+/// def increment(lock, counter):
+///     for _ in range(1000):
+///         lock.acquire(); counter.value += 1; lock.release()
+/// ```
+#[task]
+fn increment(lock: Lock, counter: Value<i32>) {
+    for _ in 0..1000 {
+        let held = lock.acquire().unwrap();
+        counter.set(counter.get() + 1);
+        drop(held);
+    }
+}
+
+/// The unsafe version: `counter.value += 1` with no lock, and `array[i] += 1`. All four start
+/// at `go`, so their loops really overlap (a Python interpreter is slow enough to overlap anyway).
+#[task]
+fn increment_unlocked(counter: Value<i32>, array: Array<f64>, go: Event) {
+    go.wait();
+    for _ in 0..1000 {
+        let v = counter.get();
+        // Widen the window between the read and the write, as CPython's interpreter does.
+        std::hint::black_box((0..200).fold(v, |a, x| a ^ x));
+        counter.set(v + 1);
+    }
+    for i in 0..array.len() {
+        array.set(i, array.get(i).unwrap() + 1.0).unwrap();
+    }
+}
+
+/// ```python
+/// def withdraw(balance, lock):
+///     with lock:
+///         balance.value -= 1
+/// ```
+#[task]
+fn withdraw(balance: Value<i32>, lock: Lock) {
+    let _held = lock.acquire().unwrap();
+    balance.set(balance.get() - 1);
+}
+
+/// ```python
+/// def task_with_lock(lock, name):
+///     print(f"{name} waiting for lock")
+///     with lock:
+///         print(f"{name} acquired lock")
+///     print(f"{name} released lock")
+/// ```
+#[task]
+fn task_with_lock(lock: Lock, name: String) {
+    println!("{name} waiting for lock");
+    {
+        let _held = lock.acquire().unwrap();
+        println!("{name} acquired lock");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("{name} released lock");
+}
+
+/// ```python
+/// def limited_resource(sem, name):
+///     with sem:
+///         print(f"{name} acquired semaphore"); time.sleep(1); print(f"{name} released semaphore")
+/// ```
+#[task]
+fn limited_resource(sem: Semaphore, name: String) {
+    let _permit = sem.acquire();
+    println!("{name} acquired semaphore");
+    std::thread::sleep(Duration::from_secs(1));
+    println!("{name} released semaphore");
+}
+
+/// ```python
+/// def waiter(event, name):
+///     print(f"{name} waiting for event"); event.wait(); print(f"{name} event received!")
+/// ```
+#[task]
+fn waiter(event: Event, name: String) {
+    println!("{name} waiting for event");
+    event.wait();
+    println!("{name} event received!");
+}
+
+/// ```python
+/// def setter(event):
+///     print("Setting event in 2 seconds..."); time.sleep(2); event.set()
+/// ```
+#[task]
+fn setter(event: Event) {
+    println!("Setting event in 2 seconds...");
+    std::thread::sleep(Duration::from_secs(2));
+    event.set();
+}
+
+/// ```python
+/// def worker(shared_dict, shared_list, lock, worker_id):
+///     with lock:
+///         shared_dict[worker_id] = worker_id * 10
+///         shared_list.append(worker_id)
+/// ```
+#[task]
+fn manager_worker(shared_dict: Dict<u32, u32>, shared_list: List<u32>, lock: Lock, worker_id: u32) {
+    let _held = lock.acquire().unwrap();
+    shared_dict.insert(worker_id, worker_id * 10).unwrap();
+    shared_list.append(worker_id).unwrap();
 }
