@@ -127,9 +127,30 @@ pub enum Error {
     /// The result was already taken by an earlier `get_timeout`.
     #[error("the result was already taken")]
     AlreadyTaken,
+    /// The call was cancelled before it started (`Future::cancel`, or `shutdown` with
+    /// `cancel_futures`) — Python's `CancelledError`.
+    #[error("the call was cancelled before it started")]
+    Cancelled,
     /// An internal error of the runtime (a bug); the message says where.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl Error {
+    /// A copy for a second reader (`Future::exception`): task failures and unit variants exactly,
+    /// the others (which hold I/O errors) as their message.
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Task(f) => Error::Task(f.clone()),
+            Error::PoolClosed => Error::PoolClosed,
+            Error::Terminated => Error::Terminated,
+            Error::Timeout => Error::Timeout,
+            Error::AlreadyTaken => Error::AlreadyTaken,
+            Error::Cancelled => Error::Cancelled,
+            Error::WorkerStart { reason } => Error::WorkerStart { reason: reason.clone() },
+            other => Error::Internal(other.to_string()),
+        }
+    }
 }
 
 /// A result whose error is [`Error`].

@@ -43,6 +43,7 @@ mod cache;
 mod context;
 mod engine;
 mod error;
+mod executor;
 mod guest;
 mod manager;
 mod module;
@@ -60,6 +61,7 @@ mod worker;
 
 pub use context::{Context, ContextBuilder};
 pub use error::{Error, FailureKind, Result, TaskFailure};
+pub use executor::{AsCompleted, Executor, Future, MapResults, ReturnWhen, Waited, as_completed, wait};
 pub use manager::{Dict, List, Manager, ManagerError, Namespace};
 pub use module::{Module, Task, TaskSignature};
 pub use pipe::{Connection, RecvError, SendError, pipe, pipe_simplex};

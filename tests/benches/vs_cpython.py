@@ -65,6 +65,65 @@ def pipe_blob_sender(conn, n, size):
     conn.close()
 
 
+def add_under_lock(v, n):
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+
+
+def dict_setter(d, n):
+    for k in range(n):
+        d[k] = k * k
+
+
+def shared(cfg, reps):
+    from multiprocessing import shared_memory
+
+    out = {}
+    ctx = mp.get_context("fork")
+    n = cfg["value_adds"]
+
+    def value_adds():
+        v = ctx.Value("q", 0)
+        procs = [ctx.Process(target=add_under_lock, args=(v, n)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        assert v.value == 2 * n
+
+    out["value_adds_per_s"] = 2 * n / median_time(reps, value_adds)
+
+    size = cfg["shm_bytes"]
+    data = bytes([7]) * size
+    fresh, rewrite = [], []
+    for _ in range(reps):
+        shm = shared_memory.SharedMemory(create=True, size=size)
+        t = time.perf_counter()
+        shm.buf[:size] = data
+        fresh.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        shm.buf[:size] = data
+        rewrite.append(time.perf_counter() - t)
+        shm.close()
+        shm.unlink()
+    out["shm_fresh_gb_per_s"] = size / 1e9 / statistics.median(fresh)
+    out["shm_rewrite_gb_per_s"] = size / 1e9 / statistics.median(rewrite)
+
+    nd = cfg["dict_sets"]
+    with ctx.Manager() as manager:
+
+        def dict_sets():
+            d = manager.dict()
+            p = ctx.Process(target=dict_setter, args=(d, nd))
+            p.start()
+            p.join()
+            assert len(d) == nd
+
+        out["dict_sets_per_s"] = nd / median_time(reps, dict_sets)
+    return out
+
+
 def ipc(cfg, reps):
     out = {}
     ctx = mp.get_context("fork")
@@ -165,6 +224,7 @@ def main():
         assert serial == pool.map(compute_heavy, numbers)
         out["heavy_result"] = serial[0]
     out.update(ipc(cfg, reps))
+    out.update(shared(cfg, cfg["reps"]))
     print(json.dumps(out))
 
 

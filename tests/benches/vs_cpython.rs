@@ -16,7 +16,9 @@
 use serde::Deserialize;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use wasmproc::{ByteBuf, Connection, Context, Pool, Process, Queue, pipe, pipe_simplex};
+use wasmproc::{
+    ByteBuf, Connection, Context, Dict, Manager, Pool, Process, Queue, SharedMemory, Value, pipe, pipe_simplex,
+};
 
 /// Every measurement is repeated this often (startup: `STARTUP_REPS`) and the median reported.
 const REPS: usize = 5;
@@ -33,6 +35,9 @@ const Q_ITEMS: u64 = 100_000;
 const BLOB_COUNT: u32 = 200;
 const BLOB_SIZE: u32 = 1 << 20;
 const PINGPONGS: u64 = 2_000;
+const VALUE_ADDS: u32 = 100_000;
+const SHM_BYTES: usize = 256 << 20;
+const DICT_SETS: u64 = 20_000;
 
 #[derive(Deserialize, Debug)]
 struct Python {
@@ -51,6 +56,10 @@ struct Python {
     queue_blob_mb_per_s: f64,
     pipe_rtt_s: f64,
     pipe_blob_mb_per_s: f64,
+    value_adds_per_s: f64,
+    shm_fresh_gb_per_s: f64,
+    shm_rewrite_gb_per_s: f64,
+    dict_sets_per_s: f64,
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -87,6 +96,7 @@ fn run_python() -> Option<Python> {
         "reps": REPS, "startup_reps": STARTUP_REPS, "map_items": MAP_ITEMS, "map1_items": MAP1_ITEMS,
         "apply_reps": APPLY_REPS, "heavy_n": HEAVY_N, "heavy_items": HEAVY_ITEMS,
         "q_items": Q_ITEMS, "blob_count": BLOB_COUNT, "blob_size": BLOB_SIZE, "pingpongs": PINGPONGS,
+        "value_adds": VALUE_ADDS, "shm_bytes": SHM_BYTES, "dict_sets": DICT_SETS,
     });
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/vs_cpython.py");
     let out = match Command::new("python3").arg(script).arg(cfg.to_string()).output() {
@@ -253,6 +263,42 @@ fn main() -> wasmproc::Result<()> {
             p.join();
         });
 
+    // Shared state: a counter under its lock from 2 processes, a 256 MiB region, manager dict sets.
+    let add = module.task::<(Value<i64>, u32), ()>("add_under_value_lock")?;
+    let value_adds = f64::from(2 * VALUE_ADDS)
+        / median_secs(|| {
+            let v = Value::new(0_i64).expect("value");
+            let procs: Vec<Process> = (0..2)
+                .map(|_| {
+                    Process::builder(&ctx, &add, (v.clone(), VALUE_ADDS)).expect("process").start().expect("start")
+                })
+                .collect();
+            procs.iter().for_each(Process::join);
+            assert_eq!(v.get(), 2 * i64::from(VALUE_ADDS));
+        });
+    let data = vec![7u8; SHM_BYTES];
+    let (mut fresh, mut rewrite) = (Vec::new(), Vec::new());
+    for _ in 0..REPS {
+        let shm = SharedMemory::new(SHM_BYTES).expect("region");
+        let t = Instant::now();
+        shm.write(0, &data).expect("write");
+        fresh.push(t.elapsed());
+        let t = Instant::now();
+        shm.write(0, &data).expect("write");
+        rewrite.push(t.elapsed());
+    }
+    let shm_fresh = SHM_BYTES as f64 / 1e9 / median(fresh).as_secs_f64();
+    let shm_rewrite = SHM_BYTES as f64 / 1e9 / median(rewrite).as_secs_f64();
+    let fill = module.task::<(Dict<u64, u64>, u64, u64), (Option<u64>, usize)>("manager_fill")?;
+    let manager = Manager::new(&ctx);
+    let dict_sets = DICT_SETS as f64
+        / median_secs(|| {
+            let d = manager.dict::<u64, u64>();
+            let p = Process::builder(&ctx, &fill, (d.clone(), 0, DICT_SETS)).expect("process").start().expect("start");
+            p.join();
+            assert_eq!(d.len() as u64, DICT_SETS);
+        });
+
     eprintln!("measuring CPython…");
     let py = run_python();
     if let Some(py) = &py {
@@ -350,6 +396,28 @@ fn main() -> wasmproc::Result<()> {
         pipe_blobs,
         pyv(&|p| format!("{:.0} MB/s", p.pipe_blob_mb_per_s)),
         ratio(&|p| pipe_blobs / p.pipe_blob_mb_per_s)
+    );
+    println!(
+        "| Value += 1 under its lock, 2 processes × {VALUE_ADDS} | {} | {} | {} throughput | ≥ 3× |",
+        per_s(value_adds),
+        pyv(&|p| per_s(p.value_adds_per_s)),
+        ratio(&|p| value_adds / p.value_adds_per_s)
+    );
+    println!(
+        "| SharedMemory: write 256 MiB, fresh region | {shm_fresh:.2} GB/s | {} | {} throughput | ≥ 1× |",
+        pyv(&|p| format!("{:.2} GB/s", p.shm_fresh_gb_per_s)),
+        ratio(&|p| shm_fresh / p.shm_fresh_gb_per_s)
+    );
+    println!(
+        "| SharedMemory: rewrite 256 MiB | {shm_rewrite:.2} GB/s | {} | {} throughput | ≥ 0.5× |",
+        pyv(&|p| format!("{:.2} GB/s", p.shm_rewrite_gb_per_s)),
+        ratio(&|p| shm_rewrite / p.shm_rewrite_gb_per_s)
+    );
+    println!(
+        "| Manager dict: {DICT_SETS} sets from a process | {} | {} | {} throughput | ≥ 10× |",
+        per_s(dict_sets),
+        pyv(&|p| per_s(p.dict_sets_per_s)),
+        ratio(&|p| dict_sets / p.dict_sets_per_s)
     );
     println!();
     println!("| compute_heavy 8 × 10⁶ | wasmproc | native Rust | wasmproc / native | target |");

@@ -5,6 +5,7 @@ mod async_api;
 mod cli;
 mod common;
 mod errors;
+mod executor;
 mod faults;
 mod limits;
 mod manager;

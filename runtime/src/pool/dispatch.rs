@@ -317,6 +317,19 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Takes the first queued (not started) job whose cancel flag matches out of the queue and
+    /// drops it, which answers it `Terminated`; whether one was found.
+    pub(crate) fn withdraw(&self, matches: impl Fn(&Arc<std::sync::atomic::AtomicBool>) -> bool) -> bool {
+        let mut st = self.lock();
+        let at = st.queue.iter().position(|j| j.cancel.as_ref().is_some_and(&matches));
+        let job = at.and_then(|i| st.queue.remove(i));
+        drop(st);
+        if let Some(flag) = job.as_ref().and_then(|j| j.cancel.as_ref()) {
+            flag.store(true, std::sync::atomic::Ordering::Release);
+        }
+        job.is_some()
+    }
+
     /// Stops accepting jobs; workers exit once the queue and their in-flight work are done.
     pub(crate) fn close(&self) {
         let mut st = self.lock();

@@ -11,6 +11,18 @@ use dispatch::PoolOptions;
 pub(crate) use job::{ChunkDone, Job};
 pub use results::{AsyncResult, IMap};
 
+/// A pool's dispatcher, held by futures so that `cancel` can withdraw their queued job.
+#[derive(Clone)]
+pub(crate) struct PoolHandle(Arc<Dispatcher>);
+
+impl PoolHandle {
+    /// Removes the not-yet-started job whose cancel flag is `cancel` (it answers `Terminated`);
+    /// whether there was one.
+    pub(crate) fn withdraw(&self, cancel: &Arc<AtomicBool>) -> bool {
+        self.0.withdraw(|c| Arc::ptr_eq(c, cancel))
+    }
+}
+
 use crate::context::{Context, ContextInner};
 use crate::error::{Error, Result};
 use crate::module::Task;
@@ -325,6 +337,37 @@ impl Pool {
     }
 
     /// Encodes and submits every item in chunks; `finish` turns the decoded results into the value.
+    /// Submits one call as a single-input job answered on `reply` with chunk index `id`; the
+    /// executor's way in. `cancel` withdraws it while it has not started.
+    pub(crate) fn submit_one<A: Serialize, R: DeserializeOwned>(
+        &self,
+        task: &Task<A, R>,
+        args: &A,
+        id: usize,
+        cancel: Arc<AtomicBool>,
+        reply: flume::Sender<ChunkDone>,
+    ) -> Result<()> {
+        let mut bytes = Vec::new();
+        let (len, keep) = task.encode_into(args, &mut bytes)?;
+        let mut job = task.job(id, bytes, vec![len], keep, reply);
+        job.cancel = Some(cancel);
+        self.dispatcher.submit(job)
+    }
+
+    /// A handle that can withdraw this pool's queued jobs (for futures).
+    pub(crate) fn clone_handle(&self) -> PoolHandle {
+        PoolHandle(self.dispatcher.clone())
+    }
+
+    /// Removes every job that has not started.
+    pub(crate) fn withdraw_all(&self) -> usize {
+        let mut n = 0;
+        while self.dispatcher.withdraw(|_| true) {
+            n += 1;
+        }
+        n
+    }
+
     fn start<A, R, T>(
         &self,
         task: &Task<A, R>,

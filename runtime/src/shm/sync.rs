@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// Longest sleep between checks.
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
+/// How many times a lock acquirer re-reads a held lock before it sleeps.
+const SPINS: u32 = 200;
 /// Set in a lock word while someone waits for it.
 const WAITERS: u32 = 1 << 31;
 
@@ -55,10 +57,13 @@ pub(crate) enum Acquired {
     OwnerDied,
 }
 
-/// The calling thread's id.
+/// The calling thread's id (cached: a syscall per lock operation would cost more than the lock).
 pub(crate) fn thread_id() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    (unsafe { libc::gettid() }) as u32
+    thread_local! {
+        // SAFETY: gettid has no preconditions.
+        static TID: u32 = (unsafe { libc::gettid() }) as u32;
+    }
+    TID.with(|t| *t)
 }
 
 /// Whether thread `tid` still exists (anywhere on this machine).
@@ -89,12 +94,20 @@ fn acquire_word(word: &AtomicU32, deadline: Option<Instant>) -> Result<Acquired,
     let me = thread_id();
     // After having waited, take the lock with WAITERS set: others may still be asleep.
     let mut mark = 0;
+    let mut spins = 0;
     loop {
         let cur = word.load(SeqCst);
         if cur == 0 {
             if word.compare_exchange(0, me | mark, SeqCst, SeqCst).is_ok() {
                 return Ok(Acquired::Clean);
             }
+            continue;
+        }
+        // Held: spin a little first (critical sections are short; a futex sleep and wake-up cost
+        // tens of microseconds), then check the owner and sleep.
+        if spins < SPINS && cur & WAITERS == 0 {
+            spins += 1;
+            std::hint::spin_loop();
             continue;
         }
         let owner = cur & !WAITERS;
