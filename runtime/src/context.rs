@@ -55,6 +55,7 @@ pub(crate) struct Settings {
     pub(crate) processes: usize,
     pub(crate) stdout_to_stderr: bool,
     pub(crate) start_timeout: Duration,
+    pub(crate) start_method: crate::spawn::StartMethod,
 }
 
 impl fmt::Debug for Context {
@@ -71,6 +72,7 @@ pub struct ContextBuilder {
     cache_dir: Option<PathBuf>,
     stdout_to_stderr: bool,
     start_timeout: Option<Duration>,
+    start_method: crate::spawn::StartMethod,
 }
 
 impl ContextBuilder {
@@ -110,6 +112,16 @@ impl ContextBuilder {
         self
     }
 
+    /// How workers start — Python's `set_start_method`: [`StartMethod::Process`] (the default) or
+    /// [`StartMethod::Thread`]. Every pool, `Process` and executor of this context uses it.
+    ///
+    /// [`StartMethod::Process`]: crate::StartMethod::Process
+    /// [`StartMethod::Thread`]: crate::StartMethod::Thread
+    pub fn start_method(mut self, method: crate::spawn::StartMethod) -> Self {
+        self.start_method = method;
+        self
+    }
+
     /// Creates the engine and opens the cache.
     pub fn build(self) -> Result<Context> {
         let engine_err = |e: wasmtime::Error| Error::Internal(format!("wasmtime engine: {e:#}"));
@@ -142,6 +154,7 @@ impl ContextBuilder {
                     processes,
                     stdout_to_stderr: self.stdout_to_stderr,
                     start_timeout: self.start_timeout.unwrap_or(Duration::from_secs(20)),
+                    start_method: self.start_method,
                 }),
             }),
         })

@@ -74,6 +74,7 @@ pub use shared::{
     NotHeld, RLock, RLockGuard, RawArray, RawValue, Scalar, Semaphore, SemaphoreGuard, SharedMemory, ShmError, Timeout,
     TooManyReleases, Value,
 };
+pub use spawn::StartMethod;
 
 /// Raw bytes as one queue or pipe item: `Queue<ByteBuf>` moves a buffer with one copy, where a
 /// `Vec<u8>` item is encoded byte by byte (postcard has no way to tell a `Vec<u8>` from any other

@@ -14,7 +14,7 @@ use crate::module::{ModuleInner, Task, TaskSignature};
 use crate::outcomes::Outcomes;
 use crate::protocol::{self, FromWorker, ToWorker, WireCodec, WorkerInit};
 use crate::sandbox::Sandbox;
-use crate::spawn::{self, Spawned};
+use crate::spawn::{self, Killer, Spawned, WorkerChild};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -76,7 +76,7 @@ struct Call {
 
 enum Phase {
     Created,
-    Running { pid: u32 },
+    Running { pid: u32, killer: Killer },
     Exited { pid: u32, code: i32 },
 }
 
@@ -151,7 +151,12 @@ impl ProcessBuilder {
         let init = WorkerInit {
             name: name.clone(),
             worker_id: 0,
-            flavor: if self.timeout.is_some() { Flavor::Interruptible } else { Flavor::Fast },
+            // Thread workers need epochs to be stoppable.
+            flavor: if self.timeout.is_some() || self.ctx.inner.settings.start_method == spawn::StartMethod::Thread {
+                Flavor::Interruptible
+            } else {
+                Flavor::Fast
+            },
             fuel: None,
             timeout: self.timeout,
             max_memory: self.max_memory,
@@ -224,7 +229,7 @@ impl Process {
                 let _ = child.wait();
                 return Err(Error::AlreadyStarted { name: self.inner.name.clone() });
             }
-            st.phase = Phase::Running { pid: spawned.pid };
+            st.phase = Phase::Running { pid: spawned.pid, killer: spawned.killer.clone() };
         }
         let inner = self.inner.clone();
         std::thread::Builder::new()
@@ -266,7 +271,7 @@ impl Process {
     pub fn pid(&self) -> Option<u32> {
         match self.lock().phase {
             Phase::Created => None,
-            Phase::Running { pid } | Phase::Exited { pid, .. } => Some(pid),
+            Phase::Running { pid, .. } | Phase::Exited { pid, .. } => Some(pid),
         }
     }
 
@@ -330,11 +335,10 @@ impl Inner {
 
     fn signal(&self, sig: i32) -> bool {
         let st = self.lock();
-        match st.phase {
-            Phase::Running { pid } => {
-                // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child
-                // while the phase is `Running` (see the module docs).
-                unsafe { libc::kill(pid as i32, sig) };
+        match &st.phase {
+            Phase::Running { killer, .. } => {
+                // The worker is unreaped while the phase is `Running` (see the module docs).
+                killer.kill(sig);
                 true
             }
             _ => false,
@@ -356,7 +360,7 @@ impl Drop for Process {
 /// Runs one started process: sends the call, reads its outcome, lets the worker exit with the
 /// matching status, records how it ended.
 fn monitor(inner: Arc<Inner>, spawned: Spawned) {
-    let Spawned { mut child, pid, stream } = spawned;
+    let Spawned { mut child, pid, stream, .. } = spawned;
     let call = &inner.call;
     let failure = |kind: FailureKind, message: String| TaskFailure {
         task: call.task.name().to_string(),
@@ -430,7 +434,12 @@ fn monitor(inner: Arc<Inner>, spawned: Spawned) {
         let code = i32::from(result.is_err());
         let _ = link.write(&ToWorker::Exit { code }, &[]);
     }
-    wait_no_reap(pid);
+    if let WorkerChild::Process(_) = child {
+        wait_no_reap(pid);
+    } else {
+        // A thread: waiting is joining it; nothing can be reused meanwhile.
+        let _ = child.wait();
+    }
     let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
     let status = child.wait().ok();
     let code = match status {

@@ -1,16 +1,17 @@
-//! The worker process: entered before `main` when [`spawn::WORKER_FD_VAR`] is set, it runs tasks
-//! from its socket until the host says `Exit` or goes away.
+//! The worker: entered before `main` when [`spawn::WORKER_FD_VAR`] is set (a worker process), or
+//! on a thread of the host (the thread start method); it runs tasks from its socket until the host
+//! says `Exit` or goes away.
 //!
-//! Threads: the main thread runs guests and writes replies; a reader thread reads frames into a
-//! channel and exits the process the moment the host's end closes — so a worker never outlives its
-//! host, even while a guest is busy.
+//! Threads: the serving thread runs guests and writes replies; a reader thread reads frames into a
+//! channel and, the moment the host's end closes, exits the process — so a worker process never
+//! outlives its host, even while a guest is busy — or, for a thread worker, stops its guest.
 
 use crate::engine;
 use crate::error::FailureKind;
 use crate::guest::{self, BrokerClient, Codec, Loaded, ProcessIdentity, RunSettings};
 use crate::outcomes;
 use crate::protocol::{self, FromWorker, ToWorker, WireCodec};
-use crate::spawn::WORKER_FD_VAR;
+use crate::spawn::{Stop, WORKER_FD_VAR};
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::fd::FromRawFd;
@@ -47,13 +48,34 @@ fn serve(fd: i32) -> Result<(), String> {
     // SAFETY: the host passed us this descriptor (the child end of a socketpair) and nothing else in
     // this process owns it.
     let stream = unsafe { UnixStream::from_raw_fd(fd) };
+    let code = serve_stream(stream, None, 1)?;
+    std::process::exit(code);
+}
+
+/// Serves the host on `stream`; returns the exit code the host asked for. `stop` is set for a
+/// thread worker (and then nothing here exits the process); `stdout_fd` is where guests' stdout
+/// goes (1, or 2 when the host keeps its stdout for itself).
+pub(crate) fn serve_stream(stream: UnixStream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
+    let end = stream.try_clone().map_err(|e| e.to_string())?;
+    let thread = stop.is_some();
+    let result = serve_on(stream, stop, stdout_fd);
+    // A thread worker is done: close the socket for both sides (its reader thread is still
+    // blocked on it, and the host waits for end of file). A process is about to exit with its
+    // code (and its reader thread would exit it with 0 if it saw the socket close first).
+    if thread {
+        let _ = end.shutdown(std::net::Shutdown::Both);
+    }
+    result
+}
+
+fn serve_on(stream: UnixStream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
     let mut reader = BufReader::with_capacity(64 << 10, stream.try_clone().map_err(|e| e.to_string())?);
     let writer = Arc::new(Mutex::new(BufWriter::with_capacity(64 << 10, stream)));
 
     let init = match protocol::read_frame::<ToWorker>(&mut reader) {
         Ok(Some((ToWorker::Init(init), _))) => init,
         Ok(Some((other, _))) => return Err(format!("expected Init, got {other:?}")),
-        Ok(None) => return Ok(()),
+        Ok(None) => return Ok(0),
         Err(e) => return Err(format!("reading Init: {e}")),
     };
     let (broker, inbox) = BrokerClient::start(writer.clone()).map_err(|e| format!("starting the flusher: {e}"))?;
@@ -68,6 +90,8 @@ fn serve(fd: i32) -> Result<(), String> {
         timeout: init.timeout,
         broker: Some(broker),
         attachments: Default::default(),
+        stop: stop.clone(),
+        stdout_fd,
         sandbox: Arc::new(init.sandbox.clone()),
         process: ProcessIdentity {
             name: Arc::from(init.name.as_str()),
@@ -89,6 +113,7 @@ fn serve(fd: i32) -> Result<(), String> {
     }
 
     let (tx, rx) = std::sync::mpsc::channel::<(ToWorker, Vec<u8>)>();
+    let reader_stop = stop.clone();
     std::thread::Builder::new()
         .name("wasmproc-reader".into())
         .spawn(move || {
@@ -107,8 +132,15 @@ fn serve(fd: i32) -> Result<(), String> {
                             return;
                         }
                     }
-                    // The host is gone (or sent garbage): nobody will read our results.
-                    Ok(None) | Err(_) => std::process::exit(0),
+                    // The host is gone (or sent garbage, or stopped this thread worker): nobody
+                    // will read our results.
+                    Ok(None) | Err(_) => match &reader_stop {
+                        None => std::process::exit(0),
+                        Some(stop) => {
+                            stop.flag.store(true, std::sync::atomic::Ordering::Release);
+                            return;
+                        }
+                    },
                 }
             }
         })
@@ -124,10 +156,10 @@ fn serve(fd: i32) -> Result<(), String> {
                 lock(&writer).flush().map_err(|e| format!("writing results: {e}"))?;
                 match rx.recv() {
                     Ok(frame) => frame,
-                    Err(_) => return Ok(()),
+                    Err(_) => return Ok(0),
                 }
             }
-            Err(TryRecvError::Disconnected) => return Ok(()),
+            Err(TryRecvError::Disconnected) => return Ok(0),
         };
         match msg {
             ToWorker::Init(_) => return Err("Init sent twice".into()),
@@ -136,7 +168,7 @@ fn serve(fd: i32) -> Result<(), String> {
             }
             ToWorker::Exit { code } => {
                 lock(&writer).flush().map_err(|e| format!("writing results: {e}"))?;
-                std::process::exit(code);
+                return Ok(code);
             }
             ToWorker::Load { module, artifact, init } => {
                 // SAFETY: the host sends only paths of artifacts it wrote into its private cache

@@ -251,3 +251,16 @@ fn ctrl_c_stops_everything_with_130() {
         "workers outlived the CLI: {workers:?}"
     );
 }
+
+#[test]
+fn the_thread_start_method_gives_the_same_results_and_limits() {
+    let input: String = (0..100).map(|i| format!("{i}\n")).collect();
+    let o = wasmproc(&["map", FIXTURES_WASM, "square", "-p", "2", "--start-method", "thread"], &input);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), (0..100u64).map(|i| format!("{}\n", i * i)).collect::<String>());
+    let o = wasmproc(&["run", FIXTURES_WASM, "spin", "--timeout", "200ms", "--start-method", "thread"], "");
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    let o = wasmproc(&["run", FIXTURES_WASM, "square", "2", "--start-method", "fork"], "");
+    assert_eq!(o.status.code(), Some(2), "a bad start method is a usage error: {}", stderr(&o));
+}

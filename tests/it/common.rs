@@ -8,6 +8,21 @@ pub(crate) fn ctx() -> &'static Context {
     CTX.get_or_init(|| Context::builder().processes(2).cache_dir(cache_dir()).build().expect("context"))
 }
 
+/// A context whose workers are threads of this process, and its copy of the fixtures.
+pub(crate) fn thread_ctx() -> &'static (Context, Module) {
+    static CTX: OnceLock<(Context, Module)> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let ctx = Context::builder()
+            .processes(2)
+            .cache_dir(cache_dir())
+            .start_method(wasmproc::StartMethod::Thread)
+            .build()
+            .expect("thread context");
+        let module = ctx.load(wasmproc_tests::FIXTURES_WASM).expect("load fixtures");
+        (ctx, module)
+    })
+}
+
 pub(crate) fn cache_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("wasmproc-test-cache-{}", std::process::id()))
 }

@@ -15,3 +15,4 @@ mod process;
 mod queue;
 mod sandbox;
 mod shared;
+mod threads;

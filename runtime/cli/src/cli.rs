@@ -32,6 +32,17 @@ pub(crate) struct GlobalOptions {
     /// Where compiled modules are cached (must be private to you)
     #[arg(long, global = true, env = "WASMPROC_CACHE_DIR", value_name = "DIR", help_heading = "Global options")]
     pub(crate) cache_dir: Option<PathBuf>,
+    /// How workers start: `process` (one OS process each, the default) or `thread` (threads of
+    /// this program, isolated by the wasm sandbox alone; faster to start and to call)
+    #[arg(long, global = true, value_enum, default_value_t = StartMethodArg::Process, help_heading = "Global options")]
+    pub(crate) start_method: StartMethodArg,
+}
+
+/// `--start-method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StartMethodArg {
+    Process,
+    Thread,
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,7 +40,7 @@ pub(crate) fn list_tasks(
     let pre = linker.instantiate_pre(component).map_err(|e| describe_link_error(&e))?;
     let pre = TaskPre::new(pre).map_err(|e| describe_link_error(&e))?;
     let inspector = ProcessIdentity { name: Arc::from("inspect"), pid: std::process::id(), ..Default::default() };
-    let state = GuestState::new(&Sandbox::default(), &inspector, Some(256 << 20))?;
+    let state = GuestState::new(&Sandbox::default(), &inspector, Some(256 << 20), 2)?;
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(500);
@@ -78,14 +78,37 @@ pub(crate) struct RunSettings {
     pub(crate) sandbox: Arc<Sandbox>,
     /// Who the worker is (`process.current`, and the prefix of output lines).
     pub(crate) process: ProcessIdentity,
+    /// A thread worker's stop switch, checked at every epoch tick.
+    pub(crate) stop: Option<Arc<crate::spawn::Stop>>,
+    /// Where guests' stdout goes (1, or 2).
+    pub(crate) stdout_fd: i32,
 }
 
 impl RunSettings {
     /// Gives a store the allowance of one input: its deadline and its fuel.
     fn arm(&self, store: &mut Store<GuestState>) {
         store.data_mut().deadline = self.timeout.map(|t| std::time::Instant::now() + t);
-        if self.epochs {
-            store.set_epoch_deadline(self.timeout_ticks.unwrap_or(1 << 40));
+        match (&self.stop, self.epochs) {
+            // A thread worker: look at the stop switch every tick, and count the timeout down.
+            (Some(stop), true) => {
+                let stop = stop.clone();
+                let mut left = self.timeout_ticks;
+                store.set_epoch_deadline(1);
+                store.epoch_deadline_callback(move |_| {
+                    if stop.flag.load(std::sync::atomic::Ordering::Acquire) {
+                        return Err(wasmtime::Trap::Interrupt.into());
+                    }
+                    if let Some(l) = left.as_mut() {
+                        *l = l.saturating_sub(1);
+                        if *l == 0 {
+                            return Err(wasmtime::Trap::Interrupt.into());
+                        }
+                    }
+                    Ok(wasmtime::UpdateDeadline::Continue(1))
+                });
+            }
+            (_, true) => store.set_epoch_deadline(self.timeout_ticks.unwrap_or(1 << 40)),
+            (_, false) => {}
         }
         if let Some(fuel) = self.fuel {
             let _ = store.set_fuel(fuel);
@@ -227,7 +250,8 @@ impl Loaded {
     }
 
     fn instantiate(&self) -> Result<(Store<GuestState>, Task), String> {
-        let state = GuestState::new(&self.limits.sandbox, &self.limits.process, self.limits.max_memory)?;
+        let state =
+            GuestState::new(&self.limits.sandbox, &self.limits.process, self.limits.max_memory, self.limits.stdout_fd)?;
         let mut store = Store::new(&self.engine, state);
         store.data_mut().broker = self.limits.broker.clone();
         store.data_mut().attachments = self.limits.attachments.clone();

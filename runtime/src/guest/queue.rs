@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 /// How long a sent put may wait in the worker's buffer before the flusher writes it.
@@ -70,23 +70,9 @@ impl BrokerClient {
             dirty: Mutex::new(false),
             wake_flusher: Condvar::new(),
         });
-        let flusher = client.clone();
-        std::thread::Builder::new().name("wasmproc-flusher".into()).spawn(move || flusher.flush_loop())?;
+        let flusher = Arc::downgrade(&client);
+        std::thread::Builder::new().name("wasmproc-flusher".into()).spawn(move || flush_loop(&flusher))?;
         Ok((client.clone(), BrokerInbox { replies: tx, client }))
-    }
-
-    fn flush_loop(&self) {
-        loop {
-            let mut dirty = lock(&self.dirty);
-            while !*dirty {
-                dirty = self.wake_flusher.wait(dirty).unwrap_or_else(|p| p.into_inner());
-            }
-            drop(dirty);
-            std::thread::sleep(FLUSH_DELAY);
-            *lock(&self.dirty) = false;
-            // A failed write means the host is gone; the reader thread ends the process.
-            let _ = lock(&self.writer).flush();
-        }
     }
 
     /// One request and its answer. A lost host is `Unknown` (the worker exits soon anyway).
@@ -124,6 +110,34 @@ impl BrokerClient {
             BrokerReply::Err(f) => Err(f),
             BrokerReply::Len(_) => Err(QueueFault::Unknown),
         }
+    }
+}
+
+/// Writes sent puts out within [`FLUSH_DELAY`] of the first one; ends with its client (a thread
+/// worker's client goes away with its worker, and must not leave its socket open).
+fn flush_loop(client: &Weak<BrokerClient>) {
+    loop {
+        let Some(c) = client.upgrade() else { return };
+        let mut dirty = lock(&c.dirty);
+        while !*dirty {
+            let (d, timed_out) =
+                c.wake_flusher.wait_timeout(dirty, Duration::from_millis(200)).unwrap_or_else(|p| p.into_inner());
+            dirty = d;
+            if timed_out.timed_out() && !*dirty {
+                break;
+            }
+        }
+        if !*dirty {
+            // Idle: let go of the client for a moment, so it can be dropped.
+            drop(dirty);
+            drop(c);
+            continue;
+        }
+        drop(dirty);
+        std::thread::sleep(FLUSH_DELAY);
+        *lock(&c.dirty) = false;
+        // A failed write means the host is gone; the reader thread ends the worker.
+        let _ = lock(&c.writer).flush();
     }
 }
 

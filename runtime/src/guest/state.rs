@@ -37,9 +37,10 @@ impl GuestState {
         sandbox: &Sandbox,
         process: &ProcessIdentity,
         max_memory: Option<usize>,
+        stdout_fd: i32,
     ) -> Result<GuestState, String> {
         let name = &process.name;
-        let wasi = sandbox.wasi(PrefixedOutput::new(name, 1), PrefixedOutput::new(name, 2))?;
+        let wasi = sandbox.wasi(PrefixedOutput::new(name, stdout_fd), PrefixedOutput::new(name, 2))?;
         let limits = Limits { max_memory, exceeded: None };
         Ok(GuestState {
             wasi,

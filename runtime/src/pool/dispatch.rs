@@ -28,12 +28,11 @@ use crate::engine::Flavor;
 use crate::error::{Error, FailureKind};
 use crate::outcomes;
 use crate::protocol::{self, FromWorker, InitCall, ToWorker, WorkerInit};
-use crate::spawn::{self, Spawned};
+use crate::spawn::{self, Killer, Spawned, WorkerChild};
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
-use std::process::Child;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -77,6 +76,8 @@ struct Slot {
     /// A thread is writing the outbox; others only append.
     writing: bool,
     writer: Option<Arc<UnixStream>>,
+    /// Stops the worker (a signal, or a thread worker's switch); set while it is unreaped.
+    killer: Option<Killer>,
     /// Smoothed time the worker spends per chunk; `None` until the first one.
     chunk_time: Option<Duration>,
     /// Chunks given to the current worker.
@@ -158,6 +159,8 @@ pub(crate) struct PoolOptions {
     pub(crate) keep: crate::queue::KeepAlive,
     /// Run on every fresh instance of this module in each worker (Python's `initializer`).
     pub(crate) initializer: Option<(Arc<crate::module::ModuleInner>, InitCall)>,
+    /// Workers are threads (they need the interruptible engine to be stoppable).
+    pub(crate) threads: bool,
 }
 
 impl std::fmt::Debug for PoolOptions {
@@ -179,6 +182,7 @@ impl PoolOptions {
         match (self.fuel, self.timeout) {
             (Some(_), _) => Flavor::Metered,
             (None, Some(_)) => Flavor::Interruptible,
+            (None, None) if self.threads => Flavor::Interruptible,
             (None, None) => Flavor::Fast,
         }
     }
@@ -214,7 +218,7 @@ impl PoolOptions {
 /// A worker as its reader thread holds it.
 struct Conn {
     pid: u32,
-    child: Child,
+    child: WorkerChild,
     reader: BufReader<UnixStream>,
 }
 
@@ -267,7 +271,7 @@ impl Dispatcher {
 
     /// Makes `spawned` the worker of `slot`; `None` if the pool was terminated meanwhile.
     fn install(&self, slot: usize, spawned: Spawned) -> Option<Conn> {
-        let Spawned { mut child, pid, stream } = spawned;
+        let Spawned { mut child, pid, stream, killer } = spawned;
         let parts = stream.try_clone().map(|r| (BufReader::with_capacity(64 << 10, r), Arc::new(stream)));
         let mut st = self.lock();
         let (reader, writer) = match parts {
@@ -280,7 +284,7 @@ impl Dispatcher {
             }
         };
         let s = &mut st.slots[slot];
-        *s = Slot { pid, live: true, writer: Some(writer), ..Slot::default() };
+        *s = Slot { pid, live: true, writer: Some(writer), killer: Some(killer), ..Slot::default() };
         if let Some((module, _)) = &self.options.initializer {
             // Load the initializer's module first: the worker initializes it before any task.
             s.loaded.insert(module.id);
@@ -345,21 +349,18 @@ impl Dispatcher {
         st.open = false;
         let queued: Vec<Job> = st.queue.drain(..).collect();
         let mut running = Vec::new();
-        let mut pids = Vec::new();
+        let mut killers = Vec::new();
         for s in &mut st.slots {
             running.extend(s.in_flight.drain(..));
             s.outbox.clear();
-            if s.pid != 0 {
-                pids.push(s.pid);
-            }
+            killers.extend(s.killer.clone());
             s.live = false;
         }
         drop(st);
-        for pid in pids {
-            // SAFETY: kill has no memory-safety preconditions. The pid is a child this pool has not
-            // reaped yet (a reader thread clears the slot's pid under the lock before reaping), so
-            // it cannot have been reused by another process.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        // Each killer belongs to a worker this pool has not reaped yet (a reader thread clears the
+        // slot's killer under the lock before reaping), so a pid cannot have been reused.
+        for k in killers {
+            k.kill(libc::SIGKILL);
         }
         drop(queued);
         drop(running);
@@ -494,6 +495,7 @@ impl Dispatcher {
         let s = &mut st.slots[slot];
         // Cleared before the child is reaped, so `terminate` only ever signals unreaped pids.
         s.pid = 0;
+        s.killer = None;
         s.live = false;
         s.writer = None;
         s.outbox.clear();
@@ -694,18 +696,21 @@ fn watchdog(dispatcher: std::sync::Weak<Dispatcher>, timeout: Duration) {
                 continue;
             };
             let limit = timeout * head.len() as u32 + GRACE;
-            if s.live && !s.timed_out && s.pid != 0 && started.elapsed() > limit {
+            if s.live
+                && !s.timed_out
+                && started.elapsed() > limit
+                && let Some(k) = &s.killer
+            {
                 s.timed_out = true;
-                // SAFETY: kill has no memory-safety preconditions; the pid is an unreaped child
-                // (see `terminate`).
-                unsafe { libc::kill(s.pid as i32, libc::SIGKILL) };
+                // An unreaped worker (see `terminate`).
+                k.kill(libc::SIGKILL);
             }
         }
     }
 }
 
 /// Waits for a child to exit, killing it if it has not within 5 s.
-fn reap(child: &mut Child) -> Option<std::process::ExitStatus> {
+fn reap(child: &mut WorkerChild) -> Option<std::process::ExitStatus> {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while std::time::Instant::now() < deadline {
         match child.try_wait() {

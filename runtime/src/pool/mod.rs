@@ -99,8 +99,9 @@ impl Pool {
         PoolBuilder { ctx, processes: None, options: PoolOptions::default() }
     }
 
-    fn spawn(ctx: &Context, processes: usize, options: PoolOptions) -> Result<Pool> {
+    fn spawn(ctx: &Context, processes: usize, mut options: PoolOptions) -> Result<Pool> {
         let processes = processes.max(1);
+        options.threads = ctx.inner.settings.start_method == spawn::StartMethod::Thread;
         let settings = ctx.inner.settings.clone();
         let pool_name = format!("pool{}", POOL_COUNTER.fetch_add(1, Ordering::Relaxed));
         // Start the workers in parallel: each start is an exec plus an engine setup.

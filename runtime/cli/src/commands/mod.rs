@@ -37,7 +37,11 @@ pub(crate) fn run(cli: Cli) -> Result<Code, Failure> {
 
 /// A context for the CLI: guest stdout goes to stderr so results on stdout stay parseable.
 pub(crate) fn context(global: &GlobalOptions, processes: Option<usize>) -> Result<Context, Failure> {
-    let mut builder = Context::builder().stdout_to_stderr(true);
+    let method = match global.start_method {
+        crate::cli::StartMethodArg::Process => wasmproc::StartMethod::Process,
+        crate::cli::StartMethodArg::Thread => wasmproc::StartMethod::Thread,
+    };
+    let mut builder = Context::builder().stdout_to_stderr(true).start_method(method);
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
