@@ -91,6 +91,69 @@ fn native_heavy(n: u64) -> u64 {
     result
 }
 
+/// The floor for a plugin call: `square(7)` on a warm instance of the fixtures, called through
+/// wasmtime directly in this process (no worker, no socket, no scheduling). Returns seconds per
+/// call.
+fn direct_wasmtime_call(reps: u32) -> f64 {
+    use wasmtime::component::{Component, Linker, ResourceTable, Val};
+    use wasmtime::{Config, Engine, Store};
+    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+    struct State {
+        wasi: WasiCtx,
+        table: ResourceTable,
+        emitted: Vec<u8>,
+    }
+    impl WasiView for State {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        }
+    }
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    let engine = Engine::new(&config).expect("engine");
+    let component = Component::from_file(&engine, wasmproc_tests::FIXTURES_WASM).expect("component");
+    let mut linker = Linker::<State>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("wasi");
+    linker
+        .instance("wasmproc:task/host@0.1.0")
+        .expect("host interface")
+        .func_wrap("emit", |mut store: wasmtime::StoreContextMut<'_, State>, (_first, outcomes): (u32, Vec<u8>)| {
+            store.data_mut().emitted = outcomes;
+            Ok(())
+        })
+        .expect("emit");
+    linker.define_unknown_imports_as_traps(&component).expect("other imports");
+    let state = State { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), emitted: Vec::new() };
+    let mut store = Store::new(&engine, state);
+    let instance = linker.instantiate(&mut store, &component).expect("instantiate");
+    let guest = instance.get_export_index(&mut store, None, "wasmproc:task/guest@0.1.0").expect("guest export");
+    let run_idx = instance.get_export_index(&mut store, Some(&guest), "run").expect("run export");
+    let run = instance.get_func(&mut store, run_idx).expect("run func");
+    let arg = postcard::to_stdvec(&7u64).expect("encode");
+    let call = |store: &mut Store<State>| {
+        let params = [
+            Val::String("square".into()),
+            Val::Enum("postcard".into()),
+            Val::List(arg.iter().map(|b| Val::U8(*b)).collect()),
+            Val::List(vec![Val::U32(arg.len() as u32)]),
+        ];
+        let mut results = [Val::Bool(false)];
+        run.call(&mut *store, &params, &mut results).expect("call");
+        let out = std::mem::take(&mut store.data_mut().emitted);
+        let value: u64 = postcard::from_bytes(&out[5..]).expect("decode");
+        assert_eq!(value, 49);
+    };
+    for _ in 0..100 {
+        call(&mut store);
+    }
+    let start = Instant::now();
+    for _ in 0..reps {
+        call(&mut store);
+    }
+    start.elapsed().as_secs_f64() / f64::from(reps)
+}
+
 fn run_python() -> Option<Python> {
     let cfg = serde_json::json!({
         "reps": REPS, "startup_reps": STARTUP_REPS, "map_items": MAP_ITEMS, "map1_items": MAP1_ITEMS,
@@ -299,6 +362,28 @@ fn main() -> wasmproc::Result<()> {
             assert_eq!(d.len() as u64, DICT_SETS);
         });
 
+    // A plugin call (issue 6): one `apply` at a time, with process and thread workers, and the
+    // same call through wasmtime directly (the floor).
+    let thread_ctx = Context::builder().start_method(wasmproc::StartMethod::Thread).build()?;
+    let thread_module = thread_ctx.load(wasmproc_tests::FIXTURES_WASM)?;
+    let thread_square = thread_module.task::<u64, u64>("square")?;
+    let call_rtt = |pool: &Pool, task: &wasmproc::Task<u64, u64>| {
+        for _ in 0..200 {
+            pool.apply(task, 7).expect("warm up");
+        }
+        median_secs(|| {
+            for _ in 0..APPLY_REPS {
+                pool.apply(task, 7).expect("apply");
+            }
+        }) / APPLY_REPS as f64
+    };
+    let process_pool = Pool::with_processes(&ctx, 1)?;
+    let process_call = call_rtt(&process_pool, &square);
+    let thread_pool = Pool::with_processes(&thread_ctx, 1)?;
+    let thread_call = call_rtt(&thread_pool, &thread_square);
+    let direct_call = direct_wasmtime_call(20_000);
+    drop((process_pool, thread_pool));
+
     eprintln!("measuring CPython…");
     let py = run_python();
     if let Some(py) = &py {
@@ -419,6 +504,12 @@ fn main() -> wasmproc::Result<()> {
         pyv(&|p| per_s(p.dict_sets_per_s)),
         ratio(&|p| dict_sets / p.dict_sets_per_s)
     );
+    println!();
+    println!("| plugin call `square(7)`, one at a time | time per call | vs wasmtime direct |");
+    println!("|---|---|---|");
+    println!("| wasmtime, called directly in process (floor) | {} | 1× |", us(direct_call));
+    println!("| `Pool::apply`, thread start method | {} | {:.0}× |", us(thread_call), thread_call / direct_call);
+    println!("| `Pool::apply`, process start method | {} | {:.0}× |", us(process_call), process_call / direct_call);
     println!();
     println!("| compute_heavy 8 × 10⁶ | wasmproc | native Rust | wasmproc / native | target |");
     println!("|---|---|---|---|---|");
