@@ -109,6 +109,12 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A shared memory access failed (out of bounds, misaligned).
+    #[error(transparent)]
+    Shm(#[from] crate::shared::ShmError),
+    /// A managed dict, list or namespace operation failed.
+    #[error(transparent)]
+    Manager(#[from] crate::manager::ManagerError),
     /// `Process::start` on a process that was already started.
     #[error("process {name} was already started")]
     AlreadyStarted {
@@ -148,6 +154,8 @@ impl Error {
             Error::AlreadyTaken => Error::AlreadyTaken,
             Error::Cancelled => Error::Cancelled,
             Error::WorkerStart { reason } => Error::WorkerStart { reason: reason.clone() },
+            Error::Shm(e) => Error::Shm(e.clone()),
+            Error::Manager(e) => Error::Manager(e.clone()),
             other => Error::Internal(other.to_string()),
         }
     }

@@ -292,6 +292,9 @@ impl Dispatcher {
             s.push_frame(protocol::frame_head(&load, 0).expect("encode Load"), None);
         }
         let mut touched = assign(&mut st, &self.options);
+        // The pool may have been closed while this worker started (a replacement): then it has
+        // nothing to do and is told to exit, or `join` would wait for it forever.
+        touched.extend(exit_idle(&mut st));
         if self.options.initializer.is_some() && !touched.contains(&slot) {
             touched.push(slot);
         }
