@@ -22,6 +22,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Beyond the pool, the rest of `multiprocessing` and `concurrent.futures`, shared by the host and
+//! any task it is passed to:
+//! - [`Process`] (start, join, terminate, kill, exit codes);
+//! - [`Queue`], [`JoinableQueue`], [`pipe`] / [`Connection`];
+//! - shared state: [`SharedMemory`], [`Value`], [`Array`], and [`Lock`], [`RLock`],
+//!   [`Semaphore`], [`Event`], [`Condition`], [`Barrier`] working across processes;
+//! - [`Manager`] dicts, lists and namespaces held by the host;
+//! - [`Executor`] with [`Future`]s, [`as_completed`] and [`wait`];
+//! - workers that are processes or threads ([`StartMethod`]).
+//!
 //! ## How it works
 //! - [`Context::load`] checks the file is a component implementing the `wasmproc:task` world,
 //!   precompiles it once into a private cache keyed by content hash and engine, and reads the task
