@@ -40,6 +40,12 @@ fn a_trap_a_loop_and_a_memory_bomb_fail_only_their_inputs() {
 fn terminate_and_kill_stop_a_thread_worker_with_python_exit_codes() {
     let (ctx, fixtures) = thread_ctx();
     let spin = fixtures.task::<(), u64>("spin").unwrap();
+    let even = fixtures.task::<u64, u64>("even_only").unwrap();
+    for (x, code) in [(2, 0), (3, 1)] {
+        let p = Process::builder(ctx, &even, x).unwrap().start().unwrap();
+        p.join();
+        assert_eq!(p.exit_code(), Some(code), "a finished thread worker exits like a process");
+    }
     for (stop, code) in [(Process::terminate as fn(&Process), -15), (Process::kill, -9)] {
         let p = Process::builder(ctx, &spin, ()).unwrap().start().unwrap();
         std::thread::sleep(Duration::from_millis(100));
