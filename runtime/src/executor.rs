@@ -289,11 +289,10 @@ impl<R> Future<R> {
     /// Cancels the call if it has not started — `future.cancel()`. Returns whether it was
     /// cancelled (also true if it already was); a running or finished call is not.
     pub fn cancel(&self) -> bool {
-        if self.cancelled() {
-            return true;
-        }
-        if self.done() {
-            return false;
+        match &*lock(&self.slot.state) {
+            State::Done(Some(Err(Error::Cancelled))) => return true,
+            State::Done(_) => return false,
+            State::Pending(_) => {}
         }
         // Withdrawing marks the call cancelled; a call already handed to a worker runs to the
         // end (as in Python).

@@ -98,66 +98,87 @@ pub(crate) fn unframe(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((bytes, &buf[4 + len..]))
 }
 
-/// Serves `op` on `obj` (a missing key or index is `Err(Empty)`; malformed payloads `Unknown`).
+impl Managed {
+    fn dict(&self) -> Option<MutexGuard<'_, DictState>> {
+        match self {
+            Managed::Dict(d) => Some(lock(d)),
+            Managed::List(_) => None,
+        }
+    }
+
+    fn list(&self) -> Option<MutexGuard<'_, Vec<Vec<u8>>>> {
+        match self {
+            Managed::List(l) => Some(lock(l)),
+            Managed::Dict(_) => None,
+        }
+    }
+
+    /// The entries as `[u32 len][key][u32 len][value]…`, in insertion order.
+    fn dict_items(&self) -> Option<Vec<u8>> {
+        let d = self.dict()?;
+        let mut out = Vec::new();
+        for (k, v) in d.items() {
+            frame(&mut out, k);
+            frame(&mut out, v);
+        }
+        Some(out)
+    }
+
+    /// The items as `[u32 len][item]…`.
+    fn list_items(&self) -> Option<Vec<u8>> {
+        let l = self.list()?;
+        let mut out = Vec::new();
+        for item in l.iter() {
+            frame(&mut out, item);
+        }
+        Some(out)
+    }
+}
+
+/// Serves `op` on `obj` (a missing key or index is `Err(Empty)`; malformed payloads, or a dict
+/// operation on a list, `Unknown`).
 pub(crate) fn serve(obj: &Managed, op: ManagedOp, payload: Vec<u8>) -> Served {
     let ok = |item: Vec<u8>| Served::Reply(BrokerReply::Ok, item);
     let len = |n: usize| Served::Reply(BrokerReply::Len(n as u64), Vec::new());
     let missing = || Served::Reply(BrokerReply::Err(QueueFault::Empty), Vec::new());
     let bad = || Served::Reply(BrokerReply::Err(QueueFault::Unknown), Vec::new());
-    match (obj, op) {
-        (Managed::Dict(d), ManagedOp::DictSet) => match unframe(&payload) {
-            Some((key, value)) => {
-                lock(d).set(key.to_vec(), value.to_vec());
+    let served = match op {
+        ManagedOp::DictSet => unframe(&payload).and_then(|(key, value)| {
+            obj.dict().map(|mut d| {
+                d.set(key.to_vec(), value.to_vec());
                 Served::Nothing
-            }
-            None => bad(),
-        },
-        (Managed::Dict(d), ManagedOp::DictGet) => {
-            lock(d).entries.get(&payload).map_or_else(missing, |(_, v)| ok(v.clone()))
+            })
+        }),
+        ManagedOp::DictGet => obj.dict().map(|d| d.entries.get(&payload).map_or_else(missing, |(_, v)| ok(v.clone()))),
+        ManagedOp::DictRemove => {
+            obj.dict().map(|mut d| d.entries.remove(&payload).map_or_else(missing, |(_, v)| ok(v)))
         }
-        (Managed::Dict(d), ManagedOp::DictRemove) => {
-            lock(d).entries.remove(&payload).map_or_else(missing, |(_, v)| ok(v))
-        }
-        (Managed::Dict(d), ManagedOp::DictContains) => len(usize::from(lock(d).entries.contains_key(&payload))),
-        (Managed::Dict(d), ManagedOp::DictLen) => len(lock(d).entries.len()),
-        (Managed::Dict(d), ManagedOp::DictItems) => {
-            let mut out = Vec::new();
-            for (k, v) in lock(d).items() {
-                frame(&mut out, k);
-                frame(&mut out, v);
-            }
-            ok(out)
-        }
-        (Managed::Dict(d), ManagedOp::DictClear) => {
-            lock(d).entries.clear();
+        ManagedOp::DictContains => obj.dict().map(|d| len(usize::from(d.entries.contains_key(&payload)))),
+        ManagedOp::DictLen => obj.dict().map(|d| len(d.entries.len())),
+        ManagedOp::DictItems => obj.dict_items().map(ok),
+        ManagedOp::DictClear => obj.dict().map(|mut d| {
+            d.entries.clear();
             ok(Vec::new())
-        }
-        (Managed::List(l), ManagedOp::ListAppend) => {
-            lock(l).push(payload);
+        }),
+        ManagedOp::ListAppend => obj.list().map(|mut l| {
+            l.push(payload);
             Served::Nothing
+        }),
+        ManagedOp::ListGet { index } => {
+            obj.list().map(|l| l.get(index as usize).map_or_else(missing, |item| ok(item.clone())))
         }
-        (Managed::List(l), ManagedOp::ListGet { index }) => {
-            lock(l).get(index as usize).map_or_else(missing, |item| ok(item.clone()))
-        }
-        (Managed::List(l), ManagedOp::ListSet { index }) => match lock(l).get_mut(index as usize) {
+        ManagedOp::ListSet { index } => obj.list().map(|mut l| match l.get_mut(index as usize) {
             Some(slot) => {
                 *slot = payload;
                 ok(Vec::new())
             }
             None => missing(),
-        },
-        (Managed::List(l), ManagedOp::ListPop) => lock(l).pop().map_or_else(missing, ok),
-        (Managed::List(l), ManagedOp::ListLen) => len(lock(l).len()),
-        (Managed::List(l), ManagedOp::ListItems) => {
-            let mut out = Vec::new();
-            for item in lock(l).iter() {
-                frame(&mut out, item);
-            }
-            ok(out)
-        }
-        // A dict operation on a list or the other way round: the handle is not what it claims.
-        _ => bad(),
-    }
+        }),
+        ManagedOp::ListPop => obj.list().map(|mut l| l.pop().map_or_else(missing, ok)),
+        ManagedOp::ListLen => obj.list().map(|l| len(l.len())),
+        ManagedOp::ListItems => obj.list_items().map(ok),
+    };
+    served.unwrap_or_else(bad)
 }
 
 /// Why a managed-object operation failed.
@@ -207,17 +228,12 @@ impl Handle {
         Arc::new(Handle { id, obj, ctx: ctx.inner.clone() })
     }
 
-    fn serve(&self, op: ManagedOp, payload: Vec<u8>) -> Result<Vec<u8>, QueueFault> {
-        match serve(&self.obj, op, payload) {
-            Served::Reply(BrokerReply::Ok, item) => Ok(item),
-            Served::Reply(BrokerReply::Len(n), _) => Ok(n.to_le_bytes().to_vec()),
-            Served::Reply(BrokerReply::Err(f), _) => Err(f),
-            _ => Ok(Vec::new()),
-        }
+    fn dict(&self) -> MutexGuard<'_, DictState> {
+        self.obj.dict().expect("a Dict handle holds a dict")
     }
 
-    fn count(&self, op: ManagedOp, payload: Vec<u8>) -> u64 {
-        self.serve(op, payload).ok().and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+    fn list(&self) -> MutexGuard<'_, Vec<Vec<u8>>> {
+        self.obj.list().expect("a List handle holds a list")
     }
 
     fn serialize_id<S: serde::Serializer>(self: &Arc<Self>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -301,37 +317,32 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Dict<K, V
     /// Sets `key` to `value` — `d[key] = value`.
     pub fn insert(&self, key: K, value: V) -> Result<(), ManagerError> {
         let (k, v) = (encode(&key)?, encode(&value)?);
-        let mut payload = Vec::with_capacity(4 + k.len() + v.len());
-        frame(&mut payload, &k);
-        payload.extend_from_slice(&v);
-        let _ = self.handle.serve(ManagedOp::DictSet, payload);
+        self.handle.dict().set(k, v);
         Ok(())
     }
 
     /// The value of `key` — `d.get(key)`.
     pub fn get(&self, key: &K) -> Result<Option<V>, ManagerError> {
-        match self.handle.serve(ManagedOp::DictGet, encode(key)?) {
-            Ok(v) => decode(&v).map(Some),
-            Err(_) => Ok(None),
-        }
+        let k = encode(key)?;
+        self.handle.dict().entries.get(&k).map(|(_, v)| decode(v)).transpose()
     }
 
     /// Removes `key`, returning its value — `d.pop(key, None)`.
     pub fn remove(&self, key: &K) -> Result<Option<V>, ManagerError> {
-        match self.handle.serve(ManagedOp::DictRemove, encode(key)?) {
-            Ok(v) => decode(&v).map(Some),
-            Err(_) => Ok(None),
-        }
+        let k = encode(key)?;
+        let removed = self.handle.dict().entries.remove(&k);
+        removed.map(|(_, v)| decode(&v)).transpose()
     }
 
     /// Whether `key` is set — `key in d`.
     pub fn contains_key(&self, key: &K) -> Result<bool, ManagerError> {
-        Ok(self.handle.count(ManagedOp::DictContains, encode(key)?) != 0)
+        let k = encode(key)?;
+        Ok(self.handle.dict().entries.contains_key(&k))
     }
 
     /// The number of entries — `len(d)`.
     pub fn len(&self) -> usize {
-        self.handle.count(ManagedOp::DictLen, Vec::new()) as usize
+        self.handle.dict().entries.len()
     }
 
     /// Whether the dict is empty.
@@ -341,20 +352,12 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Dict<K, V
 
     /// Removes every entry — `d.clear()`.
     pub fn clear(&self) {
-        let _ = self.handle.serve(ManagedOp::DictClear, Vec::new());
+        self.handle.dict().entries.clear();
     }
 
     /// A copy of the entries in insertion order — `d.items()`.
     pub fn items(&self) -> Result<Vec<(K, V)>, ManagerError> {
-        let bytes = self.handle.serve(ManagedOp::DictItems, Vec::new()).unwrap_or_default();
-        let mut rest = &bytes[..];
-        let mut out = Vec::new();
-        while let Some((k, after)) = unframe(rest) {
-            let (v, after) = unframe(after).ok_or_else(|| ManagerError::Decode("truncated entry".into()))?;
-            out.push((decode(k)?, decode(v)?));
-            rest = after;
-        }
-        Ok(out)
+        self.handle.dict().items().into_iter().map(|(k, v)| Ok((decode(k)?, decode(v)?))).collect()
     }
 }
 
@@ -385,37 +388,35 @@ impl<T> Serialize for List<T> {
 impl<T: Serialize + DeserializeOwned> List<T> {
     /// Appends `item` — `l.append(item)`.
     pub fn append(&self, item: T) -> Result<(), ManagerError> {
-        let _ = self.handle.serve(ManagedOp::ListAppend, encode(&item)?);
+        let item = encode(&item)?;
+        self.handle.list().push(item);
         Ok(())
     }
 
     /// Item `index`, if there is one — `l[index]`.
     pub fn get(&self, index: usize) -> Result<Option<T>, ManagerError> {
-        match self.handle.serve(ManagedOp::ListGet { index: index as u64 }, Vec::new()) {
-            Ok(v) => decode(&v).map(Some),
-            Err(_) => Ok(None),
-        }
+        self.handle.list().get(index).map(|v| decode(v)).transpose()
     }
 
     /// Replaces item `index` — `l[index] = item`.
     pub fn set(&self, index: usize, item: T) -> Result<(), ManagerError> {
-        match self.handle.serve(ManagedOp::ListSet { index: index as u64 }, encode(&item)?) {
-            Ok(_) => Ok(()),
-            Err(_) => Err(ManagerError::IndexOutOfRange { index, len: self.len() }),
-        }
+        let item = encode(&item)?;
+        let mut l = self.handle.list();
+        let len = l.len();
+        let slot = l.get_mut(index).ok_or(ManagerError::IndexOutOfRange { index, len })?;
+        *slot = item;
+        Ok(())
     }
 
     /// Removes and returns the last item — `l.pop()`.
     pub fn pop(&self) -> Result<Option<T>, ManagerError> {
-        match self.handle.serve(ManagedOp::ListPop, Vec::new()) {
-            Ok(v) => decode(&v).map(Some),
-            Err(_) => Ok(None),
-        }
+        let popped = self.handle.list().pop();
+        popped.map(|v| decode(&v)).transpose()
     }
 
     /// The number of items — `len(l)`.
     pub fn len(&self) -> usize {
-        self.handle.count(ManagedOp::ListLen, Vec::new()) as usize
+        self.handle.list().len()
     }
 
     /// Whether the list is empty.
@@ -425,14 +426,7 @@ impl<T: Serialize + DeserializeOwned> List<T> {
 
     /// A copy of the items — `list(l)`.
     pub fn to_vec(&self) -> Result<Vec<T>, ManagerError> {
-        let bytes = self.handle.serve(ManagedOp::ListItems, Vec::new()).unwrap_or_default();
-        let mut rest = &bytes[..];
-        let mut out = Vec::new();
-        while let Some((item, after)) = unframe(rest) {
-            out.push(decode(item)?);
-            rest = after;
-        }
-        Ok(out)
+        self.handle.list().iter().map(|v| decode(v)).collect()
     }
 }
 

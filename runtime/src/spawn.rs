@@ -165,15 +165,7 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spa
         cmd.spawn().map_err(|e| start_err(format!("cannot run {}: {e}", settings.worker_executable.display())))?;
     drop(child_end);
     let pid = child.id();
-    let mut spawned = Spawned { child: WorkerChild::Process(child), pid, stream: host, killer: Killer::Pid(pid) };
-    match handshake(&mut spawned, settings, init) {
-        Ok(()) => Ok(spawned),
-        Err(e) => {
-            let _ = spawned.child.kill();
-            let _ = spawned.child.wait();
-            Err(e)
-        }
-    }
+    ready(Spawned { child: WorkerChild::Process(child), pid, stream: host, killer: Killer::Pid(pid) }, settings, init)
 }
 
 /// Starts a thread worker serving the child end of a socketpair.
@@ -196,7 +188,12 @@ fn spawn_thread(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
         })
         .map_err(|e| start_err(format!("cannot start a worker thread: {e}")))?;
     let child = WorkerChild::Thread { join: Some(join), status: None, killer: killer.clone() };
-    let mut spawned = Spawned { child, pid: std::process::id(), stream: host, killer };
+    ready(Spawned { child, pid: std::process::id(), stream: host, killer }, settings, init)
+}
+
+/// Sends `init` and waits for the worker to report ready; a worker that does not is stopped and
+/// reaped.
+fn ready(mut spawned: Spawned, settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
     match handshake(&mut spawned, settings, init) {
         Ok(()) => Ok(spawned),
         Err(e) => {

@@ -324,17 +324,18 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Takes the first queued (not started) job whose cancel flag matches out of the queue and
-    /// drops it, which answers it `Terminated`; whether one was found.
-    pub(crate) fn withdraw(&self, matches: impl Fn(&Arc<std::sync::atomic::AtomicBool>) -> bool) -> bool {
+    /// Takes the queued (not started) jobs whose cancel flag matches out of the queue, marks them
+    /// cancelled and drops them, which answers them `Terminated`; how many there were.
+    pub(crate) fn withdraw(&self, matches: impl Fn(&Arc<std::sync::atomic::AtomicBool>) -> bool) -> usize {
         let mut st = self.lock();
-        let at = st.queue.iter().position(|j| j.cancel.as_ref().is_some_and(&matches));
-        let job = at.and_then(|i| st.queue.remove(i));
+        let (out, kept): (VecDeque<Job>, VecDeque<Job>) =
+            st.queue.drain(..).partition(|j| j.cancel.as_ref().is_some_and(&matches));
+        st.queue = kept;
         drop(st);
-        if let Some(flag) = job.as_ref().and_then(|j| j.cancel.as_ref()) {
+        for flag in out.iter().filter_map(|j| j.cancel.as_ref()) {
             flag.store(true, std::sync::atomic::Ordering::Release);
         }
-        job.is_some()
+        out.len()
     }
 
     /// Stops accepting jobs; workers exit once the queue and their in-flight work are done.
