@@ -9,6 +9,7 @@ fn main() {
     let wasm = wasmproc_guest_build::Guest::new("tasks")
         .watch("../guest-sdk")
         .watch("../wit")
+        .watch("../wire")
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     println!("cargo:rustc-env=WASMPROC_EXAMPLE_TASKS={}", wasm.display());
@@ -21,6 +22,7 @@ fn main() {
             .watch("plugins/Cargo.toml")
             .watch("../guest-sdk")
             .watch("../wit")
+            .watch("../wire")
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
         std::fs::copy(&built, dir.join(format!("{name}.wasm"))).expect("copy a plugin");

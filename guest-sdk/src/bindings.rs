@@ -1,11 +1,8 @@
-//! The one `generate!` call: Rust bindings for the `task` world in `wit/`, and its export.
+//! The one `generate!` call: Rust bindings for the `task` world in `wit/` (inside this crate, so
+//! it packages on its own). The export is made in `dispatch`, next to what it exports.
 #![allow(missing_docs, unreachable_pub)]
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "wit",
     world: "task",
 });
-
-use crate::dispatch::Dispatcher;
-
-export!(Dispatcher);

@@ -1,7 +1,8 @@
 //! The exported `guest` interface: list the registered tasks, run a chunk of one task.
 //!
-//! A chunk's outcomes are framed into one buffer (see `host.emit` in `wit/task.wit`) and handed to
-//! the host in one call at the end — or from the panic hook, so a panic loses only its own input.
+//! A chunk's outcomes are framed into one buffer (`wasmproc_wire::outcome`; see `host.emit` in
+//! `wit/task.wit`) and handed to the host in one call at the end — or from the panic hook, so a
+//! panic loses only its own input.
 
 use crate::bindings::exports::wasmproc::task::guest::Guest;
 use crate::bindings::wasmproc::task::host;
@@ -9,8 +10,12 @@ use crate::bindings::wasmproc::task::types::{Codec, Param, TaskError, TaskInfo};
 use crate::registry;
 use std::cell::RefCell;
 use std::sync::Once;
+use wasmproc_wire::outcome::{self, Tag};
 
+/// The component's export of the `guest` interface.
 pub(crate) struct Dispatcher;
+
+crate::bindings::export!(Dispatcher with_types_in crate::bindings);
 
 /// Outcomes of the current chunk not yet emitted, and the index of the first of them.
 struct Pending {
@@ -57,26 +62,24 @@ impl Guest for Dispatcher {
             };
             offset = end;
             // No borrow of PENDING is held while the task runs: its panic hook needs it.
-            let outcome = (def.call)(codec, input);
-            PENDING.with_borrow_mut(|p| push_outcome(&mut p.buf, &outcome));
+            let result = (def.call)(codec, input);
+            PENDING.with_borrow_mut(|p| push_outcome(&mut p.buf, &result));
         }
         flush();
         Ok(())
     }
 }
 
-/// Appends one framed outcome: tag, u32 length, bytes.
-fn push_outcome(buf: &mut Vec<u8>, outcome: &Result<Vec<u8>, TaskError>) {
-    let (tag, bytes): (u8, &[u8]) = match outcome {
-        Ok(bytes) => (0, bytes),
-        Err(TaskError::BadArgument(m)) => (1, m.as_bytes()),
-        Err(TaskError::Failed(m)) => (2, m.as_bytes()),
-        Err(TaskError::BadResult(m)) => (3, m.as_bytes()),
-        Err(TaskError::UnknownTask(m)) => (4, m.as_bytes()),
+/// Appends one framed outcome.
+fn push_outcome(buf: &mut Vec<u8>, result: &Result<Vec<u8>, TaskError>) {
+    let (tag, bytes): (Tag, &[u8]) = match result {
+        Ok(bytes) => (Tag::Ok, bytes),
+        Err(TaskError::BadArgument(m)) => (Tag::BadArgument, m.as_bytes()),
+        Err(TaskError::Failed(m)) => (Tag::Failed, m.as_bytes()),
+        Err(TaskError::BadResult(m)) => (Tag::BadResult, m.as_bytes()),
+        Err(TaskError::UnknownTask(m)) => (Tag::UnknownTask, m.as_bytes()),
     };
-    buf.push(tag);
-    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    buf.extend_from_slice(bytes);
+    outcome::push(buf, tag, bytes);
 }
 
 /// Hands the pending outcomes to the host.

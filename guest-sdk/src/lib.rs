@@ -47,56 +47,46 @@
 //! serde = { version = "1", features = ["derive"] }
 //! ```
 
+// Modules, lowest first (no module imports one below it in this list): the bindings, then the
+// registry and dispatcher of tasks, then the shared objects.
 mod bindings;
-mod dispatch;
-mod manager;
-mod pipe;
-mod queue;
-mod registry;
-mod shared;
-mod sync;
 
-pub use manager::{Dict, List, ManagerError, Namespace};
-pub use pipe::{Connection, RecvError, SendError};
-pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
-pub use shared::{Array, Scalar, SharedMemory, ShmError, Value};
-pub use sync::{
-    AcquireError, Barrier, BarrierError, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, NotHeld,
-    RLock, RLockGuard, Semaphore, SemaphoreGuard, Timeout, TooManyReleases,
+mod registry;
+
+mod dispatch;
+mod process;
+
+mod queue;
+mod region;
+
+mod locks;
+mod manager;
+mod memory;
+mod pipe;
+mod value;
+
+pub use locks::{
+    Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock, RLockGuard, Semaphore,
+    SemaphoreGuard,
 };
+pub use manager::{Dict, List, Namespace};
+pub use memory::SharedMemory;
+pub use pipe::Connection;
+pub use process::{ProcessInfo, current_process};
+pub use queue::{JoinableQueue, Queue, SimpleQueue};
+pub use value::{Array, Value};
 pub use wasmproc_guest_macros::task;
 
-/// Raw bytes as one queue or pipe item: `Queue<ByteBuf>` moves a buffer with one copy, where a
-/// `Vec<u8>` item is encoded byte by byte. The host's `wasmproc::ByteBuf` is the same type
-/// (`serde_bytes::ByteBuf`).
-pub use serde_bytes::ByteBuf;
+/// The types that cross the sandbox, defined once in `wasmproc-wire` for the guest and the host
+/// (`wasmproc::GetError` and `wasmproc_guest::GetError` are the same type): every shared object's
+/// errors, the numbers of a `Value`, and raw-bytes items.
+pub use wasmproc_wire::{
+    AcquireError, BarrierError, ByteBuf, GetError, ManagerError, NotHeld, PutError, RecvError, Scalar, SendError,
+    ShmError, Timeout, TooManyReleases, TooManyTaskDone,
+};
 
-/// The process a task runs in — Python's `multiprocessing.current_process()`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessInfo {
-    /// The process's name: `pool<N>-<slot>` for a pool worker, or the name a `Process` was given.
-    pub name: String,
-    /// The operating-system process id of the worker.
-    pub pid: u32,
-    /// The worker's slot in its pool (0 for a `Process`).
-    pub worker_id: u32,
-    /// The process id of the host program that started the worker.
-    pub parent_pid: u32,
-}
-
-/// Information about the current process, as `multiprocessing.current_process()` gives it.
-///
-/// ```ignore
-/// #[wasmproc_guest::task]
-/// fn whoami() -> String {
-///     let me = wasmproc_guest::current_process();
-///     format!("{} (pid {}, parent {})", me.name, me.pid, me.parent_pid)
-/// }
-/// ```
-pub fn current_process() -> ProcessInfo {
-    let info = bindings::wasmproc::task::process::current();
-    ProcessInfo { name: info.name, pid: info.pid, worker_id: info.worker_id, parent_pid: info.parent_pid }
-}
+/// The wire crate itself.
+pub use wasmproc_wire as wire;
 
 /// Implementation details used by the code that [`task`] generates. Not a stable API.
 #[doc(hidden)]

@@ -6,39 +6,16 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::marker::PhantomData;
-
-/// Why a managed-object operation failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ManagerError {
-    /// A key, value or item could not be encoded.
-    Encode(String),
-    /// Stored bytes did not decode as the requested type.
-    Decode(String),
-    /// `List::set` at an index past the end.
-    IndexOutOfRange(usize),
-    /// The object no longer exists (the host dropped it).
-    Gone,
-}
-
-impl fmt::Display for ManagerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ManagerError::Encode(e) => write!(f, "cannot encode: {e}"),
-            ManagerError::Decode(e) => write!(f, "stored value does not decode as the requested type: {e}"),
-            ManagerError::IndexOutOfRange(i) => write!(f, "index {i} is out of range"),
-            ManagerError::Gone => f.write_str("the managed object no longer exists"),
-        }
-    }
-}
-
-impl std::error::Error for ManagerError {}
+use wasmproc_wire::ManagerError;
+use wasmproc_wire::codec;
+use wasmproc_wire::handle::ManagedHandle;
 
 fn encode<T: Serialize + ?Sized>(x: &T) -> Result<Vec<u8>, ManagerError> {
-    postcard::to_stdvec(x).map_err(|e| ManagerError::Encode(e.to_string()))
+    codec::to_item(x).map_err(|e| ManagerError::Encode(e.to_string()))
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ManagerError> {
-    postcard::from_bytes(bytes).map_err(|e| ManagerError::Decode(e.to_string()))
+    codec::from_item(bytes).map_err(|e| ManagerError::Decode(e.to_string()))
 }
 
 /// A missing key/index is `None`; a gone object an error.
@@ -85,13 +62,13 @@ impl<K, V> fmt::Debug for Dict<K, V> {
 
 impl<'de, K, V> Deserialize<'de> for Dict<K, V> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Dict { id: u64::deserialize(deserializer)?, _t: PhantomData })
+        Ok(Dict { id: ManagedHandle::deserialize(deserializer)?.0, _t: PhantomData })
     }
 }
 
 impl<K, V> Serialize for Dict<K, V> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(self.id)
+        ManagedHandle(self.id).serialize(serializer)
     }
 }
 
@@ -158,13 +135,13 @@ impl<T> fmt::Debug for List<T> {
 
 impl<'de, T> Deserialize<'de> for List<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(List { id: u64::deserialize(deserializer)?, _t: PhantomData })
+        Ok(List { id: ManagedHandle::deserialize(deserializer)?.0, _t: PhantomData })
     }
 }
 
 impl<T> Serialize for List<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(self.id)
+        ManagedHandle(self.id).serialize(serializer)
     }
 }
 
@@ -184,7 +161,7 @@ impl<T: Serialize + DeserializeOwned> List<T> {
     pub fn set(&self, index: usize, item: T) -> Result<(), ManagerError> {
         match wit::list_set(self.id, index as u64, &encode(&item)?) {
             Ok(()) => Ok(()),
-            Err(wit::ManagerError::Missing) => Err(ManagerError::IndexOutOfRange(index)),
+            Err(wit::ManagerError::Missing) => Err(ManagerError::IndexOutOfRange { index, len: self.len()? }),
             Err(wit::ManagerError::Gone) => Err(ManagerError::Gone),
         }
     }
@@ -214,13 +191,13 @@ impl<T: Serialize + DeserializeOwned> List<T> {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Namespace {
-    dict: Dict<String, serde_bytes::ByteBuf>,
+    dict: Dict<String, wasmproc_wire::ByteBuf>,
 }
 
 impl Namespace {
     /// Sets attribute `name`.
     pub fn set<T: Serialize>(&self, name: &str, value: T) -> Result<(), ManagerError> {
-        self.dict.insert(name.to_string(), serde_bytes::ByteBuf::from(encode(&value)?))
+        self.dict.insert(name.to_string(), wasmproc_wire::ByteBuf::from(encode(&value)?))
     }
 
     /// Attribute `name` as a `T`, if set.

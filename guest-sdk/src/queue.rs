@@ -5,7 +5,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use wasmproc_wire::codec;
+use wasmproc_wire::handle::QueueHandle;
+use wasmproc_wire::{Channel, GetError, PutError, QueueFault, TooManyTaskDone, Wait};
 
 /// A queue created by the host (`wasmproc::Queue<T>`) and passed to this task as an argument —
 /// Python's `multiprocessing.Queue` inside a worker. Items are postcard-encoded, so `T` must match
@@ -36,87 +39,30 @@ impl<T> fmt::Debug for Queue<T> {
     }
 }
 
-impl<T> Queue<T> {
-    pub(crate) fn from_id(id: u64) -> Queue<T> {
-        Queue { id, _items: PhantomData }
-    }
-
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-}
-
+/// A queue arrives as its handle.
 impl<'de, T> Deserialize<'de> for Queue<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Queue { id: u64::deserialize(deserializer)?, _items: PhantomData })
+        Ok(Queue { id: QueueHandle::deserialize(deserializer)?.0, _items: PhantomData })
     }
 }
 
+/// A queue is passed on (to the host, or in an item) as its handle.
 impl<T> Serialize for Queue<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(self.id)
+        QueueHandle(self.id).serialize(serializer)
     }
 }
 
-/// Why a put failed; the item comes back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutError<T> {
-    /// The queue stayed full (`try_put` at once, `put_timeout` until its timeout).
-    Full(T),
-    /// The queue is closed, or its owner dropped it.
-    Closed(T),
-    /// The item could not be encoded.
-    Encode {
-        /// The item.
-        item: T,
-        /// Why.
-        reason: String,
-    },
-}
-
-impl<T> PutError<T> {
-    /// The item that was not put.
-    pub fn into_inner(self) -> T {
-        match self {
-            PutError::Full(t) | PutError::Closed(t) | PutError::Encode { item: t, .. } => t,
-        }
+/// The wire code of a WIT queue error.
+fn fault(e: QueueError) -> QueueFault {
+    match e {
+        QueueError::Empty => QueueFault::Empty,
+        QueueError::Full => QueueFault::Full,
+        QueueError::Closed => QueueFault::Closed,
+        QueueError::Unknown => QueueFault::Unknown,
+        QueueError::TooManyTaskDone => QueueFault::TooManyTaskDone,
     }
 }
-
-impl<T> fmt::Display for PutError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PutError::Full(_) => f.write_str("queue is full"),
-            PutError::Closed(_) => f.write_str("queue is closed"),
-            PutError::Encode { reason, .. } => write!(f, "item cannot be encoded: {reason}"),
-        }
-    }
-}
-
-/// Why a get returned no item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GetError {
-    /// No item arrived (`try_get` at once, `get_timeout` until its timeout — or the task's own
-    /// timeout, whichever comes first).
-    Empty,
-    /// The queue is closed and drained, or its owner dropped it.
-    Closed,
-    /// An item did not decode as `T` (it is consumed; the queue stays usable).
-    Decode(String),
-}
-
-impl fmt::Display for GetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GetError::Empty => f.write_str("queue is empty"),
-            GetError::Closed => f.write_str("queue is closed"),
-            GetError::Decode(e) => write!(f, "item does not decode as the queue's type: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for GetError {}
-impl<T: fmt::Debug> std::error::Error for PutError<T> {}
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -124,23 +70,16 @@ fn millis(d: Duration) -> u64 {
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
     fn put_with(&self, item: T, timeout_ms: Option<u64>) -> Result<(), PutError<T>> {
-        let bytes = match postcard::to_stdvec(&item) {
+        let bytes = match codec::to_item(&item) {
             Ok(b) => b,
             Err(e) => return Err(PutError::Encode { item, reason: e.to_string() }),
         };
-        match wit::put(self.id, &bytes, timeout_ms) {
-            Ok(()) => Ok(()),
-            Err(QueueError::Full) => Err(PutError::Full(item)),
-            Err(_) => Err(PutError::Closed(item)),
-        }
+        wit::put(self.id, &bytes, timeout_ms).map_err(|e| PutError::from_fault(fault(e), item))
     }
 
     fn get_with(&self, timeout_ms: Option<u64>) -> Result<T, GetError> {
-        match wit::get(self.id, timeout_ms) {
-            Ok(bytes) => postcard::from_bytes(&bytes).map_err(|e| GetError::Decode(e.to_string())),
-            Err(QueueError::Empty) => Err(GetError::Empty),
-            Err(_) => Err(GetError::Closed),
-        }
+        let bytes = wit::get(self.id, timeout_ms).map_err(|e| GetError::from_fault(fault(e)))?;
+        codec::from_item(&bytes).map_err(|e| GetError::Decode(e.to_string()))
     }
 
     /// Appends `item`, waiting while the queue is full.
@@ -232,18 +171,6 @@ impl<T> Serialize for JoinableQueue<T> {
     }
 }
 
-/// `task_done` was called more times than items were put.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooManyTaskDone;
-
-impl fmt::Display for TooManyTaskDone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("task_done() called more times than items were put")
-    }
-}
-
-impl std::error::Error for TooManyTaskDone {}
-
 impl<T> JoinableQueue<T> {
     /// Marks one item taken from the queue as processed.
     pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
@@ -257,5 +184,41 @@ impl<T> JoinableQueue<T> {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_millis(2));
         }
+    }
+}
+
+/// A queue is one direction of a pipe (see `Connection`).
+impl<T: Serialize + DeserializeOwned> Channel for Queue<T> {
+    type Item = T;
+
+    fn put(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_with(item, None)
+    }
+
+    fn get(&self, wait: Wait) -> Result<T, GetError> {
+        self.get_with(match wait {
+            Wait::Forever => None,
+            Wait::Now => Some(0),
+            Wait::For(d) => Some(millis(d)),
+        })
+    }
+
+    fn poll(&self, timeout: Duration) -> bool {
+        // The interface has no wait-without-taking: look, then look again shortly.
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.is_empty() || self.is_closed() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
+        }
+    }
+
+    fn close(&self) {
+        let _ = wit::close(self.id);
     }
 }

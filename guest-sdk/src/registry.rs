@@ -59,29 +59,20 @@ where
     encode(codec, &out).map_err(TaskError::BadResult)
 }
 
-fn decode<A: DeserializeOwned>(codec: Codec, input: &[u8]) -> Result<A, String> {
+/// The wire codec of a WIT codec.
+fn wire(codec: Codec) -> wasmproc_wire::Codec {
     match codec {
-        Codec::Postcard => match postcard::take_from_bytes::<A>(input) {
-            Ok((value, [])) => Ok(value),
-            Ok((_, rest)) => Err(format!("{} unexpected trailing bytes", rest.len())),
-            Err(e) => Err(e.to_string()),
-        },
-        Codec::Json => match serde_json::from_slice::<A>(input) {
-            Ok(value) => Ok(value),
-            // `()` reads JSON `null`; accept `[]` too for tasks without parameters.
-            Err(e) if input.iter().filter(|b| !b.is_ascii_whitespace()).eq(b"[]".iter()) => {
-                serde_json::from_slice::<A>(b"null").map_err(|_| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        },
+        Codec::Postcard => wasmproc_wire::Codec::Postcard,
+        Codec::Json => wasmproc_wire::Codec::Json,
     }
 }
 
+fn decode<A: DeserializeOwned>(codec: Codec, input: &[u8]) -> Result<A, String> {
+    wasmproc_wire::codec::decode(wire(codec), input).map_err(|e| e.to_string())
+}
+
 fn encode<R: Serialize>(codec: Codec, value: &R) -> Result<Vec<u8>, String> {
-    match codec {
-        Codec::Postcard => postcard::to_stdvec(value).map_err(|e| e.to_string()),
-        Codec::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
-    }
+    wasmproc_wire::codec::encode(wire(codec), value).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -26,8 +26,7 @@ impl Cache {
             .create(&dir)
             .map_err(|e| err(format!("cannot create the directory: {e}")))?;
         let meta = fs::metadata(&dir).map_err(|e| err(e.to_string()))?;
-        // SAFETY: geteuid has no preconditions.
-        let uid = unsafe { libc::geteuid() };
+        let uid = rustix::process::geteuid().as_raw();
         if meta.uid() != uid {
             return Err(err(format!(
                 "owned by uid {}, not by this user ({uid}); refusing to load compiled code from it",
@@ -52,8 +51,7 @@ impl Cache {
         if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
             return PathBuf::from(home).join(".cache").join("wasmproc");
         }
-        // SAFETY: geteuid has no preconditions.
-        std::env::temp_dir().join(format!("wasmproc-cache-{}", unsafe { libc::geteuid() }))
+        std::env::temp_dir().join(format!("wasmproc-cache-{}", rustix::process::geteuid().as_raw()))
     }
 
     pub(crate) fn path_for(&self, content_hash: &str, engine_key: &str) -> PathBuf {

@@ -1,10 +1,12 @@
 //! `Context`: the engine, the module cache, and the settings pools start workers with.
 
+use crate::broker::Broker;
 use crate::cache::Cache;
+use crate::config::{Settings, StartMethod};
 use crate::engine::{self, Flavor};
 use crate::error::{Error, Result};
-use crate::guest::{self, GuestState};
 use crate::module::{self, Module, ModuleInner};
+use crate::worker::{self, GuestState};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -43,19 +45,9 @@ pub(crate) struct ContextInner {
     metered: std::sync::OnceLock<(Engine, String)>,
     cache: Cache,
     next_module: AtomicU64,
-    /// The queues of this context, shared with its workers.
-    pub(crate) broker: crate::broker::Broker,
+    /// The queues and managed objects of this context, shared with its workers.
+    pub(crate) broker: Arc<Broker>,
     pub(crate) settings: Arc<Settings>,
-}
-
-/// How pools start and talk to their workers.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) worker_executable: PathBuf,
-    pub(crate) processes: usize,
-    pub(crate) stdout_to_stderr: bool,
-    pub(crate) start_timeout: Duration,
-    pub(crate) start_method: crate::spawn::StartMethod,
 }
 
 impl fmt::Debug for Context {
@@ -72,7 +64,7 @@ pub struct ContextBuilder {
     cache_dir: Option<PathBuf>,
     stdout_to_stderr: bool,
     start_timeout: Option<Duration>,
-    start_method: crate::spawn::StartMethod,
+    start_method: StartMethod,
 }
 
 impl ContextBuilder {
@@ -117,7 +109,7 @@ impl ContextBuilder {
     ///
     /// [`StartMethod::Process`]: crate::StartMethod::Process
     /// [`StartMethod::Thread`]: crate::StartMethod::Thread
-    pub fn start_method(mut self, method: crate::spawn::StartMethod) -> Self {
+    pub fn start_method(mut self, method: StartMethod) -> Self {
         self.start_method = method;
         self
     }
@@ -128,7 +120,7 @@ impl ContextBuilder {
         let fast = engine::new_engine(Flavor::Fast).map_err(engine_err)?;
         let listing = Arc::new(engine::new_engine(Flavor::Interruptible).map_err(engine_err)?);
         engine::start_ticker(Arc::downgrade(&listing));
-        let linker = guest::new_linker(&listing).map_err(|e| Error::Internal(format!("linker: {e:#}")))?;
+        let linker = worker::new_linker(&listing).map_err(|e| Error::Internal(format!("linker: {e:#}")))?;
         let cache = Cache::open(self.cache_dir.unwrap_or_else(Cache::default_dir))?;
         let worker_executable = match self.worker_executable {
             Some(p) => p,
@@ -148,7 +140,7 @@ impl ContextBuilder {
                 metered: std::sync::OnceLock::new(),
                 cache,
                 next_module: AtomicU64::new(1),
-                broker: crate::broker::Broker::default(),
+                broker: Arc::default(),
                 settings: Arc::new(Settings {
                     worker_executable,
                     processes,
@@ -202,7 +194,7 @@ impl Context {
                 return Err(Error::Internal(format!("loading a module compiled just now: {e:#}")));
             }
         };
-        let listing = guest::list_tasks(&inner.listing, &inner.linker, &component)
+        let listing = worker::list_tasks(&inner.listing, &inner.linker, &component)
             .map_err(|reason| Error::NotATaskModule { name: name.clone(), reason })?;
         let artifact = inner.compiled(&inner.fast, &inner.fast_key, &hash, &name, bytes)?;
         Ok(Module {

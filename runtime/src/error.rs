@@ -1,7 +1,10 @@
-//! The library's error types. Every failure names its cause; callers match on the variant.
+//! The library's error type. Every failure names its cause; callers match on the variant.
+//!
+//! The errors of the shared objects (`GetError`, `ShmError`, …) and [`TaskFailure`] are defined in
+//! `wasmproc-wire`, once for both sides of the sandbox.
 
-use std::fmt;
 use std::path::PathBuf;
+pub(crate) use wasmproc_wire::{FailureKind, ManagerError, ShmError, TaskFailure};
 
 /// Everything that can go wrong in wasmproc.
 #[derive(Debug, thiserror::Error)]
@@ -111,13 +114,19 @@ pub enum Error {
     },
     /// A shared memory access failed (out of bounds, misaligned).
     #[error(transparent)]
-    Shm(#[from] crate::shared::ShmError),
+    Shm(#[from] ShmError),
     /// A managed dict, list or namespace operation failed.
     #[error(transparent)]
-    Manager(#[from] crate::manager::ManagerError),
+    Manager(#[from] ManagerError),
     /// `Process::start` on a process that was already started.
     #[error("process {name} was already started")]
     AlreadyStarted {
+        /// The process's name.
+        name: String,
+    },
+    /// `Process::result` of a process that was never started.
+    #[error("process {name} was never started")]
+    NotStarted {
         /// The process's name.
         name: String,
     },
@@ -163,73 +172,3 @@ impl Error {
 
 /// A result whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Why one input of a task produced no result.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub enum FailureKind {
-    /// The task returned `Err`; the message is the error's text.
-    Failed,
-    /// The task panicked; the message is the panic message and location.
-    Panicked,
-    /// The guest trapped without panicking (e.g. `unreachable`, stack overflow, out of memory).
-    Trapped,
-    /// The arguments did not decode as the task's parameter types.
-    BadArgument,
-    /// The result could not be encoded by the guest.
-    BadResult,
-    /// The module does not (or no longer) define the task.
-    UnknownTask,
-    /// The worker could not load the module.
-    Load,
-    /// The input ran longer than the pool's per-task timeout and was interrupted.
-    Timeout,
-    /// The input needed more memory than the pool's `max_memory`.
-    MemoryLimit,
-    /// The input used up the pool's fuel budget (instructions executed).
-    FuelExhausted,
-    /// The input put items on a queue without waiting (an unbounded queue), and the queue was
-    /// closed or dropped before they arrived: they were not delivered. (Every successful input of
-    /// the chunk that sent them reports this, since the host cannot tell which one did.)
-    Undelivered,
-    /// The worker process died while it held this input.
-    WorkerDied {
-        /// The worker's process id.
-        pid: u32,
-        /// The signal that killed it, if it was killed by one.
-        signal: Option<i32>,
-    },
-}
-
-/// One input of one task that did not produce a result: which task, which input, why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-pub struct TaskFailure {
-    /// The task's name.
-    pub task: String,
-    /// The position of the input in the call (`0` for `apply`).
-    pub index: usize,
-    /// What kind of failure.
-    pub kind: FailureKind,
-    /// The guest's or the runtime's message.
-    pub message: String,
-}
-
-impl fmt::Display for TaskFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match &self.kind {
-            FailureKind::Failed => "failed",
-            FailureKind::Panicked => "panicked",
-            FailureKind::Trapped => "trapped",
-            FailureKind::BadArgument => "rejected its argument",
-            FailureKind::BadResult => "could not encode its result",
-            FailureKind::UnknownTask => "is unknown",
-            FailureKind::Load => "could not be loaded",
-            FailureKind::Timeout => "timed out",
-            FailureKind::MemoryLimit => "exceeded its memory limit",
-            FailureKind::FuelExhausted => "ran out of fuel",
-            FailureKind::Undelivered => "put items that were not delivered",
-            FailureKind::WorkerDied { .. } => "lost its worker",
-        };
-        write!(f, "task `{}` {what} on input {}: {}", self.task, self.index, self.message)
-    }
-}

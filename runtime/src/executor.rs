@@ -8,8 +8,9 @@
 //! that dies fails only the futures it held, and the pool replaces it.
 
 use crate::error::{Error, Result};
+use crate::job::ChunkDone;
 use crate::module::Task;
-use crate::pool::{ChunkDone, Pool};
+use crate::pool::{Pool, PoolHandle};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{HashMap, VecDeque};
@@ -260,7 +261,7 @@ impl<R> Slot<R> {
 pub struct Future<R> {
     slot: Arc<Slot<R>>,
     /// For `cancel`: the pool whose queue may still hold the call.
-    pool: Option<crate::pool::PoolHandle>,
+    pool: Option<PoolHandle>,
 }
 
 impl<R> Clone for Future<R> {

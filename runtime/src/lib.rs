@@ -48,45 +48,60 @@
 //! Blocking and async: every waiting method blocks the calling thread; the `*_async` methods return
 //! an [`AsyncResult`] that can also be `.await`ed, and [`IMap`] is a `futures_core::Stream`.
 
-mod broker;
+// Layers, lowest first; a module imports only from its own layer or below (checked by the
+// `layers` test of wasmproc-tests, and drawn in ARCHITECTURE.md):
+// 1. `wasmproc_wire` (its own crate);
+// 2. basics: `error`, `config`, `engine`, `cache`, `keep`, `ipc`, `shm::raw`;
+// 3. `broker`, `worker` (the worker never imports the broker, the context or a scheduler);
+// 4. host core: `context`, `module`, `job`, `spawn`, `link`;
+// 5. shared objects: `queue`, `pipe`, `manager`, `shm`;
+// 6. schedulers: `pool`, `process`, `executor`.
 mod cache;
-mod context;
+mod config;
 mod engine;
 mod error;
-mod executor;
-mod guest;
-mod manager;
-mod module;
-mod outcomes;
-mod pipe;
-mod pool;
-mod process;
-mod protocol;
-mod queue;
-mod sandbox;
-mod shared;
-mod shm;
-mod spawn;
+mod ipc;
+mod keep;
+
+mod broker;
 mod worker;
 
+mod context;
+mod job;
+mod link;
+mod module;
+mod spawn;
+
+mod manager;
+mod pipe;
+mod queue;
+mod shm;
+
+mod executor;
+mod pool;
+mod process;
+
+pub use config::{DirAccess, DirGrant, Sandbox, StartMethod};
 pub use context::{Context, ContextBuilder};
-pub use error::{Error, FailureKind, Result, TaskFailure};
+pub use error::{Error, Result};
 pub use executor::{AsCompleted, Executor, Future, MapResults, ReturnWhen, Waited, as_completed, wait};
-pub use manager::{Dict, List, Manager, ManagerError, Namespace};
+pub use manager::{Dict, List, Manager, Namespace};
 pub use module::{Module, Task, TaskSignature};
-pub use pipe::{Connection, RecvError, SendError, pipe, pipe_simplex};
+pub use pipe::{Connection, pipe, pipe_simplex};
 pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize};
 pub use process::{Process, ProcessBuilder};
-pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TooManyTaskDone};
-pub use sandbox::{DirAccess, DirGrant, Sandbox};
-pub use shared::{
-    AcquireError, Array, Barrier, BarrierError, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard,
-    NotHeld, RLock, RLockGuard, RawArray, RawValue, Scalar, Semaphore, SemaphoreGuard, SharedMemory, ShmError, Timeout,
-    TooManyReleases, Value,
+pub use queue::{JoinableQueue, Queue, SimpleQueue};
+pub use shm::{
+    Array, Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock, RLockGuard, RawArray,
+    RawValue, Semaphore, SemaphoreGuard, SharedMemory, Value,
 };
-pub use spawn::StartMethod;
 
-/// Raw bytes as one queue or pipe item: `Queue<ByteBuf>` moves a buffer with one copy, where a
-/// `Vec<u8>` item is encoded byte by byte (postcard has no way to tell a `Vec<u8>` from any other
-/// list). The same type is `wasmproc_guest::ByteBuf` in guests (both are `serde_bytes::ByteBuf`).
-pub use serde_bytes::ByteBuf;
+/// The types that cross the sandbox, defined once in `wasmproc-wire` for the host and the guest
+/// SDK: every shared object's errors, the numbers of a `Value`, and why a task failed.
+pub use wasmproc_wire::{
+    AcquireError, BarrierError, ByteBuf, FailureKind, GetError, ManagerError, NotHeld, PutError, RecvError, Scalar,
+    SendError, ShmError, TaskFailure, Timeout, TooManyReleases, TooManyTaskDone,
+};
+
+/// The wire crate itself, for hosts and SDKs of other kinds.
+pub use wasmproc_wire as wire;

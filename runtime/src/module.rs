@@ -1,16 +1,16 @@
 //! Task modules: validated, precompiled once, cached; their task listing; typed task handles.
 
+use crate::engine::Flavor;
 use crate::error::{Error, Result};
-use crate::guest::TaskInfo;
-use crate::pool::{ChunkDone, Job};
-use crate::protocol::WireCodec;
-use crate::queue::KeepAlive;
+use crate::keep::{self, KeepAlive};
+use crate::worker::TaskInfo;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
+use wasmproc_wire::codec::{self, Codec};
 
 /// A loaded task module: a WebAssembly component built with the wasmproc guest SDK, compiled once
 /// and ready for any pool of the [`Context`](crate::Context) that loaded it.
@@ -40,8 +40,7 @@ pub(crate) struct ModuleInner {
 impl ModuleInner {
     /// The artifact for `flavor`; `None` for a metered one not compiled yet (see
     /// `ContextInner::ensure_metered`).
-    pub(crate) fn artifact_for(&self, flavor: crate::engine::Flavor) -> Option<PathBuf> {
-        use crate::engine::Flavor;
+    pub(crate) fn artifact_for(&self, flavor: Flavor) -> Option<PathBuf> {
         match flavor {
             Flavor::Fast => Some(self.artifact.clone()),
             Flavor::Interruptible => Some(self.interruptible_artifact.clone()),
@@ -172,7 +171,7 @@ impl Module {
                 requested_result: spaced(&result),
             });
         }
-        Ok(self.make_task(name, WireCodec::Postcard))
+        Ok(self.make_task(name, Codec::Postcard))
     }
 
     /// A typed handle without the signature check. A mismatch then shows up as a
@@ -181,17 +180,17 @@ impl Module {
     /// silently misread values: prefer [`Module::task`].
     pub fn task_unchecked<A: Serialize, R: DeserializeOwned>(&self, name: &str) -> Result<Task<A, R>> {
         self.signature(name)?;
-        Ok(self.make_task(name, WireCodec::Postcard))
+        Ok(self.make_task(name, Codec::Postcard))
     }
 
     /// A handle that takes and returns JSON values, checked by the guest as it decodes: the CLI's
     /// way in. The argument is the bare value for a one-parameter task and an array otherwise.
     pub fn json_task(&self, name: &str) -> Result<Task<serde_json::Value, serde_json::Value>> {
         self.signature(name)?;
-        Ok(self.make_task(name, WireCodec::Json))
+        Ok(self.make_task(name, Codec::Json))
     }
 
-    fn make_task<A, R>(&self, name: &str, codec: WireCodec) -> Task<A, R> {
+    fn make_task<A, R>(&self, name: &str, codec: Codec) -> Task<A, R> {
         let sig = self.signature(name).expect("checked by the caller").clone();
         Task { module: self.clone(), sig: Arc::new(sig), codec, _types: PhantomData }
     }
@@ -202,7 +201,7 @@ impl Module {
 pub struct Task<A, R> {
     pub(crate) module: Module,
     pub(crate) sig: Arc<TaskSignature>,
-    pub(crate) codec: WireCodec,
+    pub(crate) codec: Codec,
     _types: PhantomData<fn(A) -> R>,
 }
 
@@ -224,42 +223,19 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
         &self.sig
     }
 
-    /// Appends the encoding of `args` to `buf`; returns its length, and the queues the arguments
-    /// refer to (to keep alive while the task may use them). On error `buf` is unchanged.
+    /// Appends the encoding of `args` to `buf`; returns its length, and the shared objects the
+    /// arguments refer to (to keep alive while the task may use them). On error `buf` is
+    /// unchanged.
     pub(crate) fn encode_into(&self, args: &A, buf: &mut Vec<u8>) -> Result<(u32, KeepAlive)> {
-        let (len, handles) = crate::queue::collecting_handles(|| self.encode_plain(args, buf));
-        Ok((len?, handles))
-    }
-
-    fn encode_plain(&self, args: &A, buf: &mut Vec<u8>) -> Result<u32> {
         let start = buf.len();
-        let written = match self.codec {
-            WireCodec::Postcard => postcard::to_io(args, &mut *buf).map(|_| ()).map_err(|e| e.to_string()),
-            WireCodec::Json => serde_json::to_writer(&mut *buf, args).map_err(|e| e.to_string()),
-        };
+        let (written, objects) = keep::collecting(|| codec::encode_into(self.codec, args, buf));
         let fail = |reason: String| Error::Codec { task: self.sig.name.clone(), reason };
-        if let Err(reason) = written {
-            buf.truncate(start);
-            return Err(fail(format!("cannot encode the argument: {reason}")));
-        }
-        u32::try_from(buf.len() - start).map_err(|_| {
+        written.map_err(|e| fail(format!("cannot encode the argument: {e}")))?;
+        let len = u32::try_from(buf.len() - start).map_err(|_| {
             buf.truncate(start);
             fail("an argument larger than 4 GiB cannot be sent".into())
-        })
-    }
-
-    /// A job running this task on the inputs encoded in `args`.
-    pub(crate) fn job(
-        &self,
-        base: usize,
-        args: Vec<u8>,
-        lens: Vec<u32>,
-        keep: KeepAlive,
-        reply: flume::Sender<ChunkDone>,
-    ) -> Job {
-        let mut job = Job::new(self.module.inner.clone(), self.sig.clone(), self.codec, base, args, lens, reply);
-        job.keep = keep;
-        job
+        })?;
+        Ok((len, objects))
     }
 
     pub(crate) fn decode(&self, bytes: &[u8]) -> Result<R> {
@@ -274,27 +250,16 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
 
 /// Decodes the results of one task.
 pub(crate) struct Decoder<R> {
-    codec: WireCodec,
+    codec: Codec,
     sig: Arc<TaskSignature>,
     _result: PhantomData<fn() -> R>,
 }
 
 impl<R: DeserializeOwned> Decoder<R> {
     pub(crate) fn decode(&self, bytes: &[u8]) -> Result<R> {
-        decode_result(self.codec, &self.sig, bytes)
+        codec::decode(self.codec, bytes)
+            .map_err(|e| Error::Codec { task: self.sig.name.clone(), reason: format!("cannot decode the result: {e}") })
     }
-}
-
-/// Decodes a result of task `sig` (free of `A`, so closures holding it need not name it).
-pub(crate) fn decode_result<R: DeserializeOwned>(codec: WireCodec, sig: &TaskSignature, bytes: &[u8]) -> Result<R> {
-    let value = match codec {
-        WireCodec::Postcard => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
-        WireCodec::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-    };
-    value.map_err(|reason| Error::Codec {
-        task: sig.name.clone(),
-        reason: format!("cannot decode the result: {reason}"),
-    })
 }
 
 /// A Rust type's text without module paths or spaces: `alloc::vec::Vec<u64>` and the guest's

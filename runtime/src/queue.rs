@@ -1,13 +1,19 @@
 //! `Queue<T>`: Python's `multiprocessing.Queue`, owned by the host and shared with guests.
 
-use crate::broker::{QueueCore, QueueFault};
+use crate::broker::QueueCore;
 use crate::context::{Context, ContextInner};
+use crate::error::Result;
+use crate::keep;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmproc_wire::codec;
+use wasmproc_wire::handle::QueueHandle;
+use wasmproc_wire::{Channel, GetError, PutError, TooManyTaskDone, Wait};
 
 /// A FIFO queue of `T` shared by the host and any guests: `multiprocessing.Queue`.
 ///
@@ -22,7 +28,7 @@ use std::time::{Duration, Instant};
 /// ```
 /// # fn main() -> wasmproc::Result<()> {
 /// let ctx = wasmproc::Context::builder().cache_dir(std::env::temp_dir().join("wasmproc-doc-cache")).build()?;
-/// let q = wasmproc::Queue::<String>::bounded(&ctx, 1);
+/// let q = wasmproc::Queue::<String>::bounded(&ctx, 1)?;
 /// q.put("hello".to_string()).unwrap();
 /// assert!(matches!(q.try_put("world".to_string()), Err(wasmproc::PutError::Full(w)) if w == "world"));
 /// assert_eq!(q.get().unwrap(), "hello");
@@ -32,6 +38,8 @@ use std::time::{Duration, Instant};
 /// ```
 pub struct Queue<T> {
     inner: Arc<Inner>,
+    /// Kept alive with this handle and with any call it is passed to (a pipe end's guard).
+    holder: Option<Arc<dyn Any + Send + Sync>>,
     _items: PhantomData<fn(T) -> T>,
 }
 
@@ -49,7 +57,7 @@ impl Drop for Inner {
 
 impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
-        Queue { inner: self.inner.clone(), _items: PhantomData }
+        Queue { inner: self.inner.clone(), holder: self.holder.clone(), _items: PhantomData }
     }
 }
 
@@ -59,37 +67,14 @@ impl<T> fmt::Debug for Queue<T> {
     }
 }
 
-/// Queues a task's arguments refer to, kept alive until the task is answered.
-pub(crate) type KeepAlive = Vec<Arc<dyn std::any::Any + Send + Sync>>;
-
-thread_local! {
-    /// Collects the queues serialized while task arguments are being encoded.
-    static SERIALIZED: std::cell::RefCell<Option<KeepAlive>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Runs `encode` and returns, with its result, the queues it serialized: a queue passed to a task
-/// must outlive the host's own handles for as long as the task may use it.
-pub(crate) fn collecting_handles<R>(encode: impl FnOnce() -> R) -> (R, KeepAlive) {
-    let outer = SERIALIZED.with(|s| s.replace(Some(Vec::new())));
-    let result = encode();
-    let handles = SERIALIZED.with(|s| s.replace(outer)).unwrap_or_default();
-    (result, handles)
-}
-
-/// Keeps `handle` alive with the task whose arguments are being encoded (if any).
-pub(crate) fn keep_with_task(handle: Arc<dyn std::any::Any + Send + Sync>) {
-    SERIALIZED.with(|s| {
-        if let Some(handles) = s.borrow_mut().as_mut() {
-            handles.push(handle);
-        }
-    });
-}
-
-/// A queue is sent to tasks as its handle.
+/// A queue is sent to tasks as its handle; the task keeps it alive until it is answered.
 impl<T> Serialize for Queue<T> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        keep_with_task(self.inner.clone());
-        serializer.serialize_u64(self.inner.id)
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        keep::with_call(self.inner.clone());
+        if let Some(holder) = &self.holder {
+            keep::with_call(holder.clone());
+        }
+        QueueHandle(self.inner.id).serialize(serializer)
     }
 }
 
@@ -98,113 +83,69 @@ impl<T> Queue<T> {
     pub(crate) fn core(&self) -> Arc<QueueCore> {
         self.inner.core.clone()
     }
-}
 
-/// Why a put failed; the item comes back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PutError<T> {
-    /// The queue stayed full (`try_put` at once, `put_timeout` until its timeout).
-    #[error("queue is full")]
-    Full(T),
-    /// The queue is closed.
-    #[error("queue is closed")]
-    Closed(T),
-    /// The item could not be encoded.
-    #[error("item cannot be encoded: {reason}")]
-    Encode {
-        /// The item.
-        item: T,
-        /// Why.
-        reason: String,
-    },
-}
-
-impl<T> PutError<T> {
-    /// The item that was not put.
-    pub fn into_inner(self) -> T {
-        match self {
-            PutError::Full(t) | PutError::Closed(t) | PutError::Encode { item: t, .. } => t,
-        }
+    /// This handle, keeping `holder` alive with it (and with any call it is passed to).
+    pub(crate) fn held_by(&self, holder: Arc<dyn Any + Send + Sync>) -> Queue<T> {
+        Queue { inner: self.inner.clone(), holder: Some(holder), _items: PhantomData }
     }
-}
-
-/// Why a get returned no item.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GetError {
-    /// No item arrived (`try_get` at once, `get_timeout` until its timeout).
-    #[error("queue is empty")]
-    Empty,
-    /// The queue is closed and drained.
-    #[error("queue is closed")]
-    Closed,
-    /// An item did not decode as `T` (it is consumed; the queue stays usable).
-    #[error("item does not decode as the queue's type: {0}")]
-    Decode(String),
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
-    /// An unbounded queue — `Queue()`.
-    pub fn new(ctx: &Context) -> Queue<T> {
-        Self::with_capacity(ctx, None)
+    /// An unbounded queue — `ctx.Queue()`.
+    pub fn new(ctx: &Context) -> Result<Queue<T>> {
+        Ok(Self::with_capacity(ctx, None))
     }
 
-    /// A queue of at most `capacity` items; puts wait while it is full — `Queue(maxsize=n)`.
-    pub fn bounded(ctx: &Context, capacity: usize) -> Queue<T> {
-        Self::with_capacity(ctx, Some(capacity.max(1)))
+    /// A queue of at most `capacity` items; puts wait while it is full — `ctx.Queue(maxsize=n)`.
+    pub fn bounded(ctx: &Context, capacity: usize) -> Result<Queue<T>> {
+        Ok(Self::with_capacity(ctx, Some(capacity.max(1))))
     }
 
     fn with_capacity(ctx: &Context, capacity: Option<usize>) -> Queue<T> {
         let (id, core) = ctx.inner.broker.create(capacity);
-        Queue { inner: Arc::new(Inner { id, core, ctx: ctx.inner.clone() }), _items: PhantomData }
+        Queue { inner: Arc::new(Inner { id, core, ctx: ctx.inner.clone() }), holder: None, _items: PhantomData }
     }
 
-    fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
-        let bytes = match postcard::to_stdvec(&item) {
+    fn put_until(&self, item: T, deadline: Option<Instant>) -> std::result::Result<(), PutError<T>> {
+        let bytes = match codec::to_item(&item) {
             Ok(b) => b,
             Err(e) => return Err(PutError::Encode { item, reason: e.to_string() }),
         };
-        match self.inner.core.put(bytes, deadline) {
-            Ok(()) => Ok(()),
-            Err((QueueFault::Full, _)) => Err(PutError::Full(item)),
-            Err(_) => Err(PutError::Closed(item)),
-        }
+        self.inner.core.put(bytes, deadline).map_err(|(fault, _)| PutError::from_fault(fault, item))
     }
 
-    fn get_until(&self, deadline: Option<Instant>) -> Result<T, GetError> {
-        match self.inner.core.get(deadline) {
-            Ok(bytes) => postcard::from_bytes(&bytes).map_err(|e| GetError::Decode(e.to_string())),
-            Err(QueueFault::Empty) => Err(GetError::Empty),
-            Err(_) => Err(GetError::Closed),
-        }
+    fn get_until(&self, deadline: Option<Instant>) -> std::result::Result<T, GetError> {
+        let bytes = self.inner.core.get(deadline).map_err(GetError::from_fault)?;
+        codec::from_item(&bytes).map_err(|e| GetError::Decode(e.to_string()))
     }
 
     /// Appends `item`, waiting while the queue is full — `q.put(item)`.
-    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
+    pub fn put(&self, item: T) -> std::result::Result<(), PutError<T>> {
         self.put_until(item, None)
     }
 
     /// Appends `item` if there is room now — `q.put_nowait(item)`.
-    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+    pub fn try_put(&self, item: T) -> std::result::Result<(), PutError<T>> {
         self.put_until(item, Some(Instant::now()))
     }
 
     /// Appends `item`, waiting at most `timeout` for room — `q.put(item, timeout=…)`.
-    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> std::result::Result<(), PutError<T>> {
         self.put_until(item, Some(Instant::now() + timeout))
     }
 
     /// Removes the oldest item, waiting while the queue is empty — `q.get()`.
-    pub fn get(&self) -> Result<T, GetError> {
+    pub fn get(&self) -> std::result::Result<T, GetError> {
         self.get_until(None)
     }
 
     /// Removes the oldest item if there is one — `q.get_nowait()`.
-    pub fn try_get(&self) -> Result<T, GetError> {
+    pub fn try_get(&self) -> std::result::Result<T, GetError> {
         self.get_until(Some(Instant::now()))
     }
 
     /// Removes the oldest item, waiting at most `timeout` — `q.get(timeout=…)`.
-    pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+    pub fn get_timeout(&self, timeout: Duration) -> std::result::Result<T, GetError> {
         self.get_until(Some(Instant::now() + timeout))
     }
 
@@ -252,7 +193,7 @@ pub type SimpleQueue<T> = Queue<T>;
 /// ```
 /// # fn main() -> wasmproc::Result<()> {
 /// let ctx = wasmproc::Context::builder().cache_dir(std::env::temp_dir().join("wasmproc-doc-cache")).build()?;
-/// let q = wasmproc::JoinableQueue::<u32>::new(&ctx);
+/// let q = wasmproc::JoinableQueue::<u32>::new(&ctx)?;
 /// q.put(1).unwrap();
 /// assert!(!q.join_timeout(std::time::Duration::from_millis(10)));
 /// assert_eq!(q.get().unwrap(), 1);
@@ -282,29 +223,24 @@ impl<T> std::ops::Deref for JoinableQueue<T> {
 }
 
 impl<T> Serialize for JoinableQueue<T> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-/// `task_done` was called more times than items were put (Python's `ValueError`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("task_done() called more times than items were put")]
-pub struct TooManyTaskDone;
-
 impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
-    /// An unbounded joinable queue.
-    pub fn new(ctx: &Context) -> JoinableQueue<T> {
-        JoinableQueue(Queue::new(ctx))
+    /// An unbounded joinable queue — `ctx.JoinableQueue()`.
+    pub fn new(ctx: &Context) -> Result<JoinableQueue<T>> {
+        Queue::new(ctx).map(JoinableQueue)
     }
 
     /// A joinable queue of at most `capacity` items.
-    pub fn bounded(ctx: &Context, capacity: usize) -> JoinableQueue<T> {
-        JoinableQueue(Queue::bounded(ctx, capacity))
+    pub fn bounded(ctx: &Context, capacity: usize) -> Result<JoinableQueue<T>> {
+        Queue::bounded(ctx, capacity).map(JoinableQueue)
     }
 
     /// Marks one item as processed — `q.task_done()`.
-    pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
+    pub fn task_done(&self) -> std::result::Result<(), TooManyTaskDone> {
         self.0.inner.core.task_done().map_err(|_| TooManyTaskDone)
     }
 
@@ -321,5 +257,30 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// Items put and not yet marked done.
     pub fn unfinished(&self) -> usize {
         self.0.inner.core.unfinished()
+    }
+}
+
+/// A queue is one direction of a pipe (see `pipe`).
+impl<T: Serialize + DeserializeOwned> Channel for Queue<T> {
+    type Item = T;
+
+    fn put(&self, item: T) -> std::result::Result<(), PutError<T>> {
+        self.put_until(item, None)
+    }
+
+    fn get(&self, wait: Wait) -> std::result::Result<T, GetError> {
+        self.get_until(match wait {
+            Wait::Forever => None,
+            Wait::Now => Some(Instant::now()),
+            Wait::For(d) => Some(Instant::now() + d),
+        })
+    }
+
+    fn poll(&self, timeout: Duration) -> bool {
+        self.inner.core.poll(Some(Instant::now() + timeout))
+    }
+
+    fn close(&self) {
+        self.inner.core.close();
     }
 }

@@ -8,39 +8,26 @@
 //! A thread worker cannot be killed by a signal: it is stopped by a flag its guest checks at every
 //! epoch tick (thread workers always run the interruptible engine) and by closing its socket.
 
-use crate::context::Settings;
+use crate::config::{Settings, StartMethod};
 use crate::error::{Error, Result};
-use crate::protocol::{self, FromWorker, ToWorker, WorkerInit};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use crate::ipc::frame;
+use crate::ipc::protocol::{FromWorker, ToWorker, WorkerInit};
+use crate::worker::{self, Stop, WORKER_FD_VAR};
+use rustix::io::FdFlags;
+use rustix::process::{Pid, Signal};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How workers are started — Python's start methods, for wasm tasks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum StartMethod {
-    /// One OS process per worker (the default): full isolation; a worker that crashes or is
-    /// killed takes nothing else with it.
-    #[default]
-    Process,
-    /// Workers are threads of the host (`multiprocessing.dummy`): no process start, lower call
-    /// latency, isolation by the wasm sandbox alone. Guests still get their own memory, limits and
-    /// grants; `terminate`/`kill` stop a guest at its next epoch tick (10 ms) or when a blocking
-    /// host call returns.
-    Thread,
-}
-
-/// A thread worker's stop switch: the signal it is "killed" with, seen by its guest.
-#[derive(Debug, Default)]
-pub(crate) struct Stop {
-    pub(crate) flag: AtomicBool,
-    signal: AtomicI32,
-}
+/// SIGTERM: what `terminate` sends.
+pub(crate) const SIGTERM: i32 = 15;
+/// SIGKILL: what `kill`, the watchdog and a terminated pool send.
+pub(crate) const SIGKILL: i32 = 9;
 
 /// Stops a worker, from any thread.
 #[derive(Debug, Clone)]
@@ -53,14 +40,15 @@ impl Killer {
     /// Sends `signal` (a process), or stops the thread as if by `signal`.
     pub(crate) fn kill(&self, signal: i32) {
         match self {
-            // SAFETY: kill has no memory-safety preconditions. Callers only signal workers they
-            // have not reaped (see the pool's and `Process`'s invariants).
-            Killer::Pid(pid) => unsafe {
-                libc::kill(*pid as i32, signal);
-            },
+            // Callers only signal workers they have not reaped (see the pool's and `Process`'s
+            // invariants), so the pid cannot have been reused.
+            Killer::Pid(pid) => {
+                if let (Some(pid), Some(sig)) = (Pid::from_raw(*pid as i32), Signal::from_named_raw(signal)) {
+                    let _ = rustix::process::kill_process(pid, sig);
+                }
+            }
             Killer::Thread { stop, stream } => {
-                let _ = stop.signal.compare_exchange(0, signal, Ordering::AcqRel, Ordering::Acquire);
-                stop.flag.store(true, Ordering::Release);
+                stop.stop(signal);
                 // Wakes a guest waiting for the host (its reader sees end of file).
                 let _ = stream.shutdown(std::net::Shutdown::Both);
             }
@@ -80,7 +68,7 @@ impl WorkerChild {
         match self {
             WorkerChild::Process(c) => c.kill(),
             WorkerChild::Thread { killer, .. } => {
-                killer.kill(libc::SIGKILL);
+                killer.kill(SIGKILL);
                 Ok(())
             }
         }
@@ -96,7 +84,7 @@ impl WorkerChild {
                 }
                 let code = join.take().map_or(0, |j| j.join().unwrap_or(70));
                 let signal = match killer {
-                    Killer::Thread { stop, .. } => stop.signal.load(Ordering::Acquire),
+                    Killer::Thread { stop, .. } => stop.signal(),
                     Killer::Pid(_) => 0,
                 };
                 let s =
@@ -121,9 +109,6 @@ impl WorkerChild {
         }
     }
 }
-
-/// The variable that turns a process linking wasmproc into a worker; its value is the socket's fd.
-pub(crate) const WORKER_FD_VAR: &str = "WASMPROC_WORKER_FD";
 
 /// A started, handshaken worker.
 pub(crate) struct Spawned {
@@ -150,15 +135,15 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spa
             .map_err(|e| start_err(format!("duplicating stderr: {e}")))?;
         cmd.stdout(Stdio::from(stderr));
     }
-    // SAFETY: the closure only calls fcntl, which is async-signal-safe, on a descriptor that exists
-    // in the child (it was inherited from the parent across fork).
+    // SAFETY: the closure only makes one fcntl system call, which is async-signal-safe, on a
+    // descriptor that exists in the child (it was inherited from the parent across fork).
     unsafe {
         cmd.pre_exec(move || {
-            // Let the child end survive exec; std opened it close-on-exec.
-            if libc::fcntl(child_fd, libc::F_SETFD, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
+            // Let the child end survive exec; std opened it close-on-exec. (Done in the child: if
+            // the parent cleared the flag, a worker started meanwhile by another thread would
+            // inherit this socket and keep it open after this worker died.)
+            let fd = BorrowedFd::borrow_raw(child_fd);
+            Ok(rustix::io::fcntl_setfd(fd, FdFlags::empty())?)
         });
     }
     let child =
@@ -179,7 +164,7 @@ fn spawn_thread(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
     let stdout_fd = if settings.stdout_to_stderr { 2 } else { 1 };
     let join = std::thread::Builder::new()
         .name(format!("wasmproc-{}", init.name))
-        .spawn(move || match crate::worker::serve_stream(child_end, Some(stop), stdout_fd) {
+        .spawn(move || match worker::serve_stream(child_end, Some(stop), stdout_fd) {
             Ok(code) => code,
             Err(message) => {
                 eprintln!("wasmproc thread worker: {message}");
@@ -209,8 +194,8 @@ fn handshake(spawned: &mut Spawned, settings: &Settings, init: &WorkerInit) -> R
     stream.set_read_timeout(Some(settings.start_timeout)).map_err(|e| start_err(e.to_string()))?;
     let init = ToWorker::Init(init.clone());
     // A worker that exits before reading surfaces below as EOF, with its exit status.
-    let _ = protocol::write_frame(stream, &init, &[]);
-    let reply = protocol::read_frame::<FromWorker>(stream);
+    let _ = frame::write_frame(stream, &init, &[]);
+    let reply = frame::read_frame::<FromWorker>(stream);
     stream.set_read_timeout(None).map_err(|e| start_err(e.to_string()))?;
     let exe = settings.worker_executable.display();
     match reply {

@@ -281,7 +281,7 @@ fn main() -> wasmproc::Result<()> {
     let doubler = module.task::<Connection<u64>, u64>("doubler")?;
     let queue_small = Q_ITEMS as f64
         / median_secs(|| {
-            let q = Queue::<u64>::new(&ctx);
+            let q = Queue::<u64>::new(&ctx).expect("create");
             let p = Process::builder(&ctx, &produce, (q.clone(), 0, Q_ITEMS)).expect("process").start().expect("start");
             for _ in 0..Q_ITEMS {
                 q.get().expect("item");
@@ -291,7 +291,7 @@ fn main() -> wasmproc::Result<()> {
     let blob_mb = f64::from(BLOB_COUNT) * f64::from(BLOB_SIZE) / 1e6;
     let queue_blobs = blob_mb
         / median_secs(|| {
-            let q = Queue::<ByteBuf>::new(&ctx);
+            let q = Queue::<ByteBuf>::new(&ctx).expect("create");
             let p = Process::builder(&ctx, &produce_blobs, (q.clone(), BLOB_COUNT, BLOB_SIZE))
                 .expect("process")
                 .start()
@@ -301,7 +301,7 @@ fn main() -> wasmproc::Result<()> {
             }
             p.join();
         });
-    let (here, there) = pipe::<u64>(&ctx);
+    let (here, there) = pipe::<u64>(&ctx).expect("create");
     let partner = Process::builder(&ctx, &doubler, there)?.start()?;
     here.send(1).expect("send");
     here.recv().expect("recv");
@@ -315,7 +315,7 @@ fn main() -> wasmproc::Result<()> {
     partner.join();
     let pipe_blobs = blob_mb
         / median_secs(|| {
-            let (r, w) = pipe_simplex::<ByteBuf>(&ctx);
+            let (r, w) = pipe_simplex::<ByteBuf>(&ctx).expect("create");
             let p = Process::builder(&ctx, &send_blobs, (w, BLOB_COUNT, BLOB_SIZE))
                 .expect("process")
                 .start()
@@ -330,7 +330,7 @@ fn main() -> wasmproc::Result<()> {
     let add = module.task::<(Value<i64>, u32), ()>("add_under_value_lock")?;
     let value_adds = f64::from(2 * VALUE_ADDS)
         / median_secs(|| {
-            let v = Value::new(0_i64).expect("value");
+            let v = Value::new(&ctx, 0_i64).expect("value");
             let procs: Vec<Process> = (0..2)
                 .map(|_| {
                     Process::builder(&ctx, &add, (v.clone(), VALUE_ADDS)).expect("process").start().expect("start")
@@ -342,7 +342,7 @@ fn main() -> wasmproc::Result<()> {
     let data = vec![7u8; SHM_BYTES];
     let (mut fresh, mut rewrite) = (Vec::new(), Vec::new());
     for _ in 0..REPS {
-        let shm = SharedMemory::new(SHM_BYTES).expect("region");
+        let shm = SharedMemory::new(&ctx, SHM_BYTES).expect("region");
         let t = Instant::now();
         shm.write(0, &data).expect("write");
         fresh.push(t.elapsed());
@@ -353,10 +353,10 @@ fn main() -> wasmproc::Result<()> {
     let shm_fresh = SHM_BYTES as f64 / 1e9 / median(fresh).as_secs_f64();
     let shm_rewrite = SHM_BYTES as f64 / 1e9 / median(rewrite).as_secs_f64();
     let fill = module.task::<(Dict<u64, u64>, u64, u64), (Option<u64>, usize)>("manager_fill")?;
-    let manager = Manager::new(&ctx);
+    let manager = Manager::new(&ctx).expect("create");
     let dict_sets = DICT_SETS as f64
         / median_secs(|| {
-            let d = manager.dict::<u64, u64>();
+            let d = manager.dict::<u64, u64>().expect("create");
             let p = Process::builder(&ctx, &fill, (d.clone(), 0, DICT_SETS)).expect("process").start().expect("start");
             p.join();
             assert_eq!(d.len() as u64, DICT_SETS);

@@ -6,8 +6,8 @@ use wasmproc::{Dict, List, Lock, Manager, Namespace, Pool, Process};
 #[test]
 fn five_processes_fill_a_dict_and_a_list() {
     let worker = fixtures().task::<(Dict<u32, u32>, List<u32>, Lock, u32), ()>("manager_worker").unwrap();
-    let manager = Manager::new(ctx());
-    let (d, l, lock) = (manager.dict::<u32, u32>(), manager.list::<u32>(), Lock::new().unwrap());
+    let manager = Manager::new(ctx()).unwrap();
+    let (d, l, lock) = (manager.dict::<u32, u32>().unwrap(), manager.list::<u32>().unwrap(), Lock::new(ctx()).unwrap());
     let procs: Vec<Process> = (0..5)
         .map(|i| Process::builder(ctx(), &worker, (d.clone(), l.clone(), lock.clone(), i)).unwrap().start().unwrap())
         .collect();
@@ -24,7 +24,7 @@ fn five_processes_fill_a_dict_and_a_list() {
 #[test]
 fn many_writers_lose_nothing_and_read_their_own_writes() {
     let fill = fixtures().task::<(Dict<u64, u64>, u64, u64), (Option<u64>, usize)>("manager_fill").unwrap();
-    let d = Manager::new(ctx()).dict::<u64, u64>();
+    let d = Manager::new(ctx()).unwrap().dict::<u64, u64>().unwrap();
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let runs: Vec<_> = (0..8).map(|i| pool.apply_async(&fill, (d.clone(), i * 1000, 1000))).collect();
     for (i, r) in runs.into_iter().enumerate() {
@@ -42,10 +42,10 @@ fn many_writers_lose_nothing_and_read_their_own_writes() {
 #[test]
 fn namespaces_and_list_errors_from_a_guest() {
     let misc = fixtures().task::<(Namespace, List<String>), String>("manager_misc").unwrap();
-    let manager = Manager::new(ctx());
-    let ns = manager.namespace();
+    let manager = Manager::new(ctx()).unwrap();
+    let ns = manager.namespace().unwrap();
     ns.set("greeting", "hello".to_string()).unwrap();
-    let l = manager.list::<String>();
+    let l = manager.list::<String>().unwrap();
     l.append("last".into()).unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     let said = pool.apply(&misc, (ns.clone(), l.clone())).unwrap();

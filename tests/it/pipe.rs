@@ -7,7 +7,7 @@ use wasmproc::{ByteBuf, Connection, Pool, Process, Queue, RecvError, SendError, 
 #[test]
 fn a_guest_sends_and_the_host_sees_end_of_file_after_the_last_message() {
     let send_all = fixtures().task::<(Connection<String>, Vec<String>), usize>("send_all").unwrap();
-    let (parent, child) = pipe::<String>(ctx());
+    let (parent, child) = pipe::<String>(ctx()).unwrap();
     let words: Vec<String> = ["Hello", "World", "Done"].map(String::from).to_vec();
     let p = Process::builder(ctx(), &send_all, (child, words.clone())).unwrap().start().unwrap();
     let got: Vec<String> = (0..3).map(|_| parent.recv().unwrap()).collect();
@@ -22,7 +22,7 @@ fn a_guest_sends_and_the_host_sees_end_of_file_after_the_last_message() {
 #[test]
 fn duplex_ping_pong_with_a_process() {
     let doubler = fixtures().task::<Connection<u64>, u64>("doubler").unwrap();
-    let (here, there) = pipe::<u64>(ctx());
+    let (here, there) = pipe::<u64>(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     let answered = pool.apply_async(&doubler, there);
     for i in 1..=50 {
@@ -36,7 +36,7 @@ fn duplex_ping_pong_with_a_process() {
 
 #[test]
 fn one_way_pipes_keep_their_direction() {
-    let (reader, writer) = pipe_simplex::<u32>(ctx());
+    let (reader, writer) = pipe_simplex::<u32>(ctx()).unwrap();
     assert!((reader.readable(), reader.writable(), writer.readable(), writer.writable()) == (true, false, false, true));
     assert_eq!(reader.send(1), Err(SendError::NotWritable(1)));
     assert_eq!(writer.recv(), Err(RecvError::NotReadable));
@@ -50,7 +50,7 @@ fn one_way_pipes_keep_their_direction() {
 fn a_256_mib_message_crosses_intact_both_ways() {
     const BIG: usize = 256 << 20;
     let recv_len = fixtures().task::<Connection<ByteBuf>, (usize, u64)>("recv_len").unwrap();
-    let (here, there) = pipe::<ByteBuf>(ctx());
+    let (here, there) = pipe::<ByteBuf>(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     let got = pool.apply_async(&recv_len, there);
     let mut big = vec![7u8; BIG];
@@ -59,7 +59,7 @@ fn a_256_mib_message_crosses_intact_both_ways() {
     assert_eq!(got.get().unwrap(), (BIG, 7 * (BIG as u64 - 1) + 9));
     // And from a guest to the host.
     let produce_blobs = fixtures().task::<(Queue<ByteBuf>, u32, u32), u32>("produce_blobs").unwrap();
-    let q = Queue::<ByteBuf>::new(ctx());
+    let q = Queue::<ByteBuf>::new(ctx()).unwrap();
     let sent = pool.apply_async(&produce_blobs, (q.clone(), 1, BIG as u32));
     let blob = match q.get_timeout(Duration::from_secs(120)) {
         Ok(blob) => blob,
@@ -73,7 +73,7 @@ fn a_256_mib_message_crosses_intact_both_ways() {
 #[test]
 fn the_host_sees_end_of_file_when_the_peer_process_is_killed() {
     let spin = fixtures().task::<Connection<String>, ()>("send_then_spin").unwrap();
-    let (here, there) = pipe::<String>(ctx());
+    let (here, there) = pipe::<String>(ctx()).unwrap();
     let p = Process::builder(ctx(), &spin, there).unwrap().start().unwrap();
     assert_eq!(here.recv_timeout(Duration::from_secs(10)).unwrap(), "hello");
     p.kill();
@@ -87,7 +87,7 @@ fn the_host_sees_end_of_file_when_the_peer_process_is_killed() {
 fn a_guest_waiting_on_a_pipe_sees_end_of_file_when_its_peer_process_is_killed() {
     let spin = fixtures().task::<Connection<String>, ()>("send_then_spin").unwrap();
     let collect = fixtures().task::<Connection<String>, Vec<String>>("collect_all").unwrap();
-    let (a, b) = pipe::<String>(ctx());
+    let (a, b) = pipe::<String>(ctx()).unwrap();
     // Neither end stays in the host: each process holds one.
     let reader = Process::builder(ctx(), &collect, a).unwrap().start().unwrap();
     let writer = Process::builder(ctx(), &spin, b).unwrap().start().unwrap();
@@ -104,7 +104,7 @@ fn a_pipe_given_away_entirely_lives_as_long_as_its_tasks() {
     let send_all = fixtures().task::<(Connection<String>, Vec<String>), usize>("send_all").unwrap();
     let collect = fixtures().task::<Connection<String>, Vec<String>>("collect_all").unwrap();
     let pool = Pool::with_processes(ctx(), 2).unwrap();
-    let (a, b) = pipe::<String>(ctx());
+    let (a, b) = pipe::<String>(ctx()).unwrap();
     let words: Vec<String> = (0..20).map(|i| format!("w{i}")).collect();
     // Both ends move into the calls; the host keeps no handle of its own.
     let received = pool.apply_async(&collect, b);

@@ -6,7 +6,7 @@ use wasmproc::{Error, FailureKind, GetError, Pool, Process, PutError, Queue};
 
 #[test]
 fn host_side_semantics() {
-    let q = Queue::<u64>::bounded(ctx(), 2);
+    let q = Queue::<u64>::bounded(ctx(), 2).unwrap();
     assert_eq!((q.capacity(), q.is_empty(), q.is_full()), (Some(2), true, false));
     q.put(1).unwrap();
     q.try_put(2).unwrap();
@@ -28,7 +28,7 @@ fn host_side_semantics() {
 #[test]
 fn a_guest_puts_and_the_host_gets_in_order() {
     let square = fixtures().task::<(Vec<u64>, Queue<u64>), usize>("square_to_queue").unwrap();
-    let q = Queue::<u64>::new(ctx());
+    let q = Queue::<u64>::new(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     assert_eq!(pool.apply(&square, (vec![1, 2, 3, 4], q.clone())).unwrap(), 4);
     let got: Vec<u64> = std::iter::from_fn(|| q.try_get().ok()).collect();
@@ -38,7 +38,7 @@ fn a_guest_puts_and_the_host_gets_in_order() {
 #[test]
 fn the_host_feeds_a_process_until_a_none_sentinel() {
     let drain = fixtures().task::<Queue<Option<u64>>, u64>("drain").unwrap();
-    let q = Queue::<Option<u64>>::new(ctx());
+    let q = Queue::<Option<u64>>::new(ctx()).unwrap();
     let p = Process::builder(ctx(), &drain, q.clone()).unwrap().start().unwrap();
     for i in 1..=10 {
         q.put(Some(i)).unwrap();
@@ -48,7 +48,7 @@ fn the_host_feeds_a_process_until_a_none_sentinel() {
     p.join();
     assert_eq!(p.exit_code(), Some(0));
     // Closing works as the stop signal too.
-    let q = Queue::<Option<u64>>::new(ctx());
+    let q = Queue::<Option<u64>>::new(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     let pending = pool.apply_async(&drain, q.clone());
     q.put(Some(5)).unwrap();
@@ -59,7 +59,7 @@ fn the_host_feeds_a_process_until_a_none_sentinel() {
 #[test]
 fn many_producers_lose_nothing_and_duplicate_nothing() {
     let produce = fixtures().task::<(Queue<u64>, u64, u64), u64>("produce").unwrap();
-    let q = Queue::<u64>::bounded(ctx(), 64);
+    let q = Queue::<u64>::bounded(ctx(), 64).unwrap();
     let pool = Pool::with_processes(ctx(), 3).unwrap();
     let producers: Vec<_> = (0..6).map(|p| pool.apply_async(&produce, (q.clone(), p * 500, 500))).collect();
     let mut got: Vec<u64> = (0..3000).map(|_| q.get_timeout(Duration::from_secs(20)).unwrap()).collect();
@@ -74,7 +74,7 @@ fn many_producers_lose_nothing_and_duplicate_nothing() {
 #[test]
 fn a_bounded_queue_holds_a_fast_producer_back_and_keeps_its_order() {
     let produce = fixtures().task::<(Queue<u64>, u64, u64), u64>("produce").unwrap();
-    let q = Queue::<u64>::bounded(ctx(), 2);
+    let q = Queue::<u64>::bounded(ctx(), 2).unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     let producer = pool.apply_async(&produce, (q.clone(), 0, 100));
     std::thread::sleep(Duration::from_millis(100));
@@ -88,7 +88,7 @@ fn a_bounded_queue_holds_a_fast_producer_back_and_keeps_its_order() {
 #[test]
 fn waiting_in_a_guest_honours_its_own_timeout_and_the_task_timeout() {
     let get_within = fixtures().task::<(Queue<u64>, u64), String>("get_within").unwrap();
-    let q = Queue::<u64>::new(ctx());
+    let q = Queue::<u64>::new(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     let start = Instant::now();
     assert_eq!(pool.apply(&get_within, (q.clone(), 100)).unwrap(), "queue is empty");
@@ -111,7 +111,7 @@ fn an_item_of_the_wrong_type_is_a_clear_error_and_the_queue_stays_usable() {
     assert!(fixtures().task::<(Queue<String>, u64, u64), u64>("produce").is_err());
     // …and if the check is skipped, the reader gets a decode error, not garbage.
     let produce = fixtures().task_unchecked::<(Queue<String>, u64, u64), u64>("produce").unwrap();
-    let q = Queue::<String>::new(ctx());
+    let q = Queue::<String>::new(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
     pool.apply(&produce, (q.clone(), 300, 1)).unwrap();
     assert!(matches!(q.get(), Err(GetError::Decode(_))));
@@ -123,8 +123,8 @@ fn an_item_of_the_wrong_type_is_a_clear_error_and_the_queue_stays_usable() {
 fn a_joinable_queue_is_joined_when_guests_mark_every_item_done() {
     use wasmproc::JoinableQueue;
     let worker = fixtures().task::<(JoinableQueue<u64>, Queue<u64>), u64>("joinable_worker").unwrap();
-    let jobs = JoinableQueue::<u64>::new(ctx());
-    let results = Queue::<u64>::new(ctx());
+    let jobs = JoinableQueue::<u64>::new(ctx()).unwrap();
+    let results = Queue::<u64>::new(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let workers: Vec<_> = (0..2).map(|_| pool.apply_async(&worker, (jobs.clone(), results.clone()))).collect();
     for i in 0..100 {
@@ -142,7 +142,7 @@ fn a_joinable_queue_is_joined_when_guests_mark_every_item_done() {
 fn puts_refused_after_close_fail_the_task_and_stop_the_producer() {
     let produce = fixtures().task::<Queue<u64>, u64>("produce_until_closed").unwrap();
     let pool = Pool::with_processes(ctx(), 1).unwrap();
-    let q = Queue::<u64>::new(ctx());
+    let q = Queue::<u64>::new(ctx()).unwrap();
     let made = pool.apply_async(&produce, q.clone());
     // Read some, then close while the producer is still putting as fast as it can.
     for i in 0..1000 {

@@ -10,8 +10,8 @@ use wasmproc::{
 #[test]
 fn four_processes_add_under_a_lock_and_none_is_lost() {
     let add = fixtures().task::<(Value<i32>, Lock, u32), ()>("add_with_lock").unwrap();
-    let counter = Value::new(0).unwrap();
-    let lock = Lock::new().unwrap();
+    let counter = Value::new(ctx(), 0).unwrap();
+    let lock = Lock::new(ctx()).unwrap();
     let procs: Vec<Process> = (0..4)
         .map(|_| Process::builder(ctx(), &add, (counter.clone(), lock.clone(), 1000)).unwrap().start().unwrap())
         .collect();
@@ -30,7 +30,7 @@ fn four_processes_add_under_a_lock_and_none_is_lost() {
 #[test]
 fn a_lock_held_elsewhere_times_out_in_a_guest_and_at_the_task_timeout() {
     let try_lock = fixtures().task::<(Lock, u64), String>("try_lock_for").unwrap();
-    let lock = Lock::new().unwrap();
+    let lock = Lock::new(ctx()).unwrap();
     let held = lock.acquire().unwrap();
     let pool = Pool::builder(ctx()).processes(1).timeout(Duration::from_millis(500)).build().unwrap();
     assert_eq!(pool.apply(&try_lock, (lock.clone(), 50)).unwrap(), "timed out");
@@ -50,7 +50,7 @@ fn a_lock_held_elsewhere_times_out_in_a_guest_and_at_the_task_timeout() {
 fn a_lock_whose_holder_is_killed_reports_owner_died_to_the_next_acquirer() {
     let hold = fixtures().task::<Lock, ()>("hold_lock_forever").unwrap();
     let try_lock = fixtures().task::<(Lock, u64), String>("try_lock_for").unwrap();
-    let lock = Lock::new().unwrap();
+    let lock = Lock::new(ctx()).unwrap();
     let p = Process::builder(ctx(), &hold, lock.clone()).unwrap().start().unwrap();
     let start = Instant::now();
     while !lock.is_locked() {
@@ -69,7 +69,7 @@ fn a_lock_whose_holder_is_killed_reports_owner_died_to_the_next_acquirer() {
 #[test]
 fn a_region_shared_by_the_host_and_two_guests_shows_every_write() {
     let mark = fixtures().task::<(SharedMemory, u32, u8), Vec<u8>>("shm_mark").unwrap();
-    let shm = SharedMemory::new(4).unwrap();
+    let shm = SharedMemory::new(ctx(), 4).unwrap();
     shm.write(0, b"h").unwrap();
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let a = pool.apply(&mark, (shm.clone(), 1, b'a')).unwrap();
@@ -85,7 +85,7 @@ fn a_region_shared_by_the_host_and_two_guests_shows_every_write() {
     assert!(shm.write(3, b"xy").is_err(), "and on the host");
     // Atomic counting from two processes at once is exact.
     let count = fixtures().task::<(SharedMemory, u32), ()>("shm_count").unwrap();
-    let counter = SharedMemory::new(8).unwrap();
+    let counter = SharedMemory::new(ctx(), 8).unwrap();
     let runs: Vec<_> = (0..2).map(|_| pool.apply_async(&count, (counter.clone(), 50_000))).collect();
     runs.into_iter().for_each(|r| r.get().unwrap());
     assert_eq!(counter.load_u64(0).unwrap(), 100_000);
@@ -94,22 +94,22 @@ fn a_region_shared_by_the_host_and_two_guests_shows_every_write() {
 #[test]
 fn named_regions_attach_by_name_and_live_until_unlinked() {
     let name = format!("wasmproc-it-{}", std::process::id());
-    let created = SharedMemory::create(&name, 16).unwrap();
-    let attached = SharedMemory::attach(&name).unwrap();
+    let created = SharedMemory::create(ctx(), &name, 16).unwrap();
+    let attached = SharedMemory::attach(ctx(), &name).unwrap();
     created.store_u32(4, 7).unwrap();
     assert_eq!(attached.load_u32(4).unwrap(), 7);
-    assert!(SharedMemory::create(&name, 16).is_err(), "the name is taken");
+    assert!(SharedMemory::create(ctx(), &name, 16).is_err(), "the name is taken");
     drop(created);
-    assert!(SharedMemory::attach(&name).is_ok(), "a named region outlives its handles");
+    assert!(SharedMemory::attach(ctx(), &name).is_ok(), "a named region outlives its handles");
     attached.unlink().unwrap();
-    assert!(matches!(SharedMemory::attach(&name), Err(Error::SharedMemory { .. })));
+    assert!(matches!(SharedMemory::attach(ctx(), &name), Err(Error::SharedMemory { .. })));
     assert_eq!(attached.load_u32(4).unwrap(), 7, "mappings stay valid after unlink");
 }
 
 #[test]
 fn a_barrier_releases_all_parties_together() {
     let wait = fixtures().task::<Barrier, u32>("barrier_wait").unwrap();
-    let barrier = Barrier::new(4).unwrap();
+    let barrier = Barrier::new(ctx(), 4).unwrap();
     let pool = Pool::with_processes(ctx(), 3).unwrap();
     let guests: Vec<_> = (0..3).map(|_| pool.apply_async(&wait, barrier.clone())).collect();
     let mut indices = vec![barrier.wait_timeout(Duration::from_secs(30)).unwrap()];
@@ -121,7 +121,7 @@ fn a_barrier_releases_all_parties_together() {
 #[test]
 fn events_semaphores_and_conditions_work_across_processes() {
     let wait = fixtures().task::<(Event, u64), bool>("wait_event").unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 3).unwrap();
     assert!(!pool.apply(&wait, (event.clone(), 20)).unwrap(), "not set: times out");
     let waiting: Vec<_> = (0..3).map(|_| pool.apply_async(&wait, (event.clone(), 30_000))).collect();
@@ -131,8 +131,8 @@ fn events_semaphores_and_conditions_work_across_processes() {
 
     // Semaphore(2) over 5 callers: never more than 2 at once.
     let permit = fixtures().task::<(Semaphore, Value<i32>, Value<i32>, u64), ()>("use_permit").unwrap();
-    let sem = Semaphore::new(2).unwrap();
-    let (active, peak) = (Value::new(0).unwrap(), Value::new(0).unwrap());
+    let sem = Semaphore::new(ctx(), 2).unwrap();
+    let (active, peak) = (Value::new(ctx(), 0).unwrap(), Value::new(ctx(), 0).unwrap());
     let procs: Vec<Process> = (0..5)
         .map(|_| {
             Process::builder(ctx(), &permit, (sem.clone(), active.clone(), peak.clone(), 100)).unwrap().start().unwrap()
@@ -141,13 +141,13 @@ fn events_semaphores_and_conditions_work_across_processes() {
     procs.iter().for_each(Process::join);
     assert_eq!(peak.get(), 2);
     assert_eq!((active.get(), sem.value()), (0, 2));
-    let bounded = Semaphore::bounded(1).unwrap();
+    let bounded = Semaphore::bounded(ctx(), 1).unwrap();
     assert!(bounded.release().is_err(), "a bounded semaphore refuses an extra release");
 
     // A guest waits on a condition until the host has counted far enough.
     let wait_for = fixtures().task::<(Condition, Value<i32>, i32), i32>("wait_for_value").unwrap();
-    let cond = Condition::new().unwrap();
-    let value = Value::new(0).unwrap();
+    let cond = Condition::new(ctx()).unwrap();
+    let value = Value::new(ctx(), 0).unwrap();
     let waiter = pool.apply_async(&wait_for, (cond.clone(), value.clone(), 3));
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(30));
@@ -162,8 +162,8 @@ fn events_semaphores_and_conditions_work_across_processes() {
 #[allow(clippy::approx_constant)] // the tutorial's number
 fn value_and_array_are_modified_in_place_by_a_process() {
     let modify = fixtures().task::<(Value<f64>, Array<i32>), ()>("modify_shared").unwrap();
-    let num = Value::new(0.0).unwrap();
-    let arr = Array::new(&[0, 1, 2, 3, 4]).unwrap();
+    let num = Value::new(ctx(), 0.0).unwrap();
+    let arr = Array::new(ctx(), &[0, 1, 2, 3, 4]).unwrap();
     let p = Process::builder(ctx(), &modify, (num.clone(), arr.clone())).unwrap().start().unwrap();
     p.join();
     assert_eq!(p.exit_code(), Some(0));

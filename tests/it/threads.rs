@@ -46,7 +46,7 @@ fn terminate_and_kill_stop_a_thread_worker_with_python_exit_codes() {
         p.join();
         assert_eq!(p.exit_code(), Some(code), "a finished thread worker exits like a process");
     }
-    for (stop, code) in [(Process::terminate as fn(&Process), -15), (Process::kill, -9)] {
+    for (stop, code) in [(Process::terminate as fn(&Process<u64>), -15), (Process::kill, -9)] {
         let p = Process::builder(ctx, &spin, ()).unwrap().start().unwrap();
         std::thread::sleep(Duration::from_millis(100));
         assert!(p.is_alive());
@@ -64,11 +64,11 @@ fn queues_locks_and_executors_work_with_thread_workers() {
     let add = fixtures.task::<(Value<i32>, Lock, u32), ()>("add_with_lock").unwrap();
     let square = fixtures.task::<u64, u64>("square").unwrap();
     let pool = Pool::with_processes(ctx, 2).unwrap();
-    let q = Queue::<u64>::new(ctx);
+    let q = Queue::<u64>::new(ctx).unwrap();
     assert_eq!(pool.apply(&square_to_queue, (vec![1, 2, 3], q.clone())).unwrap(), 3);
     assert_eq!((q.get().unwrap(), q.get().unwrap(), q.get().unwrap()), (1, 4, 9));
 
-    let (counter, lock) = (Value::new(0).unwrap(), Lock::new().unwrap());
+    let (counter, lock) = (Value::new(ctx, 0).unwrap(), Lock::new(ctx).unwrap());
     let runs: Vec<_> = (0..2).map(|_| pool.apply_async(&add, (counter.clone(), lock.clone(), 2000))).collect();
     runs.into_iter().for_each(|r| r.get().unwrap());
     assert_eq!(counter.get(), 4000, "each worker thread is its own lock owner");

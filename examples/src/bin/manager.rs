@@ -16,10 +16,10 @@ use wasmproc::{Dict, List, Lock, Manager, Process};
 fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
     let worker = module.task::<(Dict<u32, u32>, List<u32>, Lock, u32), ()>("manager_worker")?;
-    let manager = Manager::new(&ctx);
-    let shared_dict = manager.dict::<u32, u32>();
-    let shared_list = manager.list::<u32>();
-    let lock = Lock::new()?;
+    let manager = Manager::new(&ctx)?;
+    let shared_dict = manager.dict::<u32, u32>()?;
+    let shared_list = manager.list::<u32>()?;
+    let lock = Lock::new(&ctx)?;
     let processes: Vec<Process> = (0..5)
         .map(|i| Process::builder(&ctx, &worker, (shared_dict.clone(), shared_list.clone(), lock.clone(), i))?.start())
         .collect::<Result<_, _>>()?;

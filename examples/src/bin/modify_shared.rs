@@ -15,8 +15,8 @@ use wasmproc::{Array, Process, Value};
 fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
     let modify_shared = module.task::<(Value<f64>, Array<i32>), ()>("modify_shared")?;
-    let num = Value::new(0.0_f64)?;
-    let arr = Array::new(&[0, 1, 2, 3, 4])?;
+    let num = Value::new(&ctx, 0.0_f64)?;
+    let arr = Array::new(&ctx, &[0, 1, 2, 3, 4])?;
     let p = Process::builder(&ctx, &modify_shared, (num.clone(), arr.clone()))?.start()?;
     p.join();
     println!("{}", num.get());

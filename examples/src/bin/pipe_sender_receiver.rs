@@ -15,7 +15,7 @@ fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
     let sender = module.task::<Connection<String>, ()>("sender")?;
     let receiver = module.task::<Connection<String>, ()>("receiver")?;
-    let (parent_conn, child_conn) = pipe::<String>(&ctx);
+    let (parent_conn, child_conn) = pipe::<String>(&ctx)?;
     let p1 = Process::builder(&ctx, &sender, parent_conn)?.name("sender").build()?;
     let p2 = Process::builder(&ctx, &receiver, child_conn)?.name("receiver").build()?;
     p1.start()?;

@@ -20,8 +20,8 @@ fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
     let producer = module.task::<(Queue<(u32, u32)>, Event, u32), u32>("stoppable_producer")?;
     let consumer = module.task::<(Queue<(u32, u32)>, Event, u32), u32>("stoppable_consumer")?;
-    let queue = Queue::<(u32, u32)>::bounded(&ctx, 10);
-    let stop_event = Event::new()?;
+    let queue = Queue::<(u32, u32)>::bounded(&ctx, 10)?;
+    let stop_event = Event::new(&ctx)?;
     let pool = Pool::with_processes(&ctx, 5)?;
     let producers: Vec<_> =
         (0..2).map(|i| pool.apply_async(&producer, (queue.clone(), stop_event.clone(), i))).collect();

@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
     let producer = module.task::<(Queue<Option<i64>>, Vec<i64>), ()>("producer")?;
     let consumer = module.task::<Queue<Option<i64>>, ()>("consumer")?;
-    let queue = Queue::<Option<i64>>::new(&ctx);
+    let queue = Queue::<Option<i64>>::new(&ctx)?;
     let prod = Process::builder(&ctx, &producer, (queue.clone(), (0..5).collect()))?.name("producer").build()?;
     let cons = Process::builder(&ctx, &consumer, queue.clone())?.name("consumer").build()?;
     prod.start()?;

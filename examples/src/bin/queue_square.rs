@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
     let square = module.task::<(Vec<i64>, Queue<i64>), ()>("square_into")?;
     let numbers = vec![1, 2, 3, 4];
-    let q = Queue::<i64>::new(&ctx);
+    let q = Queue::<i64>::new(&ctx)?;
     let p = Process::builder(&ctx, &square, (numbers, q.clone()))?.start()?;
     p.join();
     let mut got = Vec::new();

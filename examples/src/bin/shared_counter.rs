@@ -24,9 +24,9 @@ fn main() -> anyhow::Result<()> {
     let unlocked = module.task::<(Value<i32>, Array<f64>, Event), ()>("increment_unlocked")?;
     let locked = module.task::<(Lock, Value<i32>), ()>("increment")?;
 
-    let counter = Value::new(0)?;
-    let array = Array::new(&[0.0, 1.0, 2.0])?;
-    let go = Event::new()?;
+    let counter = Value::new(&ctx, 0)?;
+    let array = Array::new(&ctx, &[0.0, 1.0, 2.0])?;
+    let go = Event::new(&ctx)?;
     let processes: Vec<Process> = (0..4)
         .map(|_| Process::builder(&ctx, &unlocked, (counter.clone(), array.clone(), go.clone()))?.start())
         .collect::<Result<_, _>>()?;
@@ -37,8 +37,8 @@ fn main() -> anyhow::Result<()> {
     println!("Counter: {} (without a lock; 4000 only by luck)", counter.get());
     println!("Array: {:?}", array.to_vec());
 
-    let counter = Value::new(0)?;
-    let lock = Lock::new()?;
+    let counter = Value::new(&ctx, 0)?;
+    let lock = Lock::new(&ctx)?;
     let processes: Vec<Process> = (0..4)
         .map(|_| Process::builder(&ctx, &locked, (lock.clone(), counter.clone()))?.start())
         .collect::<Result<_, _>>()?;

@@ -25,13 +25,13 @@ fn main() -> anyhow::Result<()> {
     let waiter = module.task::<(Event, String), ()>("waiter")?;
     let setter = module.task::<Event, ()>("setter")?;
 
-    let lock = Lock::new()?;
+    let lock = Lock::new(&ctx)?;
     let processes: Vec<Process> = (0..3)
         .map(|i| Process::builder(&ctx, &task_with_lock, (lock.clone(), format!("Process-{i}")))?.start())
         .collect::<Result<_, _>>()?;
     processes.iter().for_each(Process::join);
 
-    let sem = Semaphore::new(2)?;
+    let sem = Semaphore::new(&ctx, 2)?;
     let start = Instant::now();
     let processes: Vec<Process> = (0..5)
         .map(|i| Process::builder(&ctx, &limited_resource, (sem.clone(), format!("Process-{i}")))?.start())
@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     // Five one-second holds, two at a time: three rounds.
     println!("Semaphore(2): five processes took {:.1} s", start.elapsed().as_secs_f64());
 
-    let event = Event::new()?;
+    let event = Event::new(&ctx)?;
     let waiters: Vec<Process> = (0..3)
         .map(|i| Process::builder(&ctx, &waiter, (event.clone(), format!("Waiter-{i}")))?.start())
         .collect::<Result<_, _>>()?;

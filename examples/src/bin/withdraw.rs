@@ -13,8 +13,8 @@ use wasmproc::{Lock, Process, Value};
 fn main() -> anyhow::Result<()> {
     let (ctx, module) = wasmproc_examples::setup()?;
     let withdraw = module.task::<(Value<i32>, Lock), ()>("withdraw")?;
-    let balance = Value::new(100)?;
-    let lock = Lock::new()?;
+    let balance = Value::new(&ctx, 100)?;
+    let lock = Lock::new(&ctx)?;
     let processes: Vec<Process> = (0..10)
         .map(|_| Process::builder(&ctx, &withdraw, (balance.clone(), lock.clone()))?.start())
         .collect::<Result<_, _>>()?;

@@ -1,14 +1,24 @@
 //! `Pool`: Python's `multiprocessing.Pool` for wasm tasks.
 //!
-//! Pieces: [`job`] (a chunk and its answer-exactly-once guarantee), [`dispatch`] (scheduling and
-//! the threads that talk to workers), [`results`] (`AsyncResult`, `IMap`).
+//! Pieces, split by concern as tokio splits its scheduler:
+//! - [`dispatcher`]: the shared state (queue, slots) and what callers do to it;
+//! - [`assign`]: the pure policy of which worker runs which chunk;
+//! - [`slot`]: one worker's place, and its phase;
+//! - [`reader`]: the thread per slot that answers chunks;
+//! - [`respawn`]: replacing a worker that died; [`watchdog`]: killing one stuck past its timeout;
+//! - [`options`]: what the builder set; [`results`]: `AsyncResult` and `IMap`.
 
-mod dispatch;
-mod job;
+mod assign;
+mod dispatcher;
+mod options;
+mod reader;
+mod respawn;
 mod results;
+mod slot;
+mod watchdog;
 
-use dispatch::PoolOptions;
-pub(crate) use job::{ChunkDone, Job};
+use crate::job::{ChunkDone, Job};
+use options::PoolOptions;
 pub use results::{AsyncResult, IMap};
 
 /// A pool's dispatcher, held by futures so that `cancel` can withdraw their queued job.
@@ -23,11 +33,12 @@ impl PoolHandle {
     }
 }
 
+use crate::config::StartMethod;
 use crate::context::{Context, ContextInner};
 use crate::error::{Error, Result};
 use crate::module::Task;
 use crate::spawn;
-use dispatch::Dispatcher;
+use dispatcher::Dispatcher;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -101,7 +112,7 @@ impl Pool {
 
     fn spawn(ctx: &Context, processes: usize, mut options: PoolOptions) -> Result<Pool> {
         let processes = processes.max(1);
-        options.threads = ctx.inner.settings.start_method == spawn::StartMethod::Thread;
+        options.threads = ctx.inner.settings.start_method == StartMethod::Thread;
         let settings = ctx.inner.settings.clone();
         let pool_name = format!("pool{}", POOL_COUNTER.fetch_add(1, Ordering::Relaxed));
         // Start the workers in parallel: each start is an exec plus an engine setup.
@@ -135,7 +146,7 @@ impl Pool {
         }
 
         let (done_tx, done) = flume::bounded::<()>(1);
-        let dispatcher = Dispatcher::start(ctx.inner.clone(), settings, options, pool_name, workers, done_tx);
+        let dispatcher = Dispatcher::start(ctx.inner.clone(), options, pool_name, workers, done_tx);
         Ok(Pool { dispatcher, processes, done, terminated: AtomicBool::new(false), _ctx: ctx.inner.clone() })
     }
 
@@ -350,7 +361,7 @@ impl Pool {
     ) -> Result<()> {
         let mut bytes = Vec::new();
         let (len, keep) = task.encode_into(args, &mut bytes)?;
-        let mut job = task.job(id, bytes, vec![len], keep, reply);
+        let mut job = Job::new(task, id, bytes, vec![len], keep, reply);
         job.cancel = Some(cancel);
         self.dispatcher.submit(job)
     }
@@ -400,7 +411,7 @@ impl Pool {
             let chunk_args =
                 if len <= chunksize { std::mem::take(&mut args) } else { args[offset..offset + bytes].to_vec() };
             offset += bytes;
-            let mut job = task.job(chunk * chunksize, chunk_args, lens.to_vec(), keep.clone(), tx.clone());
+            let mut job = Job::new(task, chunk * chunksize, chunk_args, lens.to_vec(), keep.clone(), tx.clone());
             job.cancel = Some(cancel.clone());
             if let Err(e) = self.dispatcher.submit(job) {
                 cancel.store(true, Ordering::Release);
@@ -518,7 +529,7 @@ impl PoolBuilder<'_> {
         // An initializer's queue arguments live as long as the pool's options.
         let (_, keep) = task.encode_into(&args, &mut bytes)?;
         self.options.keep.extend(keep);
-        let call = crate::protocol::InitCall { task: task.sig.name().to_string(), codec: task.codec, args: bytes };
+        let call = crate::ipc::protocol::InitCall { task: task.sig.name().to_string(), codec: task.codec, args: bytes };
         self.options.initializer = Some((task.module.inner.clone(), call));
         Ok(self)
     }

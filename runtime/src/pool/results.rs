@@ -2,9 +2,9 @@
 //! [`IMap`] for a stream of results that pulls its input lazily.
 
 use super::Pool;
-use super::dispatch::Dispatcher;
-use super::job::{ChunkDone, ChunkOutcome};
+use super::dispatcher::Dispatcher;
 use crate::error::{Error, Result};
+use crate::job::{ChunkDone, ChunkOutcome, Job};
 use crate::module::Task;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -299,9 +299,9 @@ where
         }
     }
 
-    fn submit(&mut self, base: usize, args: Vec<u8>, lens: Vec<u32>, keep: crate::queue::KeepAlive) {
+    fn submit(&mut self, base: usize, args: Vec<u8>, lens: Vec<u32>, keep: crate::keep::KeepAlive) {
         let len = lens.len();
-        match self.dispatcher.submit(self.task.job(base, args, lens, keep, self.tx.clone())) {
+        match self.dispatcher.submit(Job::new(&self.task, base, args, lens, keep, self.tx.clone())) {
             Ok(()) => self.in_flight += 1,
             Err(e) => {
                 for i in 0..len {

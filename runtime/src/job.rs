@@ -1,0 +1,132 @@
+//! A job: one chunk of one task's inputs, on its way to a worker and back.
+//!
+//! Invariant: every `Job` answers exactly once on its reply channel — with its outcomes through
+//! [`Job::complete`] or [`Job::fail`], or with [`ChunkOutcome::Terminated`] from `Drop` if it is
+//! dropped unanswered (a terminated pool). Waiters therefore never hang on a lost job.
+
+use crate::error::{Error, FailureKind, TaskFailure};
+use crate::keep::KeepAlive;
+use crate::module::{ModuleInner, Task, TaskSignature};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use wasmproc_wire::Codec;
+use wasmproc_wire::outcome::Outcomes;
+
+pub(crate) struct Job {
+    pub(crate) module: Arc<ModuleInner>,
+    pub(crate) task: Arc<TaskSignature>,
+    pub(crate) codec: Codec,
+    /// Index of the chunk's first input in the caller's input.
+    pub(crate) base: usize,
+    /// The encoded inputs back to back, shared with the outbox while being sent (a job is kept
+    /// whole until answered, so it can be sent again if its worker dies first).
+    pub(crate) args: Arc<Vec<u8>>,
+    pub(crate) lens: Vec<u32>,
+    /// Times this job was given to a worker that died before answering it.
+    pub(crate) attempts: u32,
+    /// Set when its caller gave up: the job is dropped (answering `Terminated`) instead of sent.
+    pub(crate) cancel: Option<Arc<AtomicBool>>,
+    /// What its arguments refer to, held (never read) until the job is answered.
+    _keep: KeepAlive,
+    reply: Option<flume::Sender<ChunkDone>>,
+}
+
+/// A job's answer.
+pub(crate) struct ChunkDone {
+    pub(crate) task: Arc<TaskSignature>,
+    pub(crate) base: usize,
+    pub(crate) len: usize,
+    pub(crate) outcome: ChunkOutcome,
+}
+
+pub(crate) enum ChunkOutcome {
+    /// One framed outcome per input.
+    Done(Outcomes),
+    /// Every input failed the same way (e.g. its worker died).
+    Failed { kind: FailureKind, message: String },
+    /// The pool stopped before the chunk ran.
+    Terminated,
+}
+
+impl Job {
+    /// A job running `task` on the inputs encoded in `args` (sizes in `lens`), the first of which
+    /// is input `base` of its call; `keep` holds what the arguments refer to.
+    pub(crate) fn new<A, R>(
+        task: &Task<A, R>,
+        base: usize,
+        args: Vec<u8>,
+        lens: Vec<u32>,
+        keep: KeepAlive,
+        reply: flume::Sender<ChunkDone>,
+    ) -> Job {
+        Job {
+            module: task.module.inner.clone(),
+            task: task.sig.clone(),
+            codec: task.codec,
+            base,
+            args: Arc::new(args),
+            lens,
+            attempts: 0,
+            cancel: None,
+            _keep: keep,
+            reply: Some(reply),
+        }
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    fn answer(&mut self, outcome: ChunkOutcome) {
+        if let Some(reply) = self.reply.take() {
+            // The caller may have stopped listening (a dropped AsyncResult): nothing to do then.
+            let _ = reply.send(ChunkDone { task: self.task.clone(), base: self.base, len: self.len(), outcome });
+        }
+    }
+
+    /// Answers with the worker's outcome buffer, checked to hold one outcome per input.
+    pub(crate) fn complete(mut self, framed: Vec<u8>) {
+        let outcome = match Outcomes::parse(framed) {
+            Ok(o) if o.len() == self.len() => ChunkOutcome::Done(o),
+            Ok(o) => ChunkOutcome::Failed {
+                kind: FailureKind::BadResult,
+                message: format!("worker returned {} outcomes for {} inputs", o.len(), self.len()),
+            },
+            Err(e) => ChunkOutcome::Failed { kind: FailureKind::BadResult, message: format!("worker returned {e}") },
+        };
+        self.answer(outcome);
+    }
+
+    /// Answers every input with the same failure.
+    pub(crate) fn fail(mut self, kind: FailureKind, message: String) {
+        self.answer(ChunkOutcome::Failed { kind, message });
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.answer(ChunkOutcome::Terminated);
+    }
+}
+
+impl ChunkDone {
+    /// Input `i` of the chunk, as its caller sees it.
+    pub(crate) fn item(&self, i: usize) -> Result<&[u8], Error> {
+        let failure = |kind: FailureKind, message: String| {
+            let message = match kind {
+                FailureKind::BadArgument => format!("expected `{}`: {message}", self.task),
+                _ => message,
+            };
+            Error::Task(TaskFailure { task: self.task.name().to_string(), index: self.base + i, kind, message })
+        };
+        match &self.outcome {
+            ChunkOutcome::Done(o) => o.get(i).map_err(|(kind, message)| failure(kind, message)),
+            ChunkOutcome::Failed { kind, message } => Err(failure(kind.clone(), message.clone())),
+            ChunkOutcome::Terminated => Err(Error::Terminated),
+        }
+    }
+}

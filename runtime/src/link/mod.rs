@@ -1,0 +1,195 @@
+//! One connection to one worker: frames out; outcomes, broker requests and refusals in.
+//!
+//! `Pool`, `Process` and (through its pool) `Executor` talk to every worker through a [`Link`]
+//! and its [`LinkReader`]:
+//! - [`Link`] is the sending half, shared by every thread that writes to the worker (submitters,
+//!   the broker answering parked requests). Frames are appended to an [`Outbox`](outbox) and
+//!   written in append order by one thread at a time.
+//! - [`LinkReader`] is the receiving half, owned by one thread. [`LinkReader::next`] returns the
+//!   next event a scheduler cares about — a chunk's outcomes, or the connection's end — and serves
+//!   everything else itself: broker requests (answered through the link, which is the broker's
+//!   [`Peer`] for this worker) and refusals of sent requests (the [`refusals`] rule).
+//!
+//! The bytes travel over a [`Sink`] and a [`Source`]: [`stream`] implements them for a socket
+//! (process and thread workers). A remote worker is another pair of implementations; the link's
+//! rules stay the same.
+//!
+//! Invariants: a link whose reader saw the connection end is closed — it queues nothing more, and
+//! the broker has forgotten its parked requests; outcomes are returned in the order the worker
+//! answered them, with refused sends settled into the chunk that made them.
+
+mod outbox;
+mod refusals;
+pub(crate) mod stream;
+
+use crate::broker::{Broker, Peer, PeerRef, Served};
+use crate::ipc::frame;
+use crate::ipc::protocol::{BrokerOp, BrokerReply, FromWorker, ToWorker};
+use outbox::Outbox;
+pub(crate) use outbox::Payload;
+use refusals::Refusals;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Where frames to the worker go.
+pub(crate) trait Sink: Send + Sync {
+    /// Writes `segments` back to back; an error means the worker is gone (its reader will see the
+    /// end of the connection).
+    fn write(&self, segments: &[&[u8]]) -> io::Result<()>;
+}
+
+/// Where the worker's frames come from.
+pub(crate) trait Source: Send {
+    /// The next frame; `Ok(None)` at a clean end of the connection.
+    fn next(&mut self) -> io::Result<Option<(FromWorker, Vec<u8>)>>;
+}
+
+/// The sending half of a worker connection.
+pub(crate) struct Link {
+    out: Mutex<Outbox>,
+    sink: Box<dyn Sink>,
+}
+
+/// What the receiving half reports.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// The worker answered its oldest unanswered `Run`: one framed outcome per input
+    /// (`wasmproc_wire::outcome`), after the refusal rule; `busy` is how long it worked on it.
+    Done { outcomes: Vec<u8>, busy: Duration },
+    /// The connection ended (the worker exited, died or misbehaved); `why` says how. The link is
+    /// closed.
+    Closed { why: String },
+}
+
+/// The receiving half of a worker connection, owned by one thread.
+pub(crate) struct LinkReader {
+    link: Arc<Link>,
+    source: Box<dyn Source>,
+    broker: Arc<Broker>,
+    peer: PeerRef,
+    refusals: Refusals,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("closed", &self.lock().closed).finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// A link over `sink` and `source` whose broker requests `broker` serves.
+    pub(crate) fn new(sink: Box<dyn Sink>, source: Box<dyn Source>, broker: Arc<Broker>) -> (Arc<Link>, LinkReader) {
+        let link = Arc::new(Link { out: Mutex::default(), sink });
+        let peer = broker.peer(link.clone());
+        let reader = LinkReader { link: link.clone(), source, broker, peer, refusals: Refusals::default() };
+        (link, reader)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Outbox> {
+        self.out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends a frame without writing it (a caller that must keep frames in its own order
+    /// appends under its own lock and flushes after releasing it). A closed link hands the
+    /// payload back.
+    pub(crate) fn enqueue(&self, message: &ToWorker, payload: Payload) -> Result<(), Payload> {
+        let mut out = self.lock();
+        if out.closed {
+            return Err(payload);
+        }
+        let len = match &payload {
+            Payload::None => 0,
+            Payload::Owned(v) => v.len(),
+            Payload::Shared(v) => v.len(),
+        };
+        out.push(frame::head(message, len as u64).expect("a protocol header always encodes"), payload);
+        Ok(())
+    }
+
+    /// Writes what is queued, unless another thread is writing (it writes what was appended).
+    pub(crate) fn flush(&self) {
+        let mut out = self.lock();
+        if !out.begin() {
+            return;
+        }
+        while let Some(batch) = out.next_batch() {
+            drop(out);
+            let slices: Vec<&[u8]> = batch.iter().map(|s| s.bytes()).collect();
+            // A failed write means the worker is gone; its reader sees the connection end and
+            // deals with what was in flight.
+            let _ = self.sink.write(&slices);
+            out = self.lock();
+        }
+    }
+
+    /// Appends a frame and writes it.
+    pub(crate) fn send(&self, message: &ToWorker, payload: Payload) -> Result<(), Payload> {
+        self.enqueue(message, payload)?;
+        self.flush();
+        Ok(())
+    }
+
+    fn close(&self) {
+        self.lock().close();
+    }
+}
+
+/// The broker answers a worker's parked requests through its link; a closed link hands the item
+/// back (so the broker gives it to someone else).
+impl Peer for Link {
+    fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
+        self.send(&ToWorker::BrokerReply(reply), Payload::Owned(item)).map_err(Payload::into_vec)
+    }
+}
+
+impl LinkReader {
+    /// Blocks until the worker answers a chunk or the connection ends, serving the worker's broker
+    /// requests meanwhile.
+    pub(crate) fn next(&mut self) -> Event {
+        loop {
+            match self.source.next() {
+                Ok(Some((FromWorker::Done { busy_ns, .. }, outcomes))) => {
+                    return Event::Done {
+                        outcomes: self.refusals.settle(outcomes),
+                        busy: Duration::from_nanos(busy_ns),
+                    };
+                }
+                Ok(Some((FromWorker::Broker(op), payload))) => self.serve(op, payload),
+                Ok(Some((other, _))) => return self.closed(format!("sent {other:?} unexpectedly")),
+                Ok(None) => return self.closed("closed its connection".into()),
+                Err(e) => return self.closed(format!("connection failed: {e}")),
+            }
+        }
+    }
+
+    /// Serves one broker request from the worker.
+    fn serve(&mut self, op: BrokerOp, payload: Vec<u8>) {
+        match self.broker.serve(op, payload, &self.peer) {
+            Served::Reply(reply, item) => {
+                let _ = self.link.answer(reply, item);
+            }
+            Served::Nothing => {}
+            Served::Refused { object, fault } => {
+                if self.refusals.record(object, fault) {
+                    let _ = self.link.send(&ToWorker::Refused { object }, Payload::None);
+                }
+            }
+        }
+    }
+
+    /// The connection ended: close the link, drop the worker's parked requests.
+    fn closed(&mut self, why: String) -> Event {
+        self.link.close();
+        self.broker.forget_peer(self.peer.id);
+        self.refusals.clear();
+        Event::Closed { why }
+    }
+}
+
+impl Drop for LinkReader {
+    fn drop(&mut self) {
+        self.link.close();
+        self.broker.forget_peer(self.peer.id);
+    }
+}

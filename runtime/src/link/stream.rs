@@ -1,0 +1,43 @@
+//! A link over a Unix socket: the connection of a process or thread worker.
+
+use super::{Link, LinkReader, Sink, Source};
+use crate::broker::Broker;
+use crate::ipc::frame;
+use crate::ipc::protocol::FromWorker;
+use std::io::{self, BufReader, IoSlice, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+/// The write half: segments go out with vectored writes.
+struct StreamSink(UnixStream);
+
+impl Sink for StreamSink {
+    fn write(&self, segments: &[&[u8]]) -> io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = segments.iter().map(|s| IoSlice::new(s)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match (&self.0).write_vectored(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The read half, buffered.
+struct StreamSource(BufReader<UnixStream>);
+
+impl Source for StreamSource {
+    fn next(&mut self) -> io::Result<Option<(FromWorker, Vec<u8>)>> {
+        frame::read_frame(&mut self.0)
+    }
+}
+
+/// A link over `stream` (the host's end of a worker's socketpair).
+pub(crate) fn link(stream: UnixStream, broker: Arc<Broker>) -> io::Result<(Arc<Link>, LinkReader)> {
+    let reader = BufReader::with_capacity(64 << 10, stream.try_clone()?);
+    Ok(Link::new(Box::new(StreamSink(stream)), Box::new(StreamSource(reader)), broker))
+}

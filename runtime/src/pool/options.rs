@@ -1,0 +1,83 @@
+//! What a pool was asked to do beyond running tasks (see `PoolBuilder`), and what that means for
+//! its workers: their engine, their start settings, the frames that load a module.
+
+use crate::config::Sandbox;
+use crate::engine::Flavor;
+use crate::ipc::protocol::{InitCall, ToWorker, WorkerInit};
+use crate::keep::KeepAlive;
+use crate::module::ModuleInner;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Default)]
+pub(crate) struct PoolOptions {
+    /// Resend a job whose worker died this many times before failing it.
+    pub(crate) retries: u32,
+    /// Replace a worker after it has run this many chunks (Python's `maxtasksperchild`).
+    pub(crate) max_tasks_per_child: Option<u64>,
+    /// Interrupt an input after this long.
+    pub(crate) timeout: Option<Duration>,
+    /// Most linear memory an instance may have, in bytes.
+    pub(crate) max_memory: Option<usize>,
+    /// Fuel each input gets (instructions, roughly).
+    pub(crate) fuel: Option<u64>,
+    /// What guests may touch.
+    pub(crate) sandbox: Sandbox,
+    /// What the initializer's arguments refer to.
+    pub(crate) keep: KeepAlive,
+    /// Run on every fresh instance of this module in each worker (Python's `initializer`).
+    pub(crate) initializer: Option<(Arc<ModuleInner>, InitCall)>,
+    /// Workers are threads (they need the interruptible engine to be stoppable).
+    pub(crate) threads: bool,
+}
+
+impl std::fmt::Debug for PoolOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolOptions")
+            .field("retries", &self.retries)
+            .field("max_tasks_per_child", &self.max_tasks_per_child)
+            .field("timeout", &self.timeout)
+            .field("max_memory", &self.max_memory)
+            .field("fuel", &self.fuel)
+            .field("sandbox", &self.sandbox)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PoolOptions {
+    /// Which engine this pool's workers run.
+    pub(crate) fn flavor(&self) -> Flavor {
+        match (self.fuel, self.timeout) {
+            (Some(_), _) => Flavor::Metered,
+            (None, Some(_)) => Flavor::Interruptible,
+            (None, None) if self.threads => Flavor::Interruptible,
+            (None, None) => Flavor::Fast,
+        }
+    }
+
+    /// The artifact of `module` for this pool's engine. A metered one must have been compiled
+    /// (`Dispatcher::submit` does that before assigning the job).
+    fn artifact(&self, module: &ModuleInner) -> PathBuf {
+        module.artifact_for(self.flavor()).unwrap_or_else(|| module.artifact.clone())
+    }
+
+    /// The `Load` frame for `module`, with the initializer if it is the initializer's module.
+    pub(crate) fn load(&self, module: &ModuleInner) -> ToWorker {
+        let init = self.initializer.as_ref().filter(|(m, _)| m.id == module.id).map(|(_, call)| call.clone());
+        ToWorker::Load { module: module.id, artifact: self.artifact(module), init }
+    }
+
+    /// What a worker of this pool is told at start.
+    pub(crate) fn worker_init(&self, name: String, worker_id: usize) -> WorkerInit {
+        WorkerInit {
+            name,
+            worker_id: worker_id as u32,
+            flavor: self.flavor(),
+            fuel: self.fuel,
+            timeout: self.timeout,
+            max_memory: self.max_memory,
+            sandbox: self.sandbox.clone(),
+        }
+    }
+}

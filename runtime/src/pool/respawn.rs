@@ -1,0 +1,132 @@
+//! Replacing a worker whose connection ended: reap it, settle what it held, start another if the
+//! pool still needs one, and give up on the slot (failing the queue if it was the last) when no
+//! worker will start.
+
+use super::dispatcher::{Conn, Dispatcher, Lifecycle};
+use super::slot::{After, Phase};
+use crate::error::FailureKind;
+use crate::job::Job;
+use crate::spawn::{self, WorkerChild};
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+impl Dispatcher {
+    /// The worker of `slot` is gone or unusable (`what` says how): reap it, fail or resend what it
+    /// held, and start another if the pool still needs one.
+    pub(super) fn replace(&self, slot: usize, mut conn: Conn, what: &str) -> Option<Conn> {
+        let mut st = self.lock();
+        let terminated = st.lifecycle == Lifecycle::Terminated;
+        let (phase, mut unanswered) = st.slots[slot].vacate();
+        // The worker answers in order, so the first unanswered job is the one it was running (or
+        // about to run); the ones behind it never started and go back to the queue, in order.
+        let running = unanswered.pop_front();
+        while let Some(job) = unanswered.pop_back() {
+            st.queue.push_front(job);
+        }
+        drop(st);
+
+        let after = match phase {
+            Phase::Live { after } | Phase::Overran { after } => after,
+            Phase::Vacant | Phase::Lost => After::Continue,
+        };
+        let expected = after != After::Continue || terminated;
+        if !expected {
+            let _ = conn.child.kill();
+        }
+        let status = reap(&mut conn.child);
+        if let Some(job) = running {
+            self.settle_running(job, matches!(phase, Phase::Overran { .. }), conn.pid, status, what);
+        }
+        drop(conn);
+        if expected && after != After::Recycle {
+            return None;
+        }
+        self.respawn(slot)
+    }
+
+    /// The chunk a dead worker was running: a timeout if the watchdog killed it, resent if it has
+    /// retries left, failed with `WorkerDied` otherwise.
+    fn settle_running(
+        &self,
+        mut job: Job,
+        overran: bool,
+        pid: u32,
+        status: Option<std::process::ExitStatus>,
+        what: &str,
+    ) {
+        if overran {
+            let limit = self.options.timeout.unwrap_or_default();
+            let message = format!(
+                "did not finish within the per-task timeout of {limit:?} plus 1 s of grace (it was blocked \
+                 where it could not be interrupted); worker process {pid} was killed and replaced"
+            );
+            job.fail(FailureKind::Timeout, message);
+            return;
+        }
+        if job.attempts < self.options.retries && !self.terminated() {
+            job.attempts += 1;
+            self.lock().queue.push_front(job);
+            return;
+        }
+        let signal = status.and_then(|s| s.signal());
+        let message = match (signal, status) {
+            (Some(sig), _) => format!("worker process {pid} was killed by signal {sig} ({what})"),
+            (None, Some(s)) => format!("worker process {pid} exited with {s} ({what})"),
+            (None, None) => format!("worker process {pid} {what}"),
+        };
+        job.fail(FailureKind::WorkerDied { pid, signal }, message);
+    }
+
+    /// Starts a worker in `slot` (three attempts); `None` when the pool needs none or none starts.
+    fn respawn(&self, slot: usize) -> Option<Conn> {
+        let mut last = String::new();
+        for attempt in 0..3u32 {
+            {
+                let st = self.lock();
+                if st.lifecycle == Lifecycle::Terminated || (st.lifecycle == Lifecycle::Closed && st.queue.is_empty()) {
+                    return None;
+                }
+            }
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(100 << attempt));
+            }
+            let init = self.options.worker_init(format!("{}-{slot}", self.pool_name), slot);
+            match spawn::spawn_worker(&self.settings, &init) {
+                Ok(spawned) => return self.install(slot, spawned),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        self.lose(slot, &last);
+        None
+    }
+
+    /// No worker starts in `slot`. If it was the last, nothing will ever run the queue: fail it,
+    /// and refuse new work with the reason.
+    fn lose(&self, slot: usize, why: &str) {
+        let mut st = self.lock();
+        st.slots[slot].phase = Phase::Lost;
+        if st.slots.iter().all(|s| s.phase == Phase::Lost) {
+            let reason = format!("no worker process could be started: {why}");
+            st.broken = Some(reason.clone());
+            let queued: Vec<Job> = st.queue.drain(..).collect();
+            drop(st);
+            for job in queued {
+                job.fail(FailureKind::Load, reason.clone());
+            }
+        }
+    }
+}
+
+/// Waits for a child to exit, killing it if it has not within 5 s.
+fn reap(child: &mut WorkerChild) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Err(_) => return None,
+        }
+    }
+    let _ = child.kill();
+    child.wait().ok()
+}

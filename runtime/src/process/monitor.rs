@@ -1,0 +1,100 @@
+//! The thread that runs one started process: sends the call over the worker's link, reads its
+//! outcome (serving the task's queue and manager requests meanwhile), lets the worker exit with the
+//! matching status, and records how it ended.
+
+use super::{Inner, Phase};
+use crate::error::{FailureKind, TaskFailure};
+use crate::ipc::protocol::ToWorker;
+use crate::link::{Event, Link, LinkReader, Payload, stream};
+use crate::spawn::{Spawned, WorkerChild};
+use std::os::unix::process::ExitStatusExt;
+use wasmproc_wire::outcome::Outcomes;
+
+/// How the call ended: its encoded value or its failure; `None` if the worker never answered.
+type Answer = Option<Result<Vec<u8>, TaskFailure>>;
+
+pub(super) fn run(inner: &Inner, spawned: Spawned) {
+    let Spawned { mut child, pid, stream, .. } = spawned;
+    // The connection stays open until the worker has exited: a worker whose host end closes exits
+    // at once with 0, which would race with the status it was told to exit with.
+    let (answer, _connection) = call(inner, stream);
+    if let WorkerChild::Process(_) = child {
+        wait_no_reap(pid);
+    } else {
+        // A thread: waiting is joining it; nothing can be reused meanwhile.
+        let _ = child.wait();
+    }
+    let mut st = inner.lock();
+    let status = child.wait().ok();
+    let code = match status {
+        Some(s) => s.code().unwrap_or_else(|| -s.signal().unwrap_or(0)),
+        None => 1,
+    };
+    match answer {
+        Some(Ok(value)) => st.value = Some(value),
+        Some(Err(f)) => {
+            eprintln!("Process {}: {f}", inner.name);
+            st.failure = Some(f);
+        }
+        None => {}
+    }
+    st.phase = Phase::Exited { pid, code };
+    drop(st);
+    inner.changed.notify_all();
+    // What the process held is released: pipe ends only it had are closed.
+    let held = std::mem::take(&mut *inner.call.keep.lock().unwrap_or_else(|p| p.into_inner()));
+    drop(held);
+}
+
+/// Makes the call and waits for its answer; then tells the worker to exit 0 or 1. A worker that
+/// never answers was killed (or died): its exit status tells how. Returns the connection too, to be
+/// kept open until the worker has exited.
+fn call(inner: &Inner, stream: std::os::unix::net::UnixStream) -> (Answer, Option<LinkReader>) {
+    let Ok((link, mut reader)) = stream::link(stream, inner.ctx.broker.clone()) else { return (None, None) };
+    (exchange(inner, &link, &mut reader), Some(reader))
+}
+
+fn exchange(inner: &Inner, link: &Link, reader: &mut LinkReader) -> Answer {
+    let call = &inner.call;
+    let artifact = call.module.artifact_for(inner.init.flavor).unwrap_or_else(|| call.module.artifact.clone());
+    let load = ToWorker::Load { module: call.module.id, artifact, init: None };
+    let run = ToWorker::Run {
+        module: call.module.id,
+        task: call.task.name().to_string(),
+        codec: call.codec,
+        lens: vec![call.args.len() as u32],
+    };
+    link.enqueue(&load, Payload::None).ok()?;
+    link.send(&run, Payload::Shared(call.args.clone())).ok()?;
+    let answer = match reader.next() {
+        Event::Done { outcomes, .. } => Some(parse(inner, outcomes)),
+        Event::Closed { .. } => None,
+    };
+    if let Some(result) = &answer {
+        let _ = link.send(&ToWorker::Exit { code: i32::from(result.is_err()) }, Payload::None);
+    }
+    answer
+}
+
+/// The one outcome of the call.
+fn parse(inner: &Inner, outcomes: Vec<u8>) -> Result<Vec<u8>, TaskFailure> {
+    let failure = |kind: FailureKind, message: String| TaskFailure {
+        task: inner.call.task.name().to_string(),
+        index: 0,
+        kind,
+        message,
+    };
+    match Outcomes::parse(outcomes) {
+        Ok(o) if o.len() == 1 => o.get(0).map(<[u8]>::to_vec).map_err(|(kind, message)| failure(kind, message)),
+        Ok(_) | Err(_) => Err(failure(FailureKind::BadResult, "the worker answered malformed outcomes".into())),
+    }
+}
+
+/// Blocks until child `pid` has exited, leaving it unreaped (its pid stays reserved).
+fn wait_no_reap(pid: u32) {
+    use rustix::process::{Pid, WaitId, WaitIdOptions};
+    let Some(pid) = Pid::from_raw(pid as i32) else { return };
+    while let Err(rustix::io::Errno::INTR) =
+        rustix::process::waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOWAIT)
+    {}
+}

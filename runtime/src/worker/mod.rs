@@ -1,0 +1,116 @@
+//! The worker: runs task components for a host, over one byte stream.
+//!
+//! A worker process is entered before `main` when [`WORKER_FD_VAR`] is set (the host re-executed
+//! its own program); a thread worker is a host thread running [`serve_stream`]. Either way it reads
+//! frames (`ipc::protocol`) until the host says `Exit` or goes away.
+//!
+//! Layering: the worker knows nothing of the host's broker, context or schedulers. It sees the
+//! protocol, the engine, the sandbox and shared memory, and reaches the broker only through
+//! requests on its stream.
+//!
+//! Pieces:
+//! - [`serve`]: the main loop (load modules, run chunks, answer in order);
+//! - [`reader`]: the thread that reads the stream, hands broker answers to the waiting guest and
+//!   everything else to the main loop, and ends the worker when the host goes away;
+//! - [`instance`]: a loaded module and its warm instance; running one chunk;
+//! - [`listing`]: reading a module's task listing (the host uses it when it loads a module);
+//! - [`broker_client`]: the guest's line to the host's broker (round trips, and sends batched by a
+//!   flusher thread);
+//! - [`host`]: the host side of each WIT interface, one file each; [`state`], [`wasi`],
+//!   [`output`], [`attachments`]: what a guest's store holds, its WASI grants, its forwarded
+//!   output, the shared regions its worker has mapped.
+
+mod attachments;
+mod broker_client;
+mod host;
+mod instance;
+mod listing;
+mod output;
+mod reader;
+mod serve;
+mod state;
+mod wasi;
+
+pub(crate) use host::new_linker;
+pub(crate) use listing::{TaskInfo, list_tasks};
+pub(crate) use state::GuestState;
+
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// The variable that turns a process linking wasmproc into a worker; its value is the socket's fd.
+pub(crate) const WORKER_FD_VAR: &str = "WASMPROC_WORKER_FD";
+
+/// A thread worker's stop switch: the signal it is "killed" with, seen by its guest at every epoch
+/// tick.
+#[derive(Debug, Default)]
+pub(crate) struct Stop {
+    flag: AtomicBool,
+    signal: AtomicI32,
+}
+
+impl Stop {
+    /// Stops the worker as if by `signal` (the first signal sticks).
+    pub(crate) fn stop(&self, signal: i32) {
+        let _ = self.signal.compare_exchange(0, signal, Ordering::AcqRel, Ordering::Acquire);
+        self.flag.store(true, Ordering::Release);
+    }
+
+    /// Whether the worker was stopped.
+    pub(crate) fn stopped(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// The signal it was stopped by (0: not stopped by one).
+    pub(crate) fn signal(&self) -> i32 {
+        self.signal.load(Ordering::Acquire)
+    }
+
+    /// Marks it stopped without a signal (its host went away).
+    fn orphaned(&self) {
+        self.flag.store(true, Ordering::Release);
+    }
+}
+
+/// Runs at load time in every program that links wasmproc. Does nothing unless this process was
+/// started as a worker; then it serves and exits without returning to `main`.
+#[ctor::ctor(unsafe)]
+fn enter_worker_if_requested() {
+    let Some(fd) = std::env::var_os(WORKER_FD_VAR) else {
+        return;
+    };
+    let code = match fd.to_str().and_then(|s| s.parse::<i32>().ok()) {
+        // SAFETY: the host passed us this descriptor (the child end of a socketpair) and nothing
+        // else in this process owns it.
+        Some(fd) => match serve_stream(unsafe { UnixStream::from_raw_fd(fd) }, None, 1) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("wasmproc worker {}: {message}", std::process::id());
+                70
+            }
+        },
+        None => {
+            eprintln!("wasmproc worker: {WORKER_FD_VAR}={fd:?} is not a file descriptor number");
+            64
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Serves the host on `stream`; returns the exit code the host asked for. `stop` is set for a
+/// thread worker (and then nothing here exits the process); `stdout_fd` is where guests' stdout
+/// goes (1, or 2 when the host keeps its stdout for itself).
+pub(crate) fn serve_stream(stream: UnixStream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
+    let end = stream.try_clone().map_err(|e| e.to_string())?;
+    let thread = stop.is_some();
+    let result = serve::serve(stream, stop, stdout_fd);
+    // A thread worker is done: close the socket for both sides (its reader thread is still
+    // blocked on it, and the host waits for end of file). A process is about to exit with its
+    // code (and its reader thread would exit it with 0 if it saw the socket close first).
+    if thread {
+        let _ = end.shutdown(std::net::Shutdown::Both);
+    }
+    result
+}

@@ -1,0 +1,110 @@
+//! Guest stdout and stderr, forwarded line by line with the process's name in front.
+//!
+//! Each complete line goes out in one `write(2)` (name, line and newline together), so lines of
+//! different workers never interleave (for pipes, lines up to `PIPE_BUF` = 4096 bytes are atomic
+//! by POSIX). A partial line waits for its newline, or is written when the stream is dropped.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+/// Longest partial line held back before it is written anyway.
+const MAX_PENDING: usize = 64 << 10;
+
+/// A guest output stream writing to file descriptor `fd` of the worker.
+#[derive(Debug, Clone)]
+pub(super) struct PrefixedOutput {
+    prefix: Arc<str>,
+    fd: i32,
+}
+
+impl PrefixedOutput {
+    /// Output to the worker's stdout (fd 1) or stderr (fd 2), each line as `[name] line`.
+    pub(super) fn new(name: &str, fd: i32) -> PrefixedOutput {
+        PrefixedOutput { prefix: Arc::from(format!("[{name}] ")), fd }
+    }
+}
+
+/// Writes straight to the worker's stdout (1) or stderr (2), past std's buffers.
+fn write_fd(n: i32, bytes: &[u8]) -> rustix::io::Result<usize> {
+    if n == 2 { rustix::io::write(std::io::stderr(), bytes) } else { rustix::io::write(std::io::stdout(), bytes) }
+}
+
+impl IsTerminal for PrefixedOutput {
+    fn is_terminal(&self) -> bool {
+        use std::io::IsTerminal as Tty;
+        if self.fd == 2 { Tty::is_terminal(&std::io::stderr()) } else { Tty::is_terminal(&std::io::stdout()) }
+    }
+}
+
+impl StdoutStream for PrefixedOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(LineWriter { prefix: self.prefix.clone(), fd: self.fd, pending: Vec::new() })
+    }
+}
+
+struct LineWriter {
+    prefix: Arc<str>,
+    fd: i32,
+    pending: Vec<u8>,
+}
+
+impl LineWriter {
+    /// Writes every complete line held, and everything if `all`.
+    fn emit(&mut self, all: bool) -> io::Result<()> {
+        let mut start = 0;
+        while let Some(nl) = self.pending[start..].iter().position(|b| *b == b'\n') {
+            let end = start + nl + 1;
+            write_line(self.fd, &self.prefix, &self.pending[start..end])?;
+            start = end;
+        }
+        self.pending.drain(..start);
+        if !self.pending.is_empty() && (all || self.pending.len() >= MAX_PENDING) {
+            let mut rest = std::mem::take(&mut self.pending);
+            rest.push(b'\n');
+            write_line(self.fd, &self.prefix, &rest)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_line(n: i32, prefix: &str, line: &[u8]) -> io::Result<()> {
+    let mut out = Vec::with_capacity(prefix.len() + line.len());
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(line);
+    let mut at = 0;
+    while at < out.len() {
+        match write_fd(n, &out[at..]) {
+            Ok(written) => at += written,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+impl AsyncWrite for LineWriter {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.pending.extend_from_slice(data);
+        Poll::Ready(this.emit(false).map(|()| data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A partial line stays until its newline: flushing it would split the line.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.get_mut().emit(true))
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        let _ = self.emit(true);
+    }
+}
