@@ -59,7 +59,7 @@ impl fmt::Debug for Executor {
 
 impl Executor {
     /// An executor with `max_workers` worker processes — `ProcessPoolExecutor(max_workers)`.
-    pub fn new(ctx: &crate::Context, max_workers: usize) -> Result<Executor> {
+    pub fn new(ctx: &crate::context::Context, max_workers: usize) -> Result<Executor> {
         Ok(Executor::from_pool(Pool::with_processes(ctx, max_workers)?))
     }
 

@@ -7,6 +7,7 @@ mod common;
 mod errors;
 mod executor;
 mod faults;
+mod layers;
 mod limits;
 mod manager;
 mod pipe;

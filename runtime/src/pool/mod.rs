@@ -535,7 +535,7 @@ impl PoolBuilder<'_> {
     }
 
     /// What the pool's guests may touch (files, environment, arguments). Default: nothing.
-    pub fn sandbox(mut self, sandbox: crate::Sandbox) -> Self {
+    pub fn sandbox(mut self, sandbox: crate::config::Sandbox) -> Self {
         self.options.sandbox = sandbox;
         self
     }
