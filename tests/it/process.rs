@@ -2,7 +2,7 @@
 
 use crate::common::{ctx, eventually, fixtures, process_gone};
 use std::time::{Duration, Instant};
-use wasmproc::{FailureKind, Pool, Process};
+use wasmproc::{Error, FailureKind, Pool, Process};
 
 #[test]
 fn lifecycle_and_exit_code_zero() {
@@ -81,4 +81,35 @@ fn dropping_a_daemon_kills_it_and_dropping_a_non_daemon_waits() {
     let start = Instant::now();
     drop(p);
     assert!(start.elapsed() >= Duration::from_millis(250), "a dropped non-daemon is joined");
+}
+
+#[test]
+fn a_process_hands_back_its_value_once() {
+    let square = fixtures().task::<u64, u64>("square").unwrap();
+    let answer = fixtures().task::<(), u32>("answer").unwrap();
+    let even = fixtures().task::<u64, u64>("even_only").unwrap();
+    let spin = fixtures().task::<(), u64>("spin").unwrap();
+    let p = Process::builder(ctx(), &square, 7).unwrap().start().unwrap();
+    assert_eq!(p.result().unwrap(), 49, "result waits for the process");
+    assert_eq!(p.exit_code(), Some(0));
+    assert!(matches!(p.result(), Err(Error::AlreadyTaken)));
+    // A task of no parameters takes `()`.
+    let p = Process::builder(ctx(), &answer, ()).unwrap().start().unwrap();
+    assert_eq!(p.result().unwrap(), 42);
+    let p = Process::builder(ctx(), &even, 3).unwrap().start().unwrap();
+    match p.result() {
+        Err(Error::Task(f)) => assert_eq!((f.kind, f.message.as_str()), (FailureKind::Failed, "3 is odd")),
+        other => panic!("unexpected {other:?}"),
+    }
+    let p = Process::builder(ctx(), &spin, ()).unwrap().start().unwrap();
+    p.kill();
+    match p.result() {
+        Err(Error::Task(f)) => {
+            assert_eq!(f.kind, FailureKind::WorkerDied { pid: p.pid().unwrap(), signal: Some(libc::SIGKILL) });
+            assert!(f.message.contains("killed by signal 9"), "{f}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let never = Process::builder(ctx(), &square, 1).unwrap().build().unwrap();
+    assert!(matches!(never.result(), Err(Error::NotStarted { .. })));
 }

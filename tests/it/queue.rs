@@ -164,3 +164,23 @@ fn puts_refused_after_close_fail_the_task_and_stop_the_producer() {
         Err(e) => panic!("the producer did not stop cleanly: {e}"),
     }
 }
+
+#[test]
+fn a_process_whose_two_queues_are_closed_is_told_of_both_and_stops() {
+    let produce = fixtures().task::<(Queue<u64>, Queue<u64>), (u64, u64)>("produce_to_both").unwrap();
+    let (a, b) = (Queue::<u64>::new(ctx()).unwrap(), Queue::<u64>::new(ctx()).unwrap());
+    let p = Process::builder(ctx(), &produce, (a.clone(), b.clone())).unwrap().daemon(true).start().unwrap();
+    // Both queues flow: the worker knows them unbounded, so its puts are sent without waiting.
+    for i in 0..100 {
+        assert_eq!((a.get().unwrap(), b.get().unwrap()), (i, i));
+    }
+    a.close();
+    b.close();
+    // Sends to both are refused now. Told of each refusal, the worker waits for answers to its
+    // next puts, which say `Closed`, and the task ends; told of the first only, it would put to the
+    // second forever.
+    assert!(p.join_timeout(Duration::from_secs(60)), "the producer was not told that both queues closed");
+    assert_eq!(p.exit_code(), Some(1));
+    let failure = p.failure().unwrap();
+    assert_eq!(failure.kind, FailureKind::Undelivered, "{failure}");
+}
