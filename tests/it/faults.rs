@@ -2,7 +2,7 @@
 
 use crate::common::{ctx, eventually, fixtures, process_gone};
 use std::time::{Duration, Instant};
-use wasmproc::{Error, FailureKind, Pool};
+use wasmproc::{Error, Event, FailureKind, Pool};
 
 fn sigkill(pid: u32) {
     // SAFETY: kill has no memory-safety preconditions; the pid is a worker of this test.
@@ -11,14 +11,16 @@ fn sigkill(pid: u32) {
 
 #[test]
 fn a_killed_worker_fails_its_tasks_and_is_replaced() {
-    let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
+    let sleep = fixtures().task::<(Event, u64), u64>("signal_then_sleep").unwrap();
     let square = fixtures().task::<u64, u64>("square").unwrap();
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let before = pool.pids();
 
     let start = Instant::now();
-    let pending = pool.chunksize(1).map_async(&sleep, [2_000, 2_000]);
-    std::thread::sleep(Duration::from_millis(300));
+    let started = [Event::new(ctx()).unwrap(), Event::new(ctx()).unwrap()];
+    let pending = pool.chunksize(1).map_async(&sleep, [(started[0].clone(), 2_000), (started[1].clone(), 2_000)]);
+    // The first input goes to the first (idle) worker: kill it once its task runs.
+    assert!(started[0].wait_timeout(Duration::from_secs(30)), "the task never started");
     sigkill(before[0]);
     match pending.get() {
         Err(Error::Task(f)) => match f.kind {

@@ -2,7 +2,7 @@
 
 use crate::common::{ctx, fixtures};
 use std::time::Duration;
-use wasmproc::{ByteBuf, Connection, Pool, Process, Queue, RecvError, SendError, pipe, pipe_simplex};
+use wasmproc::{ByteBuf, Connection, Event, Pool, Process, Queue, RecvError, SendError, pipe, pipe_simplex};
 
 #[test]
 fn a_guest_sends_and_the_host_sees_end_of_file_after_the_last_message() {
@@ -86,12 +86,13 @@ fn the_host_sees_end_of_file_when_the_peer_process_is_killed() {
 #[test]
 fn a_guest_waiting_on_a_pipe_sees_end_of_file_when_its_peer_process_is_killed() {
     let spin = fixtures().task::<Connection<String>, ()>("send_then_spin").unwrap();
-    let collect = fixtures().task::<Connection<String>, Vec<String>>("collect_all").unwrap();
+    let collect = fixtures().task::<(Connection<String>, Event), Vec<String>>("collect_all_signalled").unwrap();
     let (a, b) = pipe::<String>(ctx()).unwrap();
+    let first = Event::new(ctx()).unwrap();
     // Neither end stays in the host: each process holds one.
-    let reader = Process::builder(ctx(), &collect, a).unwrap().start().unwrap();
+    let reader = Process::builder(ctx(), &collect, (a, first.clone())).unwrap().start().unwrap();
     let writer = Process::builder(ctx(), &spin, b).unwrap().start().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(first.wait_timeout(Duration::from_secs(30)), "the reader never got the first message");
     assert!(reader.is_alive(), "the reader waits for more");
     writer.kill();
     writer.join();
@@ -108,7 +109,6 @@ fn a_pipe_given_away_entirely_lives_as_long_as_its_tasks() {
     let words: Vec<String> = (0..20).map(|i| format!("w{i}")).collect();
     // Both ends move into the calls; the host keeps no handle of its own.
     let received = pool.apply_async(&collect, b);
-    std::thread::sleep(Duration::from_millis(50));
     let sent = pool.apply_async(&send_all, (a, words.clone()));
     assert_eq!(sent.get().unwrap(), 20);
     assert_eq!(received.get().unwrap(), words);

@@ -209,7 +209,7 @@ fn the_sandbox_grants_no_files_and_no_environment() {
 #[test]
 fn close_join_and_terminate() {
     let square = fixtures().task::<u64, u64>("square").unwrap();
-    let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
+    let sleep = fixtures().task::<(wasmproc::Event, u64), u64>("signal_then_sleep").unwrap();
 
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let pids = pool.pids();
@@ -222,11 +222,12 @@ fn close_join_and_terminate() {
 
     let pool = Pool::with_processes(ctx(), 2).unwrap();
     let pids = pool.pids();
-    let running = pool.apply_async(&sleep, 5_000);
-    std::thread::sleep(Duration::from_millis(100));
+    let started = wasmproc::Event::new(ctx()).unwrap();
+    let running = pool.apply_async(&sleep, (started.clone(), 30_000));
+    assert!(started.wait_timeout(Duration::from_secs(30)), "the task never started");
     let start = Instant::now();
     pool.terminate();
-    assert!(start.elapsed() < Duration::from_secs(3), "terminate does not wait for the task");
+    assert!(start.elapsed() < Duration::from_secs(10), "terminate does not wait for the task");
     assert!(matches!(running.get(), Err(Error::Terminated)));
     assert!(pids.iter().all(|p| process_gone(*p)), "terminated workers are reaped");
     assert!(matches!(pool.apply(&square, 1), Err(Error::Terminated)));

@@ -2,7 +2,7 @@
 
 use crate::common::{ctx, eventually, fixtures, process_gone};
 use std::time::{Duration, Instant};
-use wasmproc::{Error, FailureKind, Pool, Process};
+use wasmproc::{Error, Event, FailureKind, Pool, Process};
 
 #[test]
 fn lifecycle_and_exit_code_zero() {
@@ -35,17 +35,18 @@ fn a_failing_task_exits_with_one_and_keeps_its_failure() {
 
 #[test]
 fn terminate_stops_an_infinite_loop_with_minus_fifteen_and_kill_gives_minus_nine() {
-    let spin = fixtures().task::<(), u64>("spin").unwrap();
-    let terminated = Process::builder(ctx(), &spin, ()).unwrap().start().unwrap();
-    let killed = Process::builder(ctx(), &spin, ()).unwrap().start().unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let spin = fixtures().task::<Event, u64>("signal_then_spin").unwrap();
+    let started = [Event::new(ctx()).unwrap(), Event::new(ctx()).unwrap()];
+    let terminated = Process::builder(ctx(), &spin, started[0].clone()).unwrap().start().unwrap();
+    let killed = Process::builder(ctx(), &spin, started[1].clone()).unwrap().start().unwrap();
+    assert!(started.iter().all(|s| s.wait_timeout(Duration::from_secs(30))), "the tasks never started");
     assert!(terminated.is_alive() && killed.is_alive());
     let start = Instant::now();
     terminated.terminate();
     killed.kill();
     terminated.join();
     killed.join();
-    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(terminated.exit_code(), Some(-libc::SIGTERM));
     assert_eq!(killed.exit_code(), Some(-libc::SIGKILL));
     assert!(process_gone(terminated.pid().unwrap()) && process_gone(killed.pid().unwrap()));

@@ -121,11 +121,13 @@ fn a_barrier_releases_all_parties_together() {
 #[test]
 fn events_semaphores_and_conditions_work_across_processes() {
     let wait = fixtures().task::<(Event, u64), bool>("wait_event").unwrap();
+    let arrive = fixtures().task::<(Event, Value<i32>, u64), bool>("arrive_and_wait_event").unwrap();
     let event = Event::new(ctx()).unwrap();
     let pool = Pool::with_processes(ctx(), 3).unwrap();
     assert!(!pool.apply(&wait, (event.clone(), 20)).unwrap(), "not set: times out");
-    let waiting: Vec<_> = (0..3).map(|_| pool.apply_async(&wait, (event.clone(), 30_000))).collect();
-    std::thread::sleep(Duration::from_millis(100));
+    let arrived = Value::new(ctx(), 0).unwrap();
+    let waiting: Vec<_> = (0..3).map(|_| pool.apply_async(&arrive, (event.clone(), arrived.clone(), 30_000))).collect();
+    assert!(crate::common::eventually(30, || arrived.get() == 3), "the waiters never arrived");
     event.set();
     assert!(waiting.into_iter().all(|w| w.get().unwrap()));
 
