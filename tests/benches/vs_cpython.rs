@@ -11,13 +11,15 @@
 //! - `Process` start → join of an empty task, vs CPython's `Process` with fork and spawn;
 //! - the cost of per-task timeouts (epoch interruption) on the large `compute_heavy`, serial.
 //!
-//! Prints a table of medians/throughputs and the ratios the issue sets targets for.
+//! Prints a table of medians/throughputs and the ratios the issues set targets for. Each group of
+//! workloads is measured by its own function; `main` runs them in order, then CPython, then
+//! prints.
 
 use serde::Deserialize;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use wasmproc::{
-    ByteBuf, Connection, Context, Dict, Manager, Pool, Process, Queue, SharedMemory, Value, pipe, pipe_simplex,
+    ByteBuf, Connection, Context, Dict, Manager, Pool, Process, Queue, SharedMemory, Task, Value, pipe, pipe_simplex,
 };
 
 /// Every measurement is repeated this often (startup: `STARTUP_REPS`) and the median reported.
@@ -176,136 +178,185 @@ fn run_python() -> Option<Python> {
     serde_json::from_slice(&out.stdout).map_err(|e| eprintln!("CPython output: {e}")).ok()
 }
 
-fn main() -> wasmproc::Result<()> {
-    // `cargo bench` passes `--bench`; nothing to filter here.
-    let cache = std::env::temp_dir().join(format!("wasmproc-bench-cache-{}", std::process::id()));
-    let ctx = Context::builder().processes(2).cache_dir(&cache).build()?;
-    let module = ctx.load(wasmproc_tests::FIXTURES_WASM)?;
-    let square = module.task::<u64, u64>("square")?;
-    let heavy = module.task::<u64, u64>("compute_heavy")?;
+/// The context, module and tasks every measurement uses.
+struct Bench {
+    ctx: Context,
+    module: wasmproc::Module,
+    square: Task<u64, u64>,
+    heavy: Task<u64, u64>,
+}
 
-    eprintln!("measuring wasmproc…");
+/// Pool startup, `map`, `apply_async`.
+struct PoolFigures {
+    startup: f64,
+    map_default: f64,
+    map_chunk1: f64,
+    apply_rtt: f64,
+}
+
+fn pool_figures(b: &Bench, pool: &Pool) -> PoolFigures {
     let startup = median(
         (0..STARTUP_REPS)
             .map(|_| {
                 let t = Instant::now();
-                let pool = Pool::with_processes(&ctx, 2).expect("pool");
-                pool.apply(&square, 3).expect("apply");
+                let pool = Pool::with_processes(&b.ctx, 2).expect("pool");
+                pool.apply(&b.square, 3).expect("apply");
                 let took = t.elapsed();
                 drop(pool);
                 took
             })
             .collect(),
-    );
-
-    let pool = Pool::with_processes(&ctx, 2)?;
-    pool.map(&square, 0..1000)?; // warm: every worker has loaded the module
+    )
+    .as_secs_f64();
+    pool.map(&b.square, 0..1000).expect("warm"); // every worker has loaded the module
     let map_default = MAP_ITEMS as f64
-        / median_secs(|| assert_eq!(pool.map(&square, 0..MAP_ITEMS).expect("map").len() as u64, MAP_ITEMS));
+        / median_secs(|| assert_eq!(pool.map(&b.square, 0..MAP_ITEMS).expect("map").len() as u64, MAP_ITEMS));
     let map_chunk1 =
-        MAP1_ITEMS as f64 / median_secs(|| drop(pool.chunksize(1).map(&square, 0..MAP1_ITEMS).expect("map")));
+        MAP1_ITEMS as f64 / median_secs(|| drop(pool.chunksize(1).map(&b.square, 0..MAP1_ITEMS).expect("map")));
     let apply_rtt = median_secs(|| {
         for i in 0..APPLY_REPS {
-            pool.apply_async(&square, i).get().expect("apply");
+            pool.apply_async(&b.square, i).get().expect("apply");
         }
     }) / APPLY_REPS as f64;
+    PoolFigures { startup, map_default, map_chunk1, apply_rtt }
+}
 
-    let numbers = vec![HEAVY_N; HEAVY_ITEMS];
-    let serial_pool = Pool::with_processes(&ctx, 1)?;
-    serial_pool.apply(&heavy, 1)?;
-    let serial: Vec<u64> = numbers.iter().map(|&n| serial_pool.apply(&heavy, n)).collect::<Result<_, _>>()?;
-    let heavy_serial = median_secs(|| {
-        for &n in &numbers {
-            serial_pool.apply(&heavy, n).expect("apply");
-        }
-    });
-    pool.map(&heavy, [1, 1])?;
-    assert_eq!(pool.map(&heavy, numbers.clone())?, serial);
-    let heavy_parallel = median_secs(|| drop(pool.map(&heavy, numbers.clone()).expect("map")));
+/// `compute_heavy`, in wasm and native, serial and on 2, with and without a timeout.
+struct Compute {
+    /// The sums of the small workload (checked against CPython's).
+    sums: Vec<u64>,
+    heavy_serial: f64,
+    heavy_parallel: f64,
+    native_serial: f64,
+    native_parallel: f64,
+    big_serial: f64,
+    big_parallel: f64,
+    big_native_serial: f64,
+    big_native_parallel: f64,
+    big_serial_timeout: f64,
+}
 
-    let native: Vec<u64> = numbers.iter().map(|&n| native_heavy(n)).collect();
-    assert_eq!(native, serial);
-    let native_serial =
-        median_secs(|| drop(std::hint::black_box(numbers.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>())));
-    let native_parallel = median_secs(|| {
+/// The median time of computing `numbers` natively on 2 threads.
+fn native_on_two(numbers: &[u64]) -> f64 {
+    median_secs(|| {
         std::thread::scope(|s| {
             for half in numbers.chunks(HEAVY_ITEMS / 2) {
                 s.spawn(move || std::hint::black_box(half.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>()));
             }
         })
-    });
+    })
+}
+
+/// The median time of computing `numbers` one at a time on `pool`.
+fn one_at_a_time(pool: &Pool, task: &Task<u64, u64>, numbers: &[u64]) -> f64 {
+    median_secs(|| {
+        for &n in numbers {
+            pool.apply(task, n).expect("apply");
+        }
+    })
+}
+
+fn compute(b: &Bench, pool: &Pool) -> wasmproc::Result<Compute> {
+    let numbers = vec![HEAVY_N; HEAVY_ITEMS];
+    let serial_pool = Pool::with_processes(&b.ctx, 1)?;
+    serial_pool.apply(&b.heavy, 1)?;
+    let sums: Vec<u64> = numbers.iter().map(|&n| serial_pool.apply(&b.heavy, n)).collect::<Result<_, _>>()?;
+    let heavy_serial = one_at_a_time(&serial_pool, &b.heavy, &numbers);
+    pool.map(&b.heavy, [1, 1])?;
+    assert_eq!(pool.map(&b.heavy, numbers.clone())?, sums);
+    let heavy_parallel = median_secs(|| drop(pool.map(&b.heavy, numbers.clone()).expect("map")));
+    assert_eq!(numbers.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>(), sums);
+    let native_serial =
+        median_secs(|| drop(std::hint::black_box(numbers.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>())));
+    let native_parallel = native_on_two(&numbers);
 
     let big = vec![BIG_HEAVY_N; HEAVY_ITEMS];
-    let big_serial = median_secs(|| {
-        for &n in &big {
-            serial_pool.apply(&heavy, n).expect("apply");
-        }
-    });
-    let big_parallel = median_secs(|| drop(pool.map(&heavy, big.clone()).expect("map")));
+    let big_serial = one_at_a_time(&serial_pool, &b.heavy, &big);
+    let big_parallel = median_secs(|| drop(pool.map(&b.heavy, big.clone()).expect("map")));
     let big_native_serial =
         median_secs(|| drop(std::hint::black_box(big.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>())));
-    let big_native_parallel = median_secs(|| {
-        std::thread::scope(|s| {
-            for half in big.chunks(HEAVY_ITEMS / 2) {
-                s.spawn(move || std::hint::black_box(half.iter().map(|&n| native_heavy(n)).collect::<Vec<_>>()));
-            }
-        })
-    });
+    let big_native_parallel = native_on_two(&big);
+    let timed_pool = Pool::builder(&b.ctx).processes(1).timeout(Duration::from_secs(60)).build()?;
+    timed_pool.apply(&b.heavy, 1)?;
+    // On the large workload: at 3 ms in all, the small one is too short to time this reliably.
+    let big_serial_timeout = one_at_a_time(&timed_pool, &b.heavy, &big);
+    Ok(Compute {
+        sums,
+        heavy_serial,
+        heavy_parallel,
+        native_serial,
+        native_parallel,
+        big_serial,
+        big_parallel,
+        big_native_serial,
+        big_native_parallel,
+        big_serial_timeout,
+    })
+}
 
-    let answer = module.task::<(), u32>("answer")?;
-    let process_roundtrip = median(
+/// `Process` start → join of a task of no parameters.
+fn process_start(b: &Bench) -> wasmproc::Result<f64> {
+    let answer = b.module.task::<(), u32>("answer")?;
+    Ok(median(
         (0..STARTUP_REPS)
             .map(|_| {
                 let t = Instant::now();
-                let p = Process::builder(&ctx, &answer, ()).expect("process").start().expect("start");
+                let p = Process::builder(&b.ctx, &answer, ()).expect("process").start().expect("start");
                 p.join();
                 let took = t.elapsed();
                 assert_eq!(p.exit_code(), Some(0));
                 took
             })
             .collect(),
-    );
-    let timed_pool = Pool::builder(&ctx).processes(1).timeout(Duration::from_secs(60)).build()?;
-    timed_pool.apply(&heavy, 1)?;
-    // On the large workload: at 3 ms in all, the small one is too short to time this reliably.
-    let big_serial_timeout = median_secs(|| {
-        for &n in &big {
-            timed_pool.apply(&heavy, n).expect("apply");
-        }
-    });
+    )
+    .as_secs_f64())
+}
 
-    // Queues and pipes: a producer process to the host, and a ping-pong partner.
+/// Queues and pipes: a producer process to the host, and a ping-pong partner.
+struct Messaging {
+    queue_small: f64,
+    queue_blobs: f64,
+    pipe_rtt: f64,
+    pipe_blobs: f64,
+}
+
+fn blob_mb() -> f64 {
+    f64::from(BLOB_COUNT) * f64::from(BLOB_SIZE) / 1e6
+}
+
+fn messaging(b: &Bench) -> wasmproc::Result<Messaging> {
+    let (ctx, module) = (&b.ctx, &b.module);
     let produce = module.task::<(Queue<u64>, u64, u64), u64>("produce")?;
     let produce_blobs = module.task::<(Queue<ByteBuf>, u32, u32), u32>("produce_blobs")?;
-    let send_blobs = module.task::<(Connection<ByteBuf>, u32, u32), u32>("send_blobs")?;
-    let doubler = module.task::<Connection<u64>, u64>("doubler")?;
     let queue_small = Q_ITEMS as f64
         / median_secs(|| {
-            let q = Queue::<u64>::new(&ctx).expect("create");
-            let p = Process::builder(&ctx, &produce, (q.clone(), 0, Q_ITEMS)).expect("process").start().expect("start");
+            let q = Queue::<u64>::new(ctx).expect("create");
+            let p = Process::builder(ctx, &produce, (q.clone(), 0, Q_ITEMS)).expect("process").start().expect("start");
             for _ in 0..Q_ITEMS {
                 q.get().expect("item");
             }
             p.join();
         });
-    let blob_mb = f64::from(BLOB_COUNT) * f64::from(BLOB_SIZE) / 1e6;
-    let queue_blobs = blob_mb
+    let queue_blobs = blob_mb()
         / median_secs(|| {
-            let q = Queue::<ByteBuf>::new(&ctx).expect("create");
-            let p = Process::builder(&ctx, &produce_blobs, (q.clone(), BLOB_COUNT, BLOB_SIZE))
-                .expect("process")
-                .start()
-                .expect("start");
+            let q = Queue::<ByteBuf>::new(ctx).expect("create");
+            let args = (q.clone(), BLOB_COUNT, BLOB_SIZE);
+            let p = Process::builder(ctx, &produce_blobs, args).expect("process").start().expect("start");
             for _ in 0..BLOB_COUNT {
                 assert_eq!(q.get().expect("blob").len(), BLOB_SIZE as usize);
             }
             p.join();
         });
-    let (here, there) = pipe::<u64>(&ctx).expect("create");
-    let partner = Process::builder(&ctx, &doubler, there)?.start()?;
+    Ok(Messaging { queue_small, queue_blobs, pipe_rtt: pipe_rtt(b)?, pipe_blobs: pipe_blobs(b)? })
+}
+
+fn pipe_rtt(b: &Bench) -> wasmproc::Result<f64> {
+    let doubler = b.module.task::<Connection<u64>, u64>("doubler")?;
+    let (here, there) = pipe::<u64>(&b.ctx)?;
+    let partner = Process::builder(&b.ctx, &doubler, there)?.start()?;
     here.send(1).expect("send");
     here.recv().expect("recv");
-    let pipe_rtt = median_secs(|| {
+    let rtt = median_secs(|| {
         for i in 0..PINGPONGS {
             here.send(i).expect("send");
             here.recv().expect("recv");
@@ -313,10 +364,15 @@ fn main() -> wasmproc::Result<()> {
     }) / PINGPONGS as f64;
     here.close();
     partner.join();
-    let pipe_blobs = blob_mb
+    Ok(rtt)
+}
+
+fn pipe_blobs(b: &Bench) -> wasmproc::Result<f64> {
+    let send_blobs = b.module.task::<(Connection<ByteBuf>, u32, u32), u32>("send_blobs")?;
+    Ok(blob_mb()
         / median_secs(|| {
-            let (r, w) = pipe_simplex::<ByteBuf>(&ctx).expect("create");
-            let p = Process::builder(&ctx, &send_blobs, (w, BLOB_COUNT, BLOB_SIZE))
+            let (r, w) = pipe_simplex::<ByteBuf>(&b.ctx).expect("create");
+            let p = Process::builder(&b.ctx, &send_blobs, (w, BLOB_COUNT, BLOB_SIZE))
                 .expect("process")
                 .start()
                 .expect("start");
@@ -324,17 +380,25 @@ fn main() -> wasmproc::Result<()> {
                 r.recv().expect("blob");
             }
             p.join();
-        });
+        }))
+}
 
-    // Shared state: a counter under its lock from 2 processes, a 256 MiB region, manager dict sets.
-    let add = module.task::<(Value<i64>, u32), ()>("add_under_value_lock")?;
+/// Shared state: a counter under its lock from 2 processes, a 256 MiB region, manager dict sets.
+struct Shared {
+    value_adds: f64,
+    shm_fresh: f64,
+    shm_rewrite: f64,
+    dict_sets: f64,
+}
+
+fn shared(b: &Bench) -> wasmproc::Result<Shared> {
+    let ctx = &b.ctx;
+    let add = b.module.task::<(Value<i64>, u32), ()>("add_under_value_lock")?;
     let value_adds = f64::from(2 * VALUE_ADDS)
         / median_secs(|| {
-            let v = Value::new(&ctx, 0_i64).expect("value");
+            let v = Value::new(ctx, 0_i64).expect("value");
             let procs: Vec<Process> = (0..2)
-                .map(|_| {
-                    Process::builder(&ctx, &add, (v.clone(), VALUE_ADDS)).expect("process").start().expect("start")
-                })
+                .map(|_| Process::builder(ctx, &add, (v.clone(), VALUE_ADDS)).expect("process").start().expect("start"))
                 .collect();
             procs.iter().for_each(Process::join);
             assert_eq!(v.get(), 2 * i64::from(VALUE_ADDS));
@@ -342,7 +406,7 @@ fn main() -> wasmproc::Result<()> {
     let data = vec![7u8; SHM_BYTES];
     let (mut fresh, mut rewrite) = (Vec::new(), Vec::new());
     for _ in 0..REPS {
-        let shm = SharedMemory::new(&ctx, SHM_BYTES).expect("region");
+        let shm = SharedMemory::new(ctx, SHM_BYTES).expect("region");
         let t = Instant::now();
         shm.write(0, &data).expect("write");
         fresh.push(t.elapsed());
@@ -352,22 +416,30 @@ fn main() -> wasmproc::Result<()> {
     }
     let shm_fresh = SHM_BYTES as f64 / 1e9 / median(fresh).as_secs_f64();
     let shm_rewrite = SHM_BYTES as f64 / 1e9 / median(rewrite).as_secs_f64();
-    let fill = module.task::<(Dict<u64, u64>, u64, u64), (Option<u64>, usize)>("manager_fill")?;
-    let manager = Manager::new(&ctx).expect("create");
+    let fill = b.module.task::<(Dict<u64, u64>, u64, u64), (Option<u64>, usize)>("manager_fill")?;
+    let manager = Manager::new(ctx)?;
     let dict_sets = DICT_SETS as f64
         / median_secs(|| {
             let d = manager.dict::<u64, u64>().expect("create");
-            let p = Process::builder(&ctx, &fill, (d.clone(), 0, DICT_SETS)).expect("process").start().expect("start");
+            let p = Process::builder(ctx, &fill, (d.clone(), 0, DICT_SETS)).expect("process").start().expect("start");
             p.join();
             assert_eq!(d.len() as u64, DICT_SETS);
         });
+    Ok(Shared { value_adds, shm_fresh, shm_rewrite, dict_sets })
+}
 
-    // A plugin call (issue 6): one `apply` at a time, with process and thread workers, and the
-    // same call through wasmtime directly (the floor).
+/// A plugin call: one `apply` at a time, with process and thread workers, and the same call
+/// through wasmtime directly (the floor).
+struct Calls {
+    process: f64,
+    thread: f64,
+    direct: f64,
+}
+
+fn calls(b: &Bench) -> wasmproc::Result<Calls> {
     let thread_ctx = Context::builder().start_method(wasmproc::StartMethod::Thread).build()?;
-    let thread_module = thread_ctx.load(wasmproc_tests::FIXTURES_WASM)?;
-    let thread_square = thread_module.task::<u64, u64>("square")?;
-    let call_rtt = |pool: &Pool, task: &wasmproc::Task<u64, u64>| {
+    let thread_square = thread_ctx.load(wasmproc_tests::FIXTURES_WASM)?.task::<u64, u64>("square")?;
+    let call_rtt = |pool: &Pool, task: &Task<u64, u64>| {
         for _ in 0..200 {
             pool.apply(task, 7).expect("warm up");
         }
@@ -377,183 +449,271 @@ fn main() -> wasmproc::Result<()> {
             }
         }) / APPLY_REPS as f64
     };
-    let process_pool = Pool::with_processes(&ctx, 1)?;
-    let process_call = call_rtt(&process_pool, &square);
-    let thread_pool = Pool::with_processes(&thread_ctx, 1)?;
-    let thread_call = call_rtt(&thread_pool, &thread_square);
-    let direct_call = direct_wasmtime_call(20_000);
-    drop((process_pool, thread_pool));
+    let process = call_rtt(&Pool::with_processes(&b.ctx, 1)?, &b.square);
+    let thread = call_rtt(&Pool::with_processes(&thread_ctx, 1)?, &thread_square);
+    Ok(Calls { process, thread, direct: direct_wasmtime_call(20_000) })
+}
+
+/// Everything wasmproc measured.
+struct Figures {
+    pool: PoolFigures,
+    compute: Compute,
+    process_start: f64,
+    messaging: Messaging,
+    shared: Shared,
+    calls: Calls,
+}
+
+fn main() -> wasmproc::Result<()> {
+    // `cargo bench` passes `--bench`; nothing to filter here.
+    let cache = std::env::temp_dir().join(format!("wasmproc-bench-cache-{}", std::process::id()));
+    let ctx = Context::builder().processes(2).cache_dir(&cache).build()?;
+    let module = ctx.load(wasmproc_tests::FIXTURES_WASM)?;
+    let square = module.task::<u64, u64>("square")?;
+    let heavy = module.task::<u64, u64>("compute_heavy")?;
+    let b = Bench { ctx, module, square, heavy };
+
+    eprintln!("measuring wasmproc…");
+    let pool = Pool::with_processes(&b.ctx, 2)?;
+    let figures = Figures {
+        pool: pool_figures(&b, &pool),
+        compute: compute(&b, &pool)?,
+        process_start: process_start(&b)?,
+        messaging: messaging(&b)?,
+        shared: shared(&b)?,
+        calls: calls(&b)?,
+    };
+    drop(pool);
 
     eprintln!("measuring CPython…");
     let py = run_python();
     if let Some(py) = &py {
-        assert_eq!(py.heavy_result, serial[0], "CPython and wasm computed the same sum");
+        assert_eq!(py.heavy_result, figures.compute.sums[0], "CPython and wasm computed the same sum");
     }
+    print_vs_cpython(&figures, py.as_ref());
+    print_calls(&figures.calls);
+    print_vs_native(&figures.compute);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}
 
-    let ms = |s: f64| format!("{:.2} ms", s * 1e3);
-    let us = |s: f64| format!("{:.1} µs", s * 1e6);
-    let per_s = |r: f64| format!("{:.0}/s", r);
-    let secs = |s: f64| format!("{:.3} s", s);
-    let pyv = |f: &dyn Fn(&Python) -> String| py.as_ref().map(f).unwrap_or_else(|| "–".into());
-    let ratio = |f: &dyn Fn(&Python) -> f64| py.as_ref().map(|p| format!("{:.2}×", f(p))).unwrap_or_else(|| "–".into());
+fn ms(s: f64) -> String {
+    format!("{:.2} ms", s * 1e3)
+}
 
+fn us(s: f64) -> String {
+    format!("{:.1} µs", s * 1e6)
+}
+
+fn per_s(r: f64) -> String {
+    format!("{r:.0}/s")
+}
+
+fn secs(s: f64) -> String {
+    format!("{s:.3} s")
+}
+
+/// A row comparing a figure with CPython's: a throughput ("throughput", higher is better) or a
+/// time ("time", lower is better).
+fn compare(
+    workload: impl Into<String>,
+    ours: f64,
+    theirs: Option<f64>,
+    show: fn(f64) -> String,
+    kind: &str,
+    target: &str,
+) -> [String; 5] {
+    let ratio = theirs.map_or("–".into(), |t| format!("{:.2}× {kind}", ours / t));
+    [workload.into(), show(ours), theirs.map_or("–".into(), show), ratio, target.into()]
+}
+
+/// A start-up row: wasmproc against CPython's fork and spawn.
+fn start_row(workload: &str, ours: f64, fork: Option<f64>, spawn: Option<f64>, target: &str) -> [String; 5] {
+    let theirs = match (fork, spawn) {
+        (Some(f), Some(s)) => format!("{} (fork), {} (spawn)", ms(f), ms(s)),
+        _ => "–".into(),
+    };
+    let ratio = match (fork, spawn) {
+        (Some(f), Some(s)) => format!("{:.2}× of fork, {:.2}× of spawn", ours / f, ours / s),
+        _ => "–".into(),
+    };
+    [workload.into(), ms(ours), theirs, ratio, target.into()]
+}
+
+fn mb_s(r: f64) -> String {
+    format!("{r:.0} MB/s")
+}
+
+fn gb_s(r: f64) -> String {
+    format!("{r:.2} GB/s")
+}
+
+fn times(r: f64) -> String {
+    format!("{r:.2}×")
+}
+
+/// The rows of starting, calling and computing.
+fn scheduling_rows(w: &Figures, py: Option<&Python>) -> Vec<[String; 5]> {
+    let q = |f: fn(&Python) -> f64| py.map(f);
+    let (p, c) = (&w.pool, &w.compute);
+    vec![
+        start_row(
+            "pool startup → first result",
+            p.startup,
+            q(|q| q.startup_fork_s),
+            q(|q| q.startup_spawn_s),
+            "≤ 0.5×",
+        ),
+        start_row(
+            "Process start → join, empty task",
+            w.process_start,
+            q(|q| q.process_fork_s),
+            q(|q| q.process_spawn_s),
+            "≤ 1.0× of fork",
+        ),
+        compare(
+            format!("map square, default chunksize ({MAP_ITEMS} items)"),
+            p.map_default,
+            q(|q| q.map_default_items_per_s),
+            per_s,
+            "throughput",
+            "≥ 2×",
+        ),
+        compare(
+            format!("map square, chunksize 1 ({MAP1_ITEMS} items)"),
+            p.map_chunk1,
+            q(|q| q.map_chunk1_items_per_s),
+            per_s,
+            "throughput",
+            "≥ 5×",
+        ),
+        compare("apply_async round trip", p.apply_rtt, q(|q| q.apply_async_rtt_s), us, "time", "≤ 0.3×"),
+        compare("compute_heavy 8 × 10⁶, serial", c.heavy_serial, q(|q| q.heavy_serial_s), secs, "time", "–"),
+        compare("compute_heavy 8 × 10⁶, 2 processes", c.heavy_parallel, q(|q| q.heavy_parallel_s), secs, "time", "–"),
+        [
+            "compute_heavy speedup, 2 processes".into(),
+            times(c.heavy_serial / c.heavy_parallel),
+            py.map_or("–".into(), |q| times(q.heavy_serial_s / q.heavy_parallel_s)),
+            "–".into(),
+            "≥ 1.9×".into(),
+        ],
+    ]
+}
+
+/// The rows of queues, pipes and shared state.
+fn sharing_rows(w: &Figures, py: Option<&Python>) -> Vec<[String; 5]> {
+    let q = |f: fn(&Python) -> f64| py.map(f);
+    let (m, s) = (&w.messaging, &w.shared);
+    vec![
+        compare(
+            format!("Queue: {Q_ITEMS} small messages, process → host"),
+            m.queue_small,
+            q(|q| q.queue_small_msgs_per_s),
+            per_s,
+            "throughput",
+            "≥ 5×",
+        ),
+        compare(
+            format!("Queue: {BLOB_COUNT} × 1 MiB, process → host"),
+            m.queue_blobs,
+            q(|q| q.queue_blob_mb_per_s),
+            mb_s,
+            "throughput",
+            "≥ 4×",
+        ),
+        compare("Pipe: ping-pong round trip", m.pipe_rtt, q(|q| q.pipe_rtt_s), us, "time", "≤ 0.3×"),
+        compare(
+            format!("Pipe: {BLOB_COUNT} × 1 MiB, process → host"),
+            m.pipe_blobs,
+            q(|q| q.pipe_blob_mb_per_s),
+            mb_s,
+            "throughput",
+            "≥ 1.5×",
+        ),
+        compare(
+            format!("Value += 1 under its lock, 2 processes × {VALUE_ADDS}"),
+            s.value_adds,
+            q(|q| q.value_adds_per_s),
+            per_s,
+            "throughput",
+            "≥ 3×",
+        ),
+        compare(
+            "SharedMemory: write 256 MiB, fresh region",
+            s.shm_fresh,
+            q(|q| q.shm_fresh_gb_per_s),
+            gb_s,
+            "throughput",
+            "≥ 1×",
+        ),
+        compare(
+            "SharedMemory: rewrite 256 MiB",
+            s.shm_rewrite,
+            q(|q| q.shm_rewrite_gb_per_s),
+            gb_s,
+            "throughput",
+            "≥ 0.5×",
+        ),
+        compare(
+            format!("Manager dict: {DICT_SETS} sets from a process"),
+            s.dict_sets,
+            q(|q| q.dict_sets_per_s),
+            per_s,
+            "throughput",
+            "≥ 10×",
+        ),
+    ]
+}
+
+fn print_vs_cpython(w: &Figures, py: Option<&Python>) {
     println!();
     println!(
         "wasmproc {} vs CPython {} multiprocessing (2 worker processes, {} CPUs; medians of {REPS} runs, startup of {STARTUP_REPS})",
         env!("CARGO_PKG_VERSION"),
-        py.as_ref().map(|p| p.python.as_str()).unwrap_or("?"),
+        py.map(|p| p.python.as_str()).unwrap_or("?"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     println!();
     println!("| workload | wasmproc | CPython | ratio | target |");
     println!("|---|---|---|---|---|");
-    println!(
-        "| pool startup → first result | {} | {} (fork), {} (spawn) | {} of fork, {} of spawn | ≤ 0.5× |",
-        ms(startup.as_secs_f64()),
-        pyv(&|p| ms(p.startup_fork_s)),
-        pyv(&|p| ms(p.startup_spawn_s)),
-        ratio(&|p| startup.as_secs_f64() / p.startup_fork_s),
-        ratio(&|p| startup.as_secs_f64() / p.startup_spawn_s),
-    );
-    println!(
-        "| Process start → join, empty task | {} | {} (fork), {} (spawn) | {} of fork, {} of spawn | ≤ 1.0× of fork |",
-        ms(process_roundtrip.as_secs_f64()),
-        pyv(&|p| ms(p.process_fork_s)),
-        pyv(&|p| ms(p.process_spawn_s)),
-        ratio(&|p| process_roundtrip.as_secs_f64() / p.process_fork_s),
-        ratio(&|p| process_roundtrip.as_secs_f64() / p.process_spawn_s),
-    );
-    println!(
-        "| map square, default chunksize ({MAP_ITEMS} items) | {} | {} | {} throughput | ≥ 2× |",
-        per_s(map_default),
-        pyv(&|p| per_s(p.map_default_items_per_s)),
-        ratio(&|p| map_default / p.map_default_items_per_s)
-    );
-    println!(
-        "| map square, chunksize 1 ({MAP1_ITEMS} items) | {} | {} | {} throughput | ≥ 5× |",
-        per_s(map_chunk1),
-        pyv(&|p| per_s(p.map_chunk1_items_per_s)),
-        ratio(&|p| map_chunk1 / p.map_chunk1_items_per_s)
-    );
-    println!(
-        "| apply_async round trip | {} | {} | {} time | ≤ 0.3× |",
-        us(apply_rtt),
-        pyv(&|p| us(p.apply_async_rtt_s)),
-        ratio(&|p| apply_rtt / p.apply_async_rtt_s)
-    );
-    println!(
-        "| compute_heavy 8 × 10⁶, serial | {} | {} | {} time | – |",
-        secs(heavy_serial),
-        pyv(&|p| secs(p.heavy_serial_s)),
-        ratio(&|p| heavy_serial / p.heavy_serial_s)
-    );
-    println!(
-        "| compute_heavy 8 × 10⁶, 2 processes | {} | {} | {} time | – |",
-        secs(heavy_parallel),
-        pyv(&|p| secs(p.heavy_parallel_s)),
-        ratio(&|p| heavy_parallel / p.heavy_parallel_s)
-    );
-    println!(
-        "| compute_heavy speedup, 2 processes | {:.2}× | {} | – | ≥ 1.9× |",
-        heavy_serial / heavy_parallel,
-        pyv(&|p| format!("{:.2}×", p.heavy_serial_s / p.heavy_parallel_s))
-    );
-    println!(
-        "| Queue: {Q_ITEMS} small messages, process → host | {} | {} | {} throughput | ≥ 5× |",
-        per_s(queue_small),
-        pyv(&|p| per_s(p.queue_small_msgs_per_s)),
-        ratio(&|p| queue_small / p.queue_small_msgs_per_s)
-    );
-    println!(
-        "| Queue: {BLOB_COUNT} × 1 MiB, process → host | {:.0} MB/s | {} | {} throughput | ≥ 4× |",
-        queue_blobs,
-        pyv(&|p| format!("{:.0} MB/s", p.queue_blob_mb_per_s)),
-        ratio(&|p| queue_blobs / p.queue_blob_mb_per_s)
-    );
-    println!(
-        "| Pipe: ping-pong round trip | {} | {} | {} time | ≤ 0.3× |",
-        us(pipe_rtt),
-        pyv(&|p| us(p.pipe_rtt_s)),
-        ratio(&|p| pipe_rtt / p.pipe_rtt_s)
-    );
-    println!(
-        "| Pipe: {BLOB_COUNT} × 1 MiB, process → host | {:.0} MB/s | {} | {} throughput | ≥ 1.5× |",
-        pipe_blobs,
-        pyv(&|p| format!("{:.0} MB/s", p.pipe_blob_mb_per_s)),
-        ratio(&|p| pipe_blobs / p.pipe_blob_mb_per_s)
-    );
-    println!(
-        "| Value += 1 under its lock, 2 processes × {VALUE_ADDS} | {} | {} | {} throughput | ≥ 3× |",
-        per_s(value_adds),
-        pyv(&|p| per_s(p.value_adds_per_s)),
-        ratio(&|p| value_adds / p.value_adds_per_s)
-    );
-    println!(
-        "| SharedMemory: write 256 MiB, fresh region | {shm_fresh:.2} GB/s | {} | {} throughput | ≥ 1× |",
-        pyv(&|p| format!("{:.2} GB/s", p.shm_fresh_gb_per_s)),
-        ratio(&|p| shm_fresh / p.shm_fresh_gb_per_s)
-    );
-    println!(
-        "| SharedMemory: rewrite 256 MiB | {shm_rewrite:.2} GB/s | {} | {} throughput | ≥ 0.5× |",
-        pyv(&|p| format!("{:.2} GB/s", p.shm_rewrite_gb_per_s)),
-        ratio(&|p| shm_rewrite / p.shm_rewrite_gb_per_s)
-    );
-    println!(
-        "| Manager dict: {DICT_SETS} sets from a process | {} | {} | {} throughput | ≥ 10× |",
-        per_s(dict_sets),
-        pyv(&|p| per_s(p.dict_sets_per_s)),
-        ratio(&|p| dict_sets / p.dict_sets_per_s)
-    );
+    for [workload, ours, theirs, ratio, target] in scheduling_rows(w, py).into_iter().chain(sharing_rows(w, py)) {
+        println!("| {workload} | {ours} | {theirs} | {ratio} | {target} |");
+    }
+}
+
+fn print_calls(calls: &Calls) {
     println!();
     println!("| plugin call `square(7)`, one at a time | time per call | vs wasmtime direct |");
     println!("|---|---|---|");
-    println!("| wasmtime, called directly in process (floor) | {} | 1× |", us(direct_call));
-    println!("| `Pool::apply`, thread start method | {} | {:.0}× |", us(thread_call), thread_call / direct_call);
-    println!("| `Pool::apply`, process start method | {} | {:.0}× |", us(process_call), process_call / direct_call);
+    println!("| wasmtime, called directly in process (floor) | {} | 1× |", us(calls.direct));
+    println!("| `Pool::apply`, thread start method | {} | {:.0}× |", us(calls.thread), calls.thread / calls.direct);
+    println!("| `Pool::apply`, process start method | {} | {:.0}× |", us(calls.process), calls.process / calls.direct);
+}
+
+fn print_vs_native(c: &Compute) {
     println!();
     println!("| compute_heavy 8 × 10⁶ | wasmproc | native Rust | wasmproc / native | target |");
     println!("|---|---|---|---|---|");
-    println!(
-        "| serial | {} | {} | {:.2}× | – |",
-        secs(heavy_serial),
-        secs(native_serial),
-        heavy_serial / native_serial
-    );
-    println!(
-        "| 2 processes / 2 threads | {} | {} | {:.2}× | ≤ 1.3× |",
-        secs(heavy_parallel),
-        secs(native_parallel),
-        heavy_parallel / native_parallel
-    );
-    println!(
-        "| 8 × 10⁸: serial | {} | {} | {:.2}× | – |",
-        secs(big_serial),
-        secs(big_native_serial),
-        big_serial / big_native_serial
-    );
-    println!(
-        "| 8 × 10⁸: 2 processes / 2 threads | {} | {} | {:.2}× | ≤ 1.3× |",
-        secs(big_parallel),
-        secs(big_native_parallel),
-        big_parallel / big_native_parallel
-    );
+    let line = |what: &str, ours: f64, native: f64, target: &str| {
+        println!("| {what} | {} | {} | {:.2}× | {target} |", secs(ours), secs(native), ours / native);
+    };
+    line("serial", c.heavy_serial, c.native_serial, "–");
+    line("2 processes / 2 threads", c.heavy_parallel, c.native_parallel, "≤ 1.3×");
+    line("8 × 10⁸: serial", c.big_serial, c.big_native_serial, "–");
+    line("8 × 10⁸: 2 processes / 2 threads", c.big_parallel, c.big_native_parallel, "≤ 1.3×");
     println!(
         "| 8 × 10⁸: speedup on 2 | {:.2}× | {:.2}× | – | ≥ 1.9× |",
-        big_serial / big_parallel,
-        big_native_serial / big_native_parallel
+        c.big_serial / c.big_parallel,
+        c.big_native_serial / c.big_native_parallel
     );
     println!();
     println!("| compute_heavy 8 × 10⁸, serial | without timeout | with timeout (epochs) | ratio | target |");
     println!("|---|---|---|---|---|");
     println!(
         "| 1 worker | {} | {} | {:.2}× | ≤ 1.3× |",
-        secs(big_serial),
-        secs(big_serial_timeout),
-        big_serial_timeout / big_serial
+        secs(c.big_serial),
+        secs(c.big_serial_timeout),
+        c.big_serial_timeout / c.big_serial
     );
-    drop(pool);
-    drop(serial_pool);
-    drop(timed_pool);
-    let _ = std::fs::remove_dir_all(&cache);
-    Ok(())
 }

@@ -37,46 +37,8 @@ pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
     let sig = &func.sig;
-    if let Some(a) = &sig.asyncness {
-        return Err(syn::Error::new(a.span(), "a task cannot be `async`: tasks run to completion on their worker"));
-    }
-    if !sig.generics.params.is_empty() {
-        return Err(syn::Error::new(
-            sig.generics.span(),
-            "a task cannot be generic: the host needs one concrete signature; write a task per type",
-        ));
-    }
-    if let Some(abi) = &sig.abi {
-        return Err(syn::Error::new(abi.span(), "a task is a plain Rust function; remove the `extern` ABI"));
-    }
-    if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new(v.span(), "a task cannot be variadic"));
-    }
-
-    let mut names = Vec::new();
-    let mut types = Vec::new();
-    for input in &sig.inputs {
-        match input {
-            FnArg::Receiver(r) => {
-                return Err(syn::Error::new(r.span(), "a task cannot take `self`: make it a free function"));
-            }
-            FnArg::Typed(pt) => {
-                let name = match &*pt.pat {
-                    Pat::Ident(id) if id.by_ref.is_none() && id.subpat.is_none() => id.ident.clone(),
-                    other => {
-                        return Err(syn::Error::new(
-                            other.span(),
-                            "task parameters must be plain names (`x: T`); destructure inside the function",
-                        ));
-                    }
-                };
-                check_owned(&pt.ty)?;
-                names.push(name);
-                types.push((*pt.ty).clone());
-            }
-        }
-    }
-
+    check_signature(sig)?;
+    let (names, types) = params(sig)?;
     let fn_name = &sig.ident;
     let task_name = fn_name.to_string().trim_start_matches("r#").to_string();
     let wrapper = format_ident!("__wasmproc_task_{}", task_name);
@@ -135,6 +97,54 @@ fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
             }
         }
     })
+}
+
+/// A task is a plain, synchronous, non-generic free function.
+fn check_signature(sig: &syn::Signature) -> syn::Result<()> {
+    if let Some(a) = &sig.asyncness {
+        return Err(syn::Error::new(a.span(), "a task cannot be `async`: tasks run to completion on their worker"));
+    }
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "a task cannot be generic: the host needs one concrete signature; write a task per type",
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        return Err(syn::Error::new(abi.span(), "a task is a plain Rust function; remove the `extern` ABI"));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(syn::Error::new(v.span(), "a task cannot be variadic"));
+    }
+    Ok(())
+}
+
+/// The parameters' names and types: plain names of owned types, no `self`.
+fn params(sig: &syn::Signature) -> syn::Result<(Vec<syn::Ident>, Vec<Type>)> {
+    let mut names = Vec::new();
+    let mut types = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(r) => {
+                return Err(syn::Error::new(r.span(), "a task cannot take `self`: make it a free function"));
+            }
+            FnArg::Typed(pt) => {
+                let name = match &*pt.pat {
+                    Pat::Ident(id) if id.by_ref.is_none() && id.subpat.is_none() => id.ident.clone(),
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            "task parameters must be plain names (`x: T`); destructure inside the function",
+                        ));
+                    }
+                };
+                check_owned(&pt.ty)?;
+                names.push(name);
+                types.push((*pt.ty).clone());
+            }
+        }
+    }
+    Ok((names, types))
 }
 
 /// Tasks receive freshly decoded values, so every parameter must own its data.
