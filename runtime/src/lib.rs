@@ -24,13 +24,21 @@
 //!
 //! Beyond the pool, the rest of `multiprocessing` and `concurrent.futures`, shared by the host and
 //! any task it is passed to:
-//! - [`Process`] (start, join, terminate, kill, exit codes);
+//! - [`Process`] (start, join, terminate, kill, exit codes, and its task's [`result`](Process::result));
 //! - [`Queue`], [`JoinableQueue`], [`pipe`] / [`Connection`];
 //! - shared state: [`SharedMemory`], [`Value`], [`Array`], and [`Lock`], [`RLock`],
 //!   [`Semaphore`], [`Event`], [`Condition`], [`Barrier`] working across processes;
 //! - [`Manager`] dicts, lists and namespaces held by the host;
 //! - [`Executor`] with [`Future`]s, [`as_completed`] and [`wait`];
 //! - workers that are processes or threads ([`StartMethod`]).
+//!
+//! Every shared object is made the same way, with the context its tasks run in, as Python's
+//! `ctx.Queue()` or `ctx.Lock()` are: `Queue::new(&ctx)?`, `Value::new(&ctx, 0)?`,
+//! `Lock::new(&ctx)?`, `Manager::new(&ctx)?`, `pipe(&ctx)?`. Their errors ([`GetError`],
+//! [`ShmError`], …) are the guest SDK's own types too: both come from [`wire`].
+//!
+//! The guide, with every example run by the test suite, is in the repository's `docs/`; the map of
+//! the code is `ARCHITECTURE.md`.
 //!
 //! ## How it works
 //! - [`Context::load`] checks the file is a component implementing the `wasmproc:task` world,
