@@ -89,13 +89,14 @@ fn start(
             parent_pid: rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32),
         },
     };
-    let frames = reader::start(input, inbox, stop)?;
     {
         let mut w = lock(&writer);
         frame::write_frame(&mut *w, &FromWorker::Ready { pid: std::process::id() }, &[])
             .and_then(|()| w.flush())
             .map_err(|e| format!("writing Ready: {e}"))?;
     }
+    // After `Ready`: the host waits for it, not for the reader thread to start.
+    let frames = reader::start(input, inbox, stop)?;
     Ok(Worker { engine, linker, settings, writer, frames, modules: HashMap::new() })
 }
 
