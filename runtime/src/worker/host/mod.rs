@@ -36,8 +36,8 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub(crate) use wasmproc::task::types::TaskInfo;
-pub(super) use wasmproc::task::types::{Codec as WitCodec, TaskError};
+pub(crate) use self::wasmproc::task::types::TaskInfo;
+pub(super) use self::wasmproc::task::types::{Codec as WitCodec, TaskError};
 
 /// A linker with WASI (p2, sync) and every interface of the task world.
 pub(crate) fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
