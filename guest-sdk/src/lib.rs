@@ -5,7 +5,7 @@
 //! sandboxed worker processes — the `multiprocessing.Pool` workflow, with a `.wasm` file in place of
 //! a pickled Python function.
 //!
-//! ```ignore
+//! ```no_run
 //! use wasmproc_guest::task;
 //!
 //! /// Squares a number.

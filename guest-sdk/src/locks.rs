@@ -82,7 +82,7 @@ macro_rules! lock_type {
 lock_type!(
     /// The host's `wasmproc::Lock`, passed as an argument — `multiprocessing.Lock` in a worker.
     ///
-    /// ```ignore
+    /// ```no_run
     /// #[wasmproc_guest::task]
     /// fn deposit(balance: wasmproc_guest::Value<i64>, lock: wasmproc_guest::Lock) {
     ///     let _held = lock.acquire().unwrap();

@@ -33,7 +33,7 @@ fn gone(_: wit::ManagerError) -> ManagerError {
 
 /// The host's `manager.dict()`, passed as an argument.
 ///
-/// ```ignore
+/// ```no_run
 /// #[wasmproc_guest::task]
 /// fn record(d: wasmproc_guest::Dict<u32, u32>, l: wasmproc_guest::List<u32>, id: u32) {
 ///     d.insert(id, id * 10).unwrap();

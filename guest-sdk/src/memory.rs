@@ -10,7 +10,7 @@ use wasmproc_wire::ShmError;
 /// A block of memory shared with the host and other tasks — the host's
 /// `wasmproc::SharedMemory`, passed as an argument. Same methods; accesses are bounds checked.
 ///
-/// ```ignore
+/// ```no_run
 /// #[wasmproc_guest::task]
 /// fn fill(shm: wasmproc_guest::SharedMemory, byte: u8) {
 ///     shm.write(0, &vec![byte; shm.len()]).unwrap();

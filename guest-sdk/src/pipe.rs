@@ -8,7 +8,7 @@ wasmproc_wire::define_connection!(
     /// One end of a pipe passed to this task — Python's `Connection`, with the host's method names
     /// and the same behaviour (both are `wasmproc_wire::pipe::Ends` over their own queues).
     ///
-    /// ```ignore
+    /// ```no_run
     /// #[wasmproc_guest::task]
     /// fn sender(conn: wasmproc_guest::Connection<String>) {
     ///     for msg in ["Hello", "World", "Done"] {

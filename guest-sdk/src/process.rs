@@ -15,7 +15,7 @@ pub struct ProcessInfo {
 
 /// Information about the current process, as `multiprocessing.current_process()` gives it.
 ///
-/// ```ignore
+/// ```no_run
 /// #[wasmproc_guest::task]
 /// fn whoami() -> String {
 ///     let me = wasmproc_guest::current_process();

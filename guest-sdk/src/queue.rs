@@ -14,7 +14,7 @@ use wasmproc_wire::{Channel, GetError, PutError, QueueFault, TooManyTaskDone, Wa
 /// Python's `multiprocessing.Queue` inside a worker. Items are postcard-encoded, so `T` must match
 /// the host's `T`.
 ///
-/// ```ignore
+/// ```no_run
 /// #[wasmproc_guest::task]
 /// fn square(numbers: Vec<u64>, q: wasmproc_guest::Queue<u64>) {
 ///     for n in numbers {

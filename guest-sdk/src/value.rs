@@ -13,7 +13,7 @@ use wasmproc_wire::{Scalar, ShmError};
 
 /// A shared number with its lock — the host's `wasmproc::Value<T>`, passed as an argument.
 ///
-/// ```ignore
+/// ```no_run
 /// #[wasmproc_guest::task]
 /// fn add_100(counter: wasmproc_guest::Value<i32>) {
 ///     for _ in 0..100 {

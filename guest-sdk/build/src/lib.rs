@@ -9,8 +9,8 @@
 //! println!("cargo:rustc-env=TASKS_WASM={}", wasm.display());
 //! ```
 //!
-//! ```ignore
-//! // src/main.rs
+//! ```text
+//! // src/main.rs: the component's path is compiled into the host
 //! let module = ctx.load(env!("TASKS_WASM"))?;
 //! ```
 //!
