@@ -140,7 +140,7 @@ macro_rules! define_connection {
 
         impl<T> Connection<T> {
             /// An end over its queues (`pipe()` makes them).
-            #[allow(dead_code)]
+            #[allow(dead_code, reason = "a guest receives its ends from the host and never makes one")]
             pub(crate) fn from_ends(ends: $crate::pipe::Ends<$queue<T>>) -> Connection<T> {
                 Connection(ends)
             }
