@@ -4,6 +4,7 @@ use super::{Link, LinkReader, Sink, Source};
 use crate::broker::Broker;
 use crate::ipc::frame;
 use crate::ipc::protocol::FromWorker;
+use crate::spin::SpinReader;
 use std::io::{self, BufReader, IoSlice, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
@@ -27,8 +28,8 @@ impl Sink for StreamSink {
     }
 }
 
-/// The read half, buffered.
-struct StreamSource(BufReader<UnixStream>);
+/// The read half, buffered; its reads spin before they block (see `crate::spin`).
+struct StreamSource(BufReader<SpinReader>);
 
 impl Source for StreamSource {
     fn next(&mut self) -> io::Result<Option<(FromWorker, Vec<u8>)>> {
@@ -38,6 +39,6 @@ impl Source for StreamSource {
 
 /// A link over `stream` (the host's end of a worker's socketpair).
 pub(crate) fn link(stream: UnixStream, broker: Arc<Broker>) -> io::Result<(Arc<Link>, LinkReader)> {
-    let reader = BufReader::with_capacity(64 << 10, stream.try_clone()?);
+    let reader = BufReader::with_capacity(64 << 10, SpinReader(stream.try_clone()?));
     Ok(Link::new(Box::new(StreamSink(stream)), Box::new(StreamSource(reader)), broker))
 }

@@ -132,9 +132,15 @@ impl<T: Send + 'static> AsyncResult<T> {
                     return true;
                 }
             }
-            let chunk = match deadline {
-                None => self.rx.recv().ok(),
-                Some(d) => match self.rx.recv_deadline(d) {
+            // A wait that may block spins first: the answer to a short call comes within µs.
+            let spun = match deadline {
+                Some(d) if d.saturating_duration_since(Instant::now()) < crate::spin::SPIN => None,
+                _ => crate::spin::spin(|| self.rx.try_recv().ok()),
+            };
+            let chunk = match (spun, deadline) {
+                (Some(chunk), _) => Some(chunk),
+                (None, None) => self.rx.recv().ok(),
+                (None, Some(d)) => match self.rx.recv_deadline(d) {
                     Ok(c) => Some(c),
                     Err(flume::RecvTimeoutError::Timeout) => return false,
                     Err(flume::RecvTimeoutError::Disconnected) => None,

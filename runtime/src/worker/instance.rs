@@ -8,8 +8,8 @@
 
 use super::Stop;
 use super::attachments::Attachments;
-use super::broker_client::BrokerClient;
 use super::host::{Task, TaskError, TaskPre, wit_codec};
+use super::line::Line;
 use super::listing::describe_link_error;
 use super::state::{GuestState, ProcessIdentity};
 use crate::config::Sandbox;
@@ -36,7 +36,7 @@ pub(super) struct RunSettings {
     /// The per-input timeout, as a duration (blocking host calls give up at it).
     pub(super) timeout: Option<Duration>,
     /// The worker's line to the host's broker.
-    pub(super) broker: Option<Arc<BrokerClient>>,
+    pub(super) line: Option<Arc<Line>>,
     /// The shared regions the worker has mapped (kept across instances).
     pub(super) attachments: Attachments,
     /// What the guest may touch.
@@ -232,7 +232,7 @@ impl Loaded {
     fn instantiate(&self) -> Result<(Store<GuestState>, Task), String> {
         let s = &self.settings;
         let mut state = GuestState::new(&s.sandbox, &s.process, s.max_memory, s.stdout_fd)?;
-        state.broker = s.broker.clone();
+        state.line = s.line.clone();
         state.attachments = s.attachments.clone();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

@@ -10,8 +10,9 @@
 //!
 //! Pieces:
 //! - [`serve`]: the main loop (load modules, run chunks, answer in order);
-//! - [`reader`]: the thread that reads the stream, hands broker answers to the waiting guest and
-//!   everything else to the main loop, and ends the worker when the host goes away;
+//! - [`line`]: the socket, read by the executing thread itself (work for the main loop, answers
+//!   for a guest in a broker call), buffered writes and their flusher, and the watcher that ends
+//!   the worker when the host goes away;
 //! - [`instance`]: a loaded module and its warm instance; running one chunk;
 //! - [`listing`]: reading a module's task listing (the host uses it when it loads a module);
 //! - [`broker_client`]: the guest's line to the host's broker (round trips, and sends batched by a
@@ -21,12 +22,11 @@
 //!   output, the shared regions its worker has mapped.
 
 mod attachments;
-mod broker_client;
 mod host;
 mod instance;
+mod line;
 mod listing;
 mod output;
-mod reader;
 mod serve;
 mod state;
 mod wasi;
@@ -106,9 +106,9 @@ pub(crate) fn serve_stream(stream: UnixStream, stop: Option<Arc<Stop>>, stdout_f
     let end = stream.try_clone().map_err(|e| e.to_string())?;
     let thread = stop.is_some();
     let result = serve::serve(stream, stop, stdout_fd);
-    // A thread worker is done: close the socket for both sides (its reader thread is still
-    // blocked on it, and the host waits for end of file). A process is about to exit with its
-    // code (and its reader thread would exit it with 0 if it saw the socket close first).
+    // A thread worker is done: close the socket for both sides (its watcher thread is still
+    // waiting on it, and the host waits for end of file). A process is about to exit with its
+    // code (and its watcher would exit it with 0 if it saw the socket close first).
     if thread {
         let _ = end.shutdown(std::net::Shutdown::Both);
     }

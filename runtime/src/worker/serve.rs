@@ -1,69 +1,55 @@
 //! The worker's main loop: handshake, then load modules and run chunks until told to exit.
 //!
-//! One thread runs guests and writes replies; it answers `Run`s in the order they came (the host
-//! matches answers to chunks by that order). Replies are buffered while more work is already
-//! waiting and flushed before waiting, so under load several results share one write.
+//! One thread runs guests, reads the host's frames and writes replies (see `line`); it answers
+//! `Run`s in the order they came (the host matches answers to chunks by that order). Replies are
+//! buffered while more work is already waiting and written before waiting, so under load several
+//! results share one write.
 
-use super::broker_client::BrokerClient;
 use super::instance::{Loaded, RunSettings};
-use super::reader::{self, Frame};
+use super::line::Line;
 use super::state::ProcessIdentity;
 use super::{Stop, host};
 use crate::engine;
 use crate::ipc::frame;
 use crate::ipc::protocol::{FromWorker, InitCall, ToWorker, WorkerInit};
+use crate::spin::SpinReader;
 use std::collections::HashMap;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 use wasmproc_wire::FailureKind;
 use wasmproc_wire::outcome;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-/// The stream's write half, shared by the main loop and the guest's broker calls.
-pub(super) type Writer = Arc<Mutex<BufWriter<UnixStream>>>;
-
-pub(super) fn lock(w: &Mutex<BufWriter<UnixStream>>) -> MutexGuard<'_, BufWriter<UnixStream>> {
-    w.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// What a started worker runs with.
 struct Worker {
     engine: Arc<Engine>,
     linker: Linker<super::GuestState>,
     settings: RunSettings,
-    writer: Writer,
-    frames: Receiver<Frame>,
+    line: Arc<Line>,
     modules: HashMap<u64, Result<Loaded, String>>,
 }
 
 /// Serves the host on `stream` until it says `Exit` (its code is returned) or goes away (0).
 pub(super) fn serve(stream: UnixStream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
-    let mut input = BufReader::with_capacity(64 << 10, stream.try_clone().map_err(|e| e.to_string())?);
-    let writer: Writer = Arc::new(Mutex::new(BufWriter::with_capacity(64 << 10, stream)));
+    let read_end = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut input = BufReader::with_capacity(64 << 10, SpinReader(read_end));
     let init = match frame::read_frame::<ToWorker>(&mut input) {
         Ok(Some((ToWorker::Init(init), _))) => init,
         Ok(Some((other, _))) => return Err(format!("expected Init, got {other:?}")),
         Ok(None) => return Ok(0),
         Err(e) => return Err(format!("reading Init: {e}")),
     };
-    let mut worker = start(init, input, writer, stop, stdout_fd)?;
+    let line = Line::start(stream, input, stop.clone()).map_err(|e| format!("starting the worker's threads: {e}"))?;
+    let mut worker = start(init, line, stop, stdout_fd)?;
     worker.run()
 }
 
-/// Builds the engine and everything a guest needs, starts the reader, and reports ready.
-fn start(
-    init: WorkerInit,
-    input: BufReader<UnixStream>,
-    writer: Writer,
-    stop: Option<Arc<Stop>>,
-    stdout_fd: i32,
-) -> Result<Worker, String> {
-    let (broker, inbox) = BrokerClient::start(writer.clone()).map_err(|e| format!("starting the flusher: {e}"))?;
+/// Builds the engine and everything a guest needs, and reports ready.
+fn start(init: WorkerInit, line: Arc<Line>, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<Worker, String> {
     let flavor = init.flavor;
     let engine = Arc::new(engine::new_engine(flavor).map_err(|e| format!("engine: {e:#}"))?);
     if flavor.has_epochs() {
@@ -77,9 +63,9 @@ fn start(
         epochs: flavor.has_epochs(),
         fuel: init.fuel,
         timeout: init.timeout,
-        broker: Some(broker),
+        line: Some(line.clone()),
         attachments: Default::default(),
-        stop: stop.clone(),
+        stop,
         stdout_fd,
         sandbox: Arc::new(init.sandbox),
         process: ProcessIdentity {
@@ -89,15 +75,10 @@ fn start(
             parent_pid: rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32),
         },
     };
-    {
-        let mut w = lock(&writer);
-        frame::write_frame(&mut *w, &FromWorker::Ready { pid: std::process::id() }, &[])
-            .and_then(|()| w.flush())
-            .map_err(|e| format!("writing Ready: {e}"))?;
-    }
-    // After `Ready`: the host waits for it, not for the reader thread to start.
-    let frames = reader::start(input, inbox, stop)?;
-    Ok(Worker { engine, linker, settings, writer, frames, modules: HashMap::new() })
+    line.write(&FromWorker::Ready { pid: std::process::id() }, &[])
+        .and_then(|()| line.flush())
+        .map_err(|e| format!("writing Ready: {e}"))?;
+    Ok(Worker { engine, linker, settings, line, modules: HashMap::new() })
 }
 
 impl Worker {
@@ -107,9 +88,8 @@ impl Worker {
             let Some((msg, payload)) = self.next_frame()? else { return Ok(0) };
             match msg {
                 ToWorker::Init(_) => return Err("Init sent twice".into()),
-                ToWorker::BrokerReply(_) | ToWorker::Refused { .. } => {
-                    return Err("a broker answer nobody asked for".into());
-                }
+                // The line answers these itself; neither reaches the main loop.
+                ToWorker::BrokerReply(_) | ToWorker::Refused { .. } => return Err("a stray broker answer".into()),
                 ToWorker::Exit { code } => {
                     self.flush()?;
                     return Ok(code);
@@ -120,20 +100,12 @@ impl Worker {
         }
     }
 
-    /// The next frame; flushes buffered replies before waiting for one. `None`: the host is gone.
-    fn next_frame(&mut self) -> Result<Option<Frame>, String> {
-        match self.frames.try_recv() {
-            Ok(frame) => Ok(Some(frame)),
-            Err(TryRecvError::Empty) => {
-                self.flush()?;
-                Ok(self.frames.recv().ok())
-            }
-            Err(TryRecvError::Disconnected) => Ok(None),
-        }
+    fn next_frame(&mut self) -> Result<Option<(ToWorker, Vec<u8>)>, String> {
+        self.line.next_frame()
     }
 
     fn flush(&self) -> Result<(), String> {
-        lock(&self.writer).flush().map_err(|e| format!("writing results: {e}"))
+        self.line.flush().map_err(|e| format!("writing results: {e}"))
     }
 
     /// Loads module `id` from its artifact; a failure is remembered and reported by its chunks.
@@ -173,6 +145,6 @@ impl Worker {
         };
         debug_assert_eq!(outcome::count(&framed), Ok(lens.len()), "one outcome per input");
         let done = FromWorker::Done { count: lens.len() as u32, busy_ns: start.elapsed().as_nanos() as u64 };
-        frame::write_frame(&mut *lock(&self.writer), &done, &[&framed]).map_err(|e| format!("writing results: {e}"))
+        self.line.write(&done, &[&framed]).map_err(|e| format!("writing results: {e}"))
     }
 }

@@ -2,7 +2,7 @@
 //! emits during a call.
 
 use super::attachments::Attachments;
-use super::broker_client::BrokerClient;
+use super::line::Line;
 use super::output::PrefixedOutput;
 use crate::config::Sandbox;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ pub(crate) struct GuestState {
     /// What `process.current` reports.
     pub(super) process: ProcessIdentity,
     /// The worker's line to the host's queues (`None` where there is no host, e.g. inspection).
-    pub(super) broker: Option<Arc<BrokerClient>>,
+    pub(super) line: Option<Arc<Line>>,
     /// The shared regions this worker has mapped.
     pub(super) attachments: Attachments,
     /// When the current input must be done (its timeout), for blocking queue calls.
@@ -53,7 +53,7 @@ impl GuestState {
             emit_error: None,
             panic: None,
             process: process.clone(),
-            broker: None,
+            line: None,
             attachments: Default::default(),
             deadline: None,
         })

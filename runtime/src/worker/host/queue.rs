@@ -5,7 +5,7 @@
 //! out with its task.
 
 use super::super::GuestState;
-use super::super::broker_client::BrokerClient;
+use super::super::line::Line;
 use super::wasmproc::task::queue::{self, QueueError};
 use crate::ipc::protocol::{BrokerOp, BrokerReply, QueueOp};
 use std::sync::Arc;
@@ -28,8 +28,8 @@ fn millis_until(t: Instant, now: Instant) -> u64 {
 }
 
 impl GuestState {
-    pub(super) fn client(&self) -> Result<Arc<BrokerClient>, QueueError> {
-        self.broker.clone().ok_or(QueueError::Unknown)
+    pub(super) fn client(&self) -> Result<Arc<Line>, QueueError> {
+        self.line.clone().ok_or(QueueError::Unknown)
     }
 
     /// The timeout to send for a blocking call: the earlier of its own and the input's deadline.

@@ -1,0 +1,86 @@
+//! Waiting without paying for a wakeup: spin briefly, yielding the CPU, then block.
+//!
+//! On the small VMs this runs on, waking a blocked thread costs 30–45 µs (the idle CPU has to be
+//! woken), while the answer to a request usually arrives within a few µs. So every thread on the
+//! call path — the caller, the host's reader of a worker's socket, and the worker's main thread —
+//! first polls for [`SPIN`] and only then blocks. The polls yield between tries: with more spinning
+//! threads than CPUs, a spinner that did not yield would keep the thread it waits for off the CPU.
+//! (Measured with two threads ping-ponging over a socketpair: blocking 63–92 µs per round trip,
+//! spinning 5–6 µs; three yielding spinners on two CPUs 9–10 µs, three that do not yield 117 µs.)
+
+use std::io::{self, Read};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// How long a waiter polls before it blocks.
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
+
+/// Polls `ready` until it returns `Some` or [`SPIN`] has passed (yielding between polls).
+pub(crate) fn spin<T>(mut ready: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = ready() {
+            return Some(v);
+        }
+        if start.elapsed() >= SPIN {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// A socket whose reads spin before they block.
+#[derive(Debug)]
+pub(crate) struct SpinReader(pub(crate) UnixStream);
+
+impl Read for SpinReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::io::Errno;
+        use rustix::net::{RecvFlags, recv};
+        let mut failed = None;
+        let polled = spin(|| match recv(&self.0, &mut *buf, RecvFlags::DONTWAIT) {
+            Ok((n, _)) => Some(n),
+            Err(Errno::AGAIN | Errno::INTR) => None,
+            Err(e) => {
+                failed = Some(e);
+                Some(0)
+            }
+        });
+        match (failed, polled) {
+            (Some(e), _) => Err(e.into()),
+            (None, Some(n)) => Ok(n),
+            (None, None) => (&self.0).read(buf),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reads_what_is_there_at_once_and_blocks_for_what_is_not() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut r = SpinReader(a);
+        b.write_all(b"now").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(r.read(&mut buf).unwrap(), 3);
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(SPIN * 4);
+            b.write_all(b"later").unwrap();
+            b
+        });
+        assert_eq!(r.read(&mut buf).unwrap(), 5, "past the spin, the read blocks until data comes");
+        drop(writer.join().unwrap());
+        assert_eq!(r.read(&mut buf).unwrap(), 0, "end of file");
+    }
+
+    #[test]
+    fn spin_gives_up_after_its_budget() {
+        let start = Instant::now();
+        assert_eq!(spin(|| None::<()>), None);
+        assert!(start.elapsed() >= SPIN);
+        assert_eq!(spin(|| Some(7)), Some(7));
+    }
+}
