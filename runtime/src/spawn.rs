@@ -82,15 +82,30 @@ impl WorkerChild {
                 if let Some(s) = status {
                     return Ok(*s);
                 }
-                let code = join.take().map_or(0, |j| j.join().unwrap_or(70));
                 let signal = match killer {
                     Killer::Thread { stop, .. } => stop.signal(),
                     Killer::Pid(_) => 0,
+                };
+                let code = match join.take() {
+                    None => 0,
+                    Some(j) if signal != 0 => finish_or_abandon(j),
+                    Some(j) => j.join().unwrap_or(70),
                 };
                 let s =
                     if signal != 0 { ExitStatus::from_raw(signal) } else { ExitStatus::from_raw((code & 0xff) << 8) };
                 *status = Some(s);
                 Ok(s)
+            }
+        }
+    }
+
+    /// Who it is, for messages: `worker process 1234` or `worker thread wasmproc-pool-0`.
+    pub(crate) fn describe(&self, pid: u32) -> String {
+        match self {
+            WorkerChild::Process(_) => format!("worker process {pid}"),
+            WorkerChild::Thread { join, .. } => {
+                let name = join.as_ref().and_then(|j| j.thread().name().map(str::to_owned));
+                format!("worker thread {}", name.as_deref().unwrap_or("(unnamed)"))
             }
         }
     }
@@ -108,6 +123,24 @@ impl WorkerChild {
             }
         }
     }
+}
+
+/// How long a stopped thread worker gets to notice before it is abandoned.
+const ABANDON_AFTER: Duration = Duration::from_secs(2);
+
+/// Joins a stopped thread worker, or leaves it behind if it has not ended within
+/// [`ABANDON_AFTER`]: a thread blocked in a system call that nothing interrupts (opening a FIFO
+/// in a granted directory) cannot be stopped from outside, and must not hang the pool. It ends
+/// by itself when the call returns (its guest then traps at the next epoch tick).
+fn finish_or_abandon(join: JoinHandle<i32>) -> i32 {
+    let start = std::time::Instant::now();
+    while !join.is_finished() {
+        if start.elapsed() >= ABANDON_AFTER {
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    join.join().unwrap_or(70)
 }
 
 /// A started, handshaken worker.

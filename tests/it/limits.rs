@@ -33,22 +33,71 @@ fn a_timeout_interrupts_an_infinite_loop_and_the_worker_goes_on() {
     assert_eq!(results, vec![1, 4, 9]);
 }
 
+/// A sleep is a WASI wait, which ends at the input's deadline as a timeout; the worker is neither
+/// killed nor replaced. Both start methods.
 #[test]
-fn a_task_blocked_in_a_host_call_is_stopped_by_replacing_its_worker() {
-    let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
-    let pool = Pool::builder(ctx()).processes(1).timeout(Duration::from_millis(200)).build().unwrap();
-    let pid = pool.pids()[0];
-    let start = Instant::now();
-    match pool.apply(&sleep, 30_000) {
-        Err(Error::Task(f)) => {
-            assert_eq!(f.kind, FailureKind::Timeout);
-            assert!(f.message.contains("killed and replaced"), "{}", f.message);
+fn a_task_sleeping_past_its_timeout_is_interrupted_and_the_worker_goes_on() {
+    let (thread_ctx, thread_fixtures) = crate::common::thread_ctx();
+    for (ctx, fixtures) in [(ctx(), fixtures()), (thread_ctx, thread_fixtures)] {
+        let sleep = fixtures.task::<u64, u64>("sleep_ms").unwrap();
+        let pool = Pool::builder(ctx).processes(1).timeout(Duration::from_millis(500)).build().unwrap();
+        let pids = pool.pids();
+        let start = Instant::now();
+        match pool.apply(&sleep, 30_000) {
+            Err(Error::Task(f)) => {
+                assert_eq!(f.kind, FailureKind::Timeout);
+                assert_eq!(f.message, "interrupted after the per-task timeout of 500ms");
+            }
+            other => panic!("unexpected {other:?}"),
         }
-        other => panic!("unexpected {other:?}"),
+        assert!(start.elapsed() < Duration::from_secs(5), "answered at the deadline: {:?}", start.elapsed());
+        assert_eq!(pool.pids(), pids, "the worker was not replaced");
+        assert_eq!(pool.apply(&sleep, 10).unwrap(), 10, "the pool goes on");
     }
-    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
-    assert!(process_gone(pid));
-    assert_eq!(pool.apply(&sleep, 10).unwrap(), 10);
+}
+
+/// Opening a FIFO that nobody writes blocks in a system call nothing interrupts: the watchdog
+/// replaces the worker (kills a process; stops and, if it must, abandons a thread) and says which.
+#[test]
+fn a_task_blocked_where_nothing_interrupts_it_is_stopped_by_replacing_its_worker() {
+    let (thread_ctx, thread_fixtures) = crate::common::thread_ctx();
+    for (ctx, fixtures, mode) in [(ctx(), fixtures(), "process"), (thread_ctx, thread_fixtures, "thread")] {
+        let dir = crate::common::scratch(&format!("fifo-{mode}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("never-written");
+        let path = std::ffi::CString::new(fifo.display().to_string()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+        let read = fixtures.task::<String, usize>("read_file").unwrap();
+        let square = fixtures.task::<u64, u64>("square").unwrap();
+        let sandbox = wasmproc::Sandbox::default().dir(&dir, "/in", wasmproc::DirAccess::ReadOnly);
+        let pool =
+            Pool::builder(ctx).processes(1).timeout(Duration::from_millis(200)).sandbox(sandbox).build().unwrap();
+        let pid = pool.pids()[0];
+        let start = Instant::now();
+        match pool.apply(&read, "/in/never-written".to_string()) {
+            Err(Error::Task(f)) => {
+                assert_eq!(f.kind, FailureKind::Timeout, "{mode}");
+                let who = match mode {
+                    "process" => format!("; worker process {pid} was killed and replaced"),
+                    _ => "-0 was stopped and replaced".to_string(),
+                };
+                assert!(f.message.ends_with(&who), "{mode}: {}", f.message);
+                assert_eq!(f.message.contains("; worker thread wasmproc-"), mode == "thread", "{}", f.message);
+            }
+            other => panic!("{mode}: unexpected {other:?}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "{mode}: {:?}", start.elapsed());
+        if mode == "process" {
+            assert!(process_gone(pid));
+        }
+        assert_eq!(pool.apply(&square, 12).unwrap(), 144, "{mode}: the pool goes on");
+        // Release an abandoned thread's open; with no reader left (a killed process), this fails
+        // at once instead of blocking.
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
+    }
 }
 
 #[test]

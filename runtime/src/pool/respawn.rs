@@ -33,9 +33,11 @@ impl Dispatcher {
         if !expected {
             let _ = conn.child.kill();
         }
+        let (who, thread) = (conn.child.describe(conn.pid), matches!(conn.child, WorkerChild::Thread { .. }));
         let status = reap(&mut conn.child);
         if let Some(job) = running {
-            self.settle_running(job, matches!(phase, Phase::Overran { .. }), conn.pid, status, what);
+            let died = Died { pid: conn.pid, who, thread, status, what };
+            self.settle_running(job, matches!(phase, Phase::Overran { .. }), died);
         }
         drop(conn);
         if expected && after != After::Recycle {
@@ -46,19 +48,14 @@ impl Dispatcher {
 
     /// The chunk a dead worker was running: a timeout if the watchdog killed it, resent if it has
     /// retries left, failed with `WorkerDied` otherwise.
-    fn settle_running(
-        &self,
-        mut job: Job,
-        overran: bool,
-        pid: u32,
-        status: Option<std::process::ExitStatus>,
-        what: &str,
-    ) {
+    fn settle_running(&self, mut job: Job, overran: bool, died: Died<'_>) {
+        let Died { pid, who, thread, status, what } = died;
         if overran {
             let limit = self.options.timeout.unwrap_or_default();
+            let ended = if thread { "stopped" } else { "killed" };
             let message = format!(
                 "did not finish within the per-task timeout of {limit:?} plus 1 s of grace (it was blocked \
-                 where it could not be interrupted); worker process {pid} was killed and replaced"
+                 where it could not be interrupted); {who} was {ended} and replaced"
             );
             job.fail(FailureKind::Timeout, message);
             return;
@@ -70,9 +67,10 @@ impl Dispatcher {
         }
         let signal = status.and_then(|s| s.signal());
         let message = match (signal, status) {
-            (Some(sig), _) => format!("worker process {pid} was killed by signal {sig} ({what})"),
-            (None, Some(s)) => format!("worker process {pid} exited with {s} ({what})"),
-            (None, None) => format!("worker process {pid} {what}"),
+            (Some(_), _) if thread => format!("{who} was stopped ({what})"),
+            (Some(sig), _) => format!("{who} was killed by signal {sig} ({what})"),
+            (None, Some(s)) => format!("{who} exited with {s} ({what})"),
+            (None, None) => format!("{who} {what}"),
         };
         job.fail(FailureKind::WorkerDied { pid, signal }, message);
     }
@@ -115,6 +113,18 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// A worker that ended while it held a chunk.
+struct Died<'a> {
+    pid: u32,
+    /// `worker process 1234` or `worker thread …`.
+    who: String,
+    /// A thread worker (stopped by its switch, not killed by a signal).
+    thread: bool,
+    status: Option<std::process::ExitStatus>,
+    /// What its reader saw.
+    what: &'a str,
 }
 
 /// Waits for a child to exit, killing it if it has not within 5 s.

@@ -13,7 +13,6 @@ use super::line::Line;
 use super::listing::describe_link_error;
 use super::state::{GuestState, ProcessIdentity};
 use crate::config::Sandbox;
-use crate::engine::TICK;
 use crate::ipc::protocol::InitCall;
 use std::sync::Arc;
 use std::time::Duration;
@@ -213,13 +212,14 @@ impl Loaded {
                 ),
             ),
             (Some(message), None) => (FailureKind::Panicked, message),
-            (None, None) if trap_kind == Some(wasmtime::Trap::Interrupt) => (
-                FailureKind::Timeout,
-                format!(
-                    "interrupted after the per-task timeout of {:?}",
-                    TICK * self.settings.timeout_ticks.unwrap_or(1).saturating_sub(1) as u32
-                ),
-            ),
+            (None, None) if trap_kind == Some(wasmtime::Trap::Interrupt) => {
+                let stopped = self.settings.stop.as_ref().is_some_and(|s| s.stopped());
+                let message = match self.settings.timeout {
+                    Some(limit) if !stopped => format!("interrupted after the per-task timeout of {limit:?}"),
+                    _ => "interrupted: its worker was stopped".to_string(),
+                };
+                (FailureKind::Timeout, message)
+            }
             (None, None) if trap_kind == Some(wasmtime::Trap::OutOfFuel) => (
                 FailureKind::FuelExhausted,
                 format!("used up its fuel budget of {}", self.settings.fuel.unwrap_or_default()),
@@ -234,6 +234,7 @@ impl Loaded {
         let mut state = GuestState::new(&s.sandbox, &s.process, s.max_memory, s.stdout_fd)?;
         state.line = s.line.clone();
         state.attachments = s.attachments.clone();
+        state.stop = s.stop.clone();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         // What a guest hands the host in one call (a queue item, its outcomes) is already in its

@@ -1,6 +1,7 @@
 //! What a task's `Store` holds: WASI state (granting nothing by default) and the outcomes the guest
 //! emits during a call.
 
+use super::Stop;
 use super::attachments::Attachments;
 use super::line::Line;
 use super::output::PrefixedOutput;
@@ -30,6 +31,8 @@ pub(crate) struct GuestState {
     pub(super) deadline: Option<std::time::Instant>,
     /// The message passed to `host.panicked`, if the guest is panicking.
     pub(super) panic: Option<String>,
+    /// A thread worker's stop switch, which ends blocking host calls too.
+    pub(super) stop: Option<Arc<Stop>>,
 }
 
 impl GuestState {
@@ -56,6 +59,7 @@ impl GuestState {
             line: None,
             attachments: Default::default(),
             deadline: None,
+            stop: None,
         })
     }
 }

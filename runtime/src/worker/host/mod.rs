@@ -1,8 +1,9 @@
 //! The host side of the `wasmproc:task` world: the single `bindgen!` call, the linker, and one
 //! file per WIT interface (`task`: `types` and `host`; `process`; `queue`; `manager`; `shm`;
-//! `sync`).
+//! `sync`), and `poll`, which bounds WASI's own waits by the task's deadline.
 
 mod manager;
+mod poll;
 mod process;
 mod queue;
 mod shm;
@@ -43,6 +44,7 @@ pub(super) use self::wasmproc::task::types::{Codec as WitCodec, TaskError};
 pub(crate) fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    poll::add_to_linker(&mut linker)?;
     Task::add_to_linker::<GuestState, HasSelf<GuestState>>(&mut linker, |s| s)?;
     Ok(linker)
 }
