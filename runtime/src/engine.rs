@@ -1,10 +1,12 @@
 //! The wasmtime configurations shared by the host (which compiles) and the workers (which load what
 //! the host compiled): both sides must agree, or `deserialize_file` refuses the artifact.
 //!
-//! Two flavours. [`Flavor::Fast`] runs tasks: no epoch checks in loops (they cost ~50% on a tight
-//! loop, measured with the benchmark's `compute_heavy`). [`Flavor::Interruptible`] adds epoch
-//! interruption, for guest code that must not be able to hang its caller (the host reading a
-//! module's task listing). Artifacts of the two differ and are cached under different keys.
+//! Three flavours. [`Flavor::Fast`] runs tasks in worker processes, timed or not: no epoch checks
+//! in loops (they cost 1.2–1.5× on a tight loop, measured with the benchmark's `compute_heavy`); a
+//! pool stops an overrunning worker process by killing it. [`Flavor::Interruptible`] adds epoch
+//! interruption, for guest code that nothing else can stop: thread workers, a timed `Process`, the
+//! host reading a module's task listing. [`Flavor::Metered`] adds fuel. Artifacts of each differ
+//! and are cached under different keys.
 
 use std::sync::Weak;
 use std::time::Duration;

@@ -2,7 +2,9 @@
 //!
 //! Invariant: every `Job` answers exactly once on its reply channel — with its outcomes through
 //! [`Job::complete`] or [`Job::fail`], or with [`ChunkOutcome::Terminated`] from `Drop` if it is
-//! dropped unanswered (a terminated pool). Waiters therefore never hang on a lost job.
+//! dropped unanswered (a terminated pool). Waiters therefore never hang on a lost job. A job split
+//! in two ([`Job::split_off`]) is two jobs, each answering for its own inputs: waiters count
+//! inputs, not chunks.
 
 use crate::error::{Error, FailureKind, TaskFailure};
 use crate::keep::KeepAlive;
@@ -86,6 +88,30 @@ impl Job {
             // The caller may have stopped listening (a dropped AsyncResult): nothing to do then.
             let _ = reply.send(ChunkDone { task: self.task.clone(), base: self.base, len: self.len(), outcome });
         }
+    }
+
+    /// Splits off the inputs from `at` on as a job of their own (to be sent again); `None` if
+    /// there are none.
+    pub(crate) fn split_off(&mut self, at: usize) -> Option<Job> {
+        if at >= self.len() {
+            return None;
+        }
+        let bytes: usize = self.lens[..at].iter().map(|l| *l as usize).sum();
+        let rest = Job {
+            module: self.module.clone(),
+            task: self.task.clone(),
+            codec: self.codec,
+            base: self.base + at,
+            args: Arc::new(self.args[bytes..].to_vec()),
+            lens: self.lens.split_off(at),
+            attempts: self.attempts,
+            cancel: self.cancel.clone(),
+            _keep: self._keep.clone(),
+            reply: self.reply.clone(),
+        };
+        self.args = Arc::new(self.args[..bytes].to_vec());
+        debug_assert_eq!(self.args.len(), self.lens.iter().map(|l| *l as usize).sum::<usize>());
+        Some(rest)
     }
 
     /// Answers with the worker's outcome buffer, checked to hold one outcome per input.

@@ -187,6 +187,22 @@ def startup(method, reps):
     return statistics.median(times)
 
 
+def pss_kib(pid):
+    """A process's proportional set size (its share of every page it maps), in KiB."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no Pss line for {pid}")
+
+
+def worker_pss(method):
+    """PSS of a 1-process pool's worker after it ran `square`."""
+    with mp.get_context(method).Pool(1) as pool:
+        pool.apply(square, (3,))
+        return pss_kib(pool._pool[0].pid)
+
+
 def median_time(reps, fn):
     times = []
     for _ in range(reps):
@@ -204,6 +220,8 @@ def main():
     out["startup_spawn_s"] = startup("spawn", cfg["startup_reps"])
     out["process_fork_s"] = process_roundtrip("fork", cfg["startup_reps"])
     out["process_spawn_s"] = process_roundtrip("spawn", cfg["startup_reps"])
+    out["worker_pss_fork_kib"] = worker_pss("fork")
+    out["worker_pss_spawn_kib"] = worker_pss("spawn")
     with mp.get_context("fork").Pool(2) as pool:
         pool.map(square, range(1000))  # warm
         n = cfg["map_items"]

@@ -9,7 +9,9 @@
 //! - `compute_heavy` (sum of i² for i < 10⁶, 8 items): serial vs 2 processes, with native Rust
 //!   (serial, and 2 threads) as the third column;
 //! - `Process` start → join of an empty task, vs CPython's `Process` with fork and spawn;
-//! - the cost of per-task timeouts (epoch interruption) on the large `compute_heavy`, serial.
+//! - the cost of per-task timeouts (epoch interruption) on the large `compute_heavy`, serial;
+//! - per-worker memory (PSS): an idle worker, and one that has loaded the module and run a task,
+//!   vs a CPython pool worker that ran the same function.
 //!
 //! Prints a table of medians/throughputs and the ratios the issues set targets for. Each group of
 //! workloads is measured by its own function; `main` runs them in order, then CPython, then
@@ -62,6 +64,8 @@ struct Python {
     shm_fresh_gb_per_s: f64,
     shm_rewrite_gb_per_s: f64,
     dict_sets_per_s: f64,
+    worker_pss_fork_kib: f64,
+    worker_pss_spawn_kib: f64,
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -454,6 +458,29 @@ fn calls(b: &Bench) -> wasmproc::Result<Calls> {
     Ok(Calls { process, thread, direct: direct_wasmtime_call(20_000) })
 }
 
+/// A process's proportional set size (its share of every page it maps), in KiB.
+fn pss_kib(pid: u32) -> f64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+    let line = rollup.lines().find(|l| l.starts_with("Pss:")).expect("a Pss line");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse().ok()).expect("Pss in kB")
+}
+
+/// Per-worker memory (PSS, KiB) of a 1-process pool's worker.
+struct Memory {
+    /// Started, nothing loaded.
+    idle: f64,
+    /// After loading the fixtures module and running `square` (one warm instance).
+    loaded: f64,
+}
+
+fn memory(b: &Bench) -> wasmproc::Result<Memory> {
+    let pool = Pool::with_processes(&b.ctx, 1)?;
+    let pid = pool.pids()[0];
+    let idle = pss_kib(pid);
+    pool.apply(&b.square, 3)?;
+    Ok(Memory { idle, loaded: pss_kib(pid) })
+}
+
 /// Everything wasmproc measured.
 struct Figures {
     pool: PoolFigures,
@@ -462,6 +489,7 @@ struct Figures {
     messaging: Messaging,
     shared: Shared,
     calls: Calls,
+    memory: Memory,
 }
 
 fn main() -> wasmproc::Result<()> {
@@ -482,6 +510,7 @@ fn main() -> wasmproc::Result<()> {
         messaging: messaging(&b)?,
         shared: shared(&b)?,
         calls: calls(&b)?,
+        memory: memory(&b)?,
     };
     drop(pool);
 
@@ -492,6 +521,7 @@ fn main() -> wasmproc::Result<()> {
     }
     print_vs_cpython(&figures, py.as_ref());
     print_calls(&figures.calls);
+    print_memory(&figures.memory, py.as_ref());
     print_vs_native(&figures.compute);
     drop(b);
     let _ = std::fs::remove_dir_all(&cache);
@@ -689,6 +719,17 @@ fn print_calls(calls: &Calls) {
     println!("| wasmtime, called directly in process (floor) | {} | 1× |", us(calls.direct));
     println!("| `Pool::apply`, thread start method | {} | {:.0}× |", us(calls.thread), calls.thread / calls.direct);
     println!("| `Pool::apply`, process start method | {} | {:.0}× |", us(calls.process), calls.process / calls.direct);
+}
+
+fn print_memory(m: &Memory, py: Option<&Python>) {
+    let mib = |kib: f64| format!("{:.1} MiB", kib / 1024.0);
+    let (fork, spawn) =
+        py.map_or(("–".into(), "–".into()), |p| (mib(p.worker_pss_fork_kib), mib(p.worker_pss_spawn_kib)));
+    println!();
+    println!("| per-worker memory (PSS) | wasmproc | CPython worker, fork | CPython worker, spawn |");
+    println!("|---|---|---|---|");
+    println!("| idle, nothing loaded | {} | – | – |", mib(m.idle));
+    println!("| after running `square` (module loaded, one warm instance) | {} | {fork} | {spawn} |", mib(m.loaded));
 }
 
 fn print_vs_native(c: &Compute) {

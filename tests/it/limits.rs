@@ -17,20 +17,62 @@ fn kind_of<T: std::fmt::Debug>(r: Result<T, Error>) -> FailureKind {
     }
 }
 
+/// Worker processes run without epoch checks: an input past its timeout is stopped by killing its
+/// worker, which is replaced; the pool goes on.
 #[test]
-fn a_timeout_interrupts_an_infinite_loop_and_the_worker_goes_on() {
+fn a_timeout_stops_an_infinite_loop_by_replacing_the_worker_and_the_pool_goes_on() {
     let spin = fixtures().task::<(), u64>("spin").unwrap();
     let square = fixtures().task::<u64, u64>("square").unwrap();
     let pool = Pool::builder(ctx()).processes(1).timeout(Duration::from_millis(200)).build().unwrap();
-    let pid = pool.pids();
+    let pid = pool.pids()[0];
     let start = Instant::now();
-    assert_eq!(kind_of(pool.apply(&spin, ())), FailureKind::Timeout);
+    match pool.apply(&spin, ()) {
+        Err(Error::Task(f)) => {
+            assert_eq!(f.kind, FailureKind::Timeout);
+            let expected = format!(
+                "interrupted after the per-task timeout of 200ms: worker process {pid} was killed and replaced"
+            );
+            assert_eq!(f.message, expected);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
     assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
-    assert_eq!(pool.pids(), pid, "interrupted by epoch, not by killing the worker");
+    assert!(process_gone(pid));
+    assert_ne!(pool.pids(), vec![pid], "replaced");
     assert_eq!(pool.apply(&square, 12).unwrap(), 144);
     // Inputs of one chunk each get their own deadline.
     let results: Vec<_> = pool.chunksize(3).imap(&square, [1, 2, 3]).map(Result::unwrap).collect();
     assert_eq!(results, vec![1, 4, 9]);
+}
+
+/// One input of a chunk overruns: the inputs before it are answered (reported as progress), it
+/// fails with `Timeout`, the ones after it run on the replacement worker, each exactly once.
+#[test]
+fn a_chunk_with_one_endless_input_loses_only_that_input() {
+    let spin_on = fixtures().task::<(Value<i64>, u64, u64), u64>("spin_on").unwrap();
+    let pool = Pool::builder(ctx()).processes(1).timeout(Duration::from_millis(300)).build().unwrap();
+    let first = pool.pids()[0];
+    let ran = Value::new(ctx(), 0_i64).unwrap();
+    let results: Vec<_> = pool.chunksize(8).imap(&spin_on, (0..8).map(|x| (ran.clone(), x, 5))).collect();
+    for (x, r) in results.iter().enumerate() {
+        match (x, r) {
+            (5, Err(Error::Task(f))) => assert_eq!((f.index, f.kind.clone()), (5, FailureKind::Timeout), "{f}"),
+            (_, Ok(v)) => assert_eq!(*v, (x * x) as u64),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ran.get(), 8, "every input ran exactly once");
+    assert!(process_gone(first));
+    // The same through `map`, whose chunks are answered as a whole, on two workers.
+    let pool = Pool::builder(ctx()).processes(2).timeout(Duration::from_millis(300)).build().unwrap();
+    ran.set(0);
+    match pool.chunksize(4).map(&spin_on, (0..12).map(|x| (ran.clone(), x, 6))) {
+        Err(Error::Task(f)) => assert_eq!((f.index, f.kind), (6, FailureKind::Timeout)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(ran.get(), 12, "every input ran exactly once");
+    let ok: Vec<u64> = pool.map(&spin_on, (0..12).map(|x| (ran.clone(), x, 100))).unwrap();
+    assert_eq!(ok, (0..12).map(|x| x * x).collect::<Vec<u64>>());
 }
 
 /// A sleep is a WASI wait, which ends at the input's deadline as a timeout; the worker is neither
@@ -57,7 +99,8 @@ fn a_task_sleeping_past_its_timeout_is_interrupted_and_the_worker_goes_on() {
 }
 
 /// Opening a FIFO that nobody writes blocks in a system call nothing interrupts: the watchdog
-/// replaces the worker (kills a process; stops and, if it must, abandons a thread) and says which.
+/// replaces the worker (kills a process at the timeout; stops a thread a second later and, if it
+/// must, abandons it) and says which.
 #[test]
 fn a_task_blocked_where_nothing_interrupts_it_is_stopped_by_replacing_its_worker() {
     let (thread_ctx, thread_fixtures) = crate::common::thread_ctx();
@@ -79,12 +122,13 @@ fn a_task_blocked_where_nothing_interrupts_it_is_stopped_by_replacing_its_worker
         match pool.apply(&read, "/in/never-written".to_string()) {
             Err(Error::Task(f)) => {
                 assert_eq!(f.kind, FailureKind::Timeout, "{mode}");
-                let who = match mode {
-                    "process" => format!("; worker process {pid} was killed and replaced"),
-                    _ => "-0 was stopped and replaced".to_string(),
-                };
-                assert!(f.message.ends_with(&who), "{mode}: {}", f.message);
-                assert_eq!(f.message.contains("; worker thread wasmproc-"), mode == "thread", "{}", f.message);
+                if mode == "process" {
+                    let killed = format!(": worker process {pid} was killed and replaced");
+                    assert!(f.message.ends_with(&killed), "{}", f.message);
+                } else {
+                    assert!(f.message.contains("; worker thread wasmproc-"), "{}", f.message);
+                    assert!(f.message.ends_with("-0 was stopped and replaced"), "{}", f.message);
+                }
             }
             other => panic!("{mode}: unexpected {other:?}"),
         }

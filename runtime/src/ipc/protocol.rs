@@ -2,8 +2,8 @@
 //!
 //! Host → worker ([`ToWorker`]): `Init` first, then `Load`, `Run` and `Exit`; answers to the
 //! worker's broker requests, and refusals of requests it sent without waiting.
-//! Worker → host ([`FromWorker`]): `Ready` once, `Done` per `Run` in order, and broker requests
-//! ([`BrokerOp`]) for the guest's queue and managed-object calls.
+//! Worker → host ([`FromWorker`]): `Ready` once, `Done` per `Run` in order (after any `Progress`
+//! for it), and broker requests ([`BrokerOp`]) for the guest's queue and managed-object calls.
 
 use crate::config::Sandbox;
 use crate::engine::Flavor;
@@ -76,10 +76,18 @@ pub(crate) enum FromWorker {
         pid: u32,
     },
     /// The outcomes of the oldest unanswered `Run`, framed in the payload (see
-    /// `wasmproc_wire::outcome`); `busy_ns` is how long the worker spent on it.
+    /// `wasmproc_wire::outcome`); `busy_ns` is how long the worker spent on it. `count` outcomes
+    /// ride in this frame: those not already sent as `Progress`.
     Done {
         count: u32,
         busy_ns: u64,
+    },
+    /// Outcomes of the oldest unanswered `Run` so far (the next `count` in input order), sent
+    /// while it runs by a worker its pool stops at a timeout by killing it (no epochs): the pool
+    /// learns when each input started, and which ones a kill must not lose. Each input's report
+    /// is written within the worker's flush delay (500 µs) of its end.
+    Progress {
+        count: u32,
     },
     /// A request to the host's broker: a queue or managed-object operation (the guest waits for
     /// the reply, except to the ones sent without waiting); an item rides in the payload.

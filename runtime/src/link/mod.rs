@@ -57,9 +57,12 @@ pub(crate) enum Event {
     /// The worker answered its oldest unanswered `Run`: one framed outcome per input
     /// (`wasmproc_wire::outcome`), after the refusal rule; `busy` is how long it worked on it.
     Done { outcomes: Vec<u8>, busy: Duration },
+    /// The worker reported more outcomes of its oldest unanswered `Run` (kept until the `Done`),
+    /// or finished loading a module: its next input starts now.
+    Progress,
     /// The connection ended (the worker exited, died or misbehaved); `why` says how. The link is
-    /// closed.
-    Closed { why: String },
+    /// closed. `partial` holds the outcomes reported as progress of the chunk it was running.
+    Closed { why: String, partial: Vec<u8> },
 }
 
 /// The receiving half of a worker connection, owned by one thread.
@@ -69,6 +72,8 @@ pub(crate) struct LinkReader {
     broker: Arc<Broker>,
     peer: PeerRef,
     refusals: Refusals,
+    /// Outcomes of the oldest unanswered `Run` reported as progress.
+    partial: Vec<u8>,
 }
 
 impl std::fmt::Debug for Link {
@@ -82,7 +87,8 @@ impl Link {
     pub(crate) fn new(sink: Box<dyn Sink>, source: Box<dyn Source>, broker: Arc<Broker>) -> (Arc<Link>, LinkReader) {
         let link = Arc::new(Link { out: Mutex::default(), sink });
         let peer = broker.peer(link.clone());
-        let reader = LinkReader { link: link.clone(), source, broker, peer, refusals: Refusals::default() };
+        let reader =
+            LinkReader { link: link.clone(), source, broker, peer, refusals: Refusals::default(), partial: Vec::new() };
         (link, reader)
     }
 
@@ -150,10 +156,22 @@ impl LinkReader {
         loop {
             match self.source.next() {
                 Ok(Some((FromWorker::Done { busy_ns, .. }, outcomes))) => {
+                    let outcomes = match self.partial.is_empty() {
+                        true => outcomes,
+                        false => {
+                            let mut all = std::mem::take(&mut self.partial);
+                            all.extend_from_slice(&outcomes);
+                            all
+                        }
+                    };
                     return Event::Done {
                         outcomes: self.refusals.settle(outcomes),
                         busy: Duration::from_nanos(busy_ns),
                     };
+                }
+                Ok(Some((FromWorker::Progress { .. }, outcomes))) => {
+                    self.partial.extend_from_slice(&outcomes);
+                    return Event::Progress;
                 }
                 Ok(Some((FromWorker::Broker(op), payload))) => self.serve(op, payload),
                 Ok(Some((other, _))) => return self.closed(format!("sent {other:?} unexpectedly")),
@@ -183,7 +201,7 @@ impl LinkReader {
         self.link.close();
         self.broker.forget_peer(self.peer.id);
         self.refusals.clear();
-        Event::Closed { why }
+        Event::Closed { why, partial: std::mem::take(&mut self.partial) }
     }
 }
 

@@ -46,14 +46,21 @@ impl std::fmt::Debug for PoolOptions {
 }
 
 impl PoolOptions {
-    /// Which engine this pool's workers run.
+    /// Which engine this pool's workers run. A timeout needs epochs only where nothing else can
+    /// stop a guest: in a thread worker. Worker processes run the fast engine and are killed at
+    /// the timeout (see [`PoolOptions::kills_at_timeout`]); fuel brings epochs with it anyway.
     pub(crate) fn flavor(&self) -> Flavor {
-        match (self.fuel, self.timeout) {
+        match (self.fuel, self.threads) {
             (Some(_), _) => Flavor::Metered,
-            (None, Some(_)) => Flavor::Interruptible,
-            (None, None) if self.threads => Flavor::Interruptible,
-            (None, None) => Flavor::Fast,
+            (None, true) => Flavor::Interruptible,
+            (None, false) => Flavor::Fast,
         }
+    }
+
+    /// Whether an input that overruns the timeout is stopped by killing its worker (which reports
+    /// its progress so that the pool knows when each input started) rather than by epochs.
+    pub(crate) fn kills_at_timeout(&self) -> bool {
+        self.timeout.is_some() && !self.flavor().has_epochs()
     }
 
     /// The artifact of `module` for this pool's engine. A metered one must have been compiled

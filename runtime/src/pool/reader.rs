@@ -20,11 +20,15 @@ pub(super) fn run(d: &Dispatcher, slot: usize, mut conn: Conn) {
                     }
                     None => {
                         drop(st);
-                        d.replace(slot, conn, "sent a result nobody asked for")
+                        d.replace(slot, conn, "sent a result nobody asked for", Vec::new())
                     }
                 }
             }
-            Event::Closed { why } => d.replace(slot, conn, &why),
+            Event::Progress => {
+                d.lock().slots[slot].progressed();
+                continue;
+            }
+            Event::Closed { why, partial } => d.replace(slot, conn, &why, partial),
         };
         match replaced {
             Some(next) => conn = next,

@@ -9,11 +9,13 @@ use crate::job::Job;
 use crate::spawn::{self, WorkerChild};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
+use wasmproc_wire::outcome;
 
 impl Dispatcher {
     /// The worker of `slot` is gone or unusable (`what` says how): reap it, fail or resend what it
-    /// held, and start another if the pool still needs one.
-    pub(super) fn replace(&self, slot: usize, mut conn: Conn, what: &str) -> Option<Conn> {
+    /// held, and start another if the pool still needs one. `partial` holds the outcomes it
+    /// reported as progress of the chunk it was running.
+    pub(super) fn replace(&self, slot: usize, mut conn: Conn, what: &str, partial: Vec<u8>) -> Option<Conn> {
         let mut st = self.lock();
         let terminated = st.lifecycle == Lifecycle::Terminated;
         let (phase, mut unanswered) = st.slots[slot].vacate();
@@ -26,7 +28,7 @@ impl Dispatcher {
         drop(st);
 
         let after = match phase {
-            Phase::Live { after } | Phase::Overran { after } => after,
+            Phase::Live { after } | Phase::Overran { after } | Phase::Killed { after } => after,
             Phase::Vacant | Phase::Lost => After::Continue,
         };
         let expected = after != After::Continue || terminated;
@@ -37,13 +39,32 @@ impl Dispatcher {
         let status = reap(&mut conn.child);
         if let Some(job) = running {
             let died = Died { pid: conn.pid, who, thread, status, what };
-            self.settle_running(job, matches!(phase, Phase::Overran { .. }), died);
+            match phase {
+                Phase::Overran { .. } if self.options.kills_at_timeout() => self.time_out(job, partial, &died),
+                // Killed for a chunk that was answered after all: this one goes again, as it was.
+                Phase::Killed { .. } if !self.terminated() => self.lock().queue.push_front(job),
+                _ => self.settle_running(job, matches!(phase, Phase::Overran { .. }), died),
+            }
         }
         drop(conn);
         if expected && after != After::Recycle {
             return None;
         }
         self.respawn(slot)
+    }
+
+    /// The chunk of a worker process killed at the timeout: the inputs it reported are answered,
+    /// the one it was running fails with `Timeout`, and the rest are sent again.
+    fn time_out(&self, mut job: Job, mut partial: Vec<u8>, died: &Died<'_>) {
+        let reported = outcome::count(&partial).unwrap_or(0).min(job.len() - 1);
+        if let Some(rest) = job.split_off(reported + 1) {
+            self.lock().queue.push_front(rest);
+        }
+        let limit = self.options.timeout.unwrap_or_default();
+        let message =
+            format!("interrupted after the per-task timeout of {limit:?}: {} was killed and replaced", died.who);
+        outcome::push_failure(&mut partial, &FailureKind::Timeout, &message);
+        job.complete(partial);
     }
 
     /// The chunk a dead worker was running: a timeout if the watchdog killed it, resent if it has

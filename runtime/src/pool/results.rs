@@ -219,7 +219,6 @@ pub struct IMap<I: Iterator, R> {
     /// Inputs pulled but not yet yielded.
     outstanding: usize,
     /// Chunks submitted and not yet answered.
-    in_flight: usize,
     next_index: usize,
     ordered: bool,
     /// Chunks waiting to be yielded: by first index when ordered, in arrival order otherwise.
@@ -257,7 +256,6 @@ where
             chunksize: chunksize.max(1),
             window: pool.processes() * 4 * chunksize.max(1),
             outstanding: 0,
-            in_flight: 0,
             next_index: 0,
             ordered,
             by_base: BTreeMap::new(),
@@ -308,7 +306,7 @@ where
     fn submit(&mut self, base: usize, args: Vec<u8>, lens: Vec<u32>, keep: crate::keep::KeepAlive) {
         let len = lens.len();
         match self.dispatcher.submit(Job::new(&self.task, base, args, lens, keep, self.tx.clone())) {
-            Ok(()) => self.in_flight += 1,
+            Ok(()) => {}
             Err(e) => {
                 for i in 0..len {
                     let err = match &e {
@@ -323,7 +321,6 @@ where
     }
 
     fn accept(&mut self, chunk: ChunkDone) {
-        self.in_flight -= 1;
         if self.ordered {
             self.by_base.insert(chunk.base, chunk);
         } else {

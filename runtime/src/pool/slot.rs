@@ -2,7 +2,7 @@
 //!
 //! Invariants (under the dispatcher's lock, checked with `debug_assert!`):
 //! - a slot has a link and a killer exactly while it has an unreaped worker (`Live` or
-//!   `Overran`), so `terminate` and the watchdog only ever signal unreaped workers;
+//!   `Overran`, `Killed`), so `terminate` and the watchdog only ever signal unreaped workers;
 //! - a worker answers chunks in the order it received them, so `in_flight` is a queue whose front
 //!   is the chunk running (or about to run);
 //! - a worker holds at most `assign::depth` chunks, and only a `Live { after: Continue }` worker
@@ -37,6 +37,9 @@ pub(super) enum Phase {
     /// The watchdog killed its worker for overrunning the timeout: the chunk it was running fails
     /// with `Timeout`.
     Overran { after: After },
+    /// The watchdog killed its worker, but the chunk that overran was answered before the worker
+    /// died: what it still holds did not overrun, and is sent again.
+    Killed { after: After },
     /// No worker here: being replaced, or no longer needed.
     Vacant,
     /// No worker could be started here.
@@ -92,7 +95,7 @@ impl Slot {
     }
 
     fn check(&self) {
-        let unreaped = matches!(self.phase, Phase::Live { .. } | Phase::Overran { .. });
+        let unreaped = matches!(self.phase, Phase::Live { .. } | Phase::Overran { .. } | Phase::Killed { .. });
         debug_assert_eq!(
             self.killer.is_some(),
             unreaped,
@@ -167,15 +170,27 @@ impl Slot {
     /// The worker answered its oldest chunk after `busy`; returns that chunk.
     pub(super) fn answered(&mut self, busy: Duration) -> Option<Job> {
         let job = self.in_flight.pop_front()?;
+        if let Phase::Overran { after } = self.phase {
+            // It finished as it was killed: the chunk now at the front did not overrun.
+            self.phase = Phase::Killed { after };
+        }
         self.started = (!self.in_flight.is_empty()).then(Instant::now);
         self.chunk_time = Some(assign::smooth(self.chunk_time, busy));
         Some(job)
     }
 
-    /// Whether the chunk at the front has run longer than `limit` per input.
-    pub(super) fn overran(&self, timeout: Duration, grace: Duration) -> bool {
+    /// Whether the live worker's chunk at the front has run (since it started, or since the
+    /// worker last reported progress) longer than `allowed` gives a chunk of its size.
+    pub(super) fn overran(&self, allowed: impl Fn(usize) -> Duration) -> bool {
         let (Some(started), Some(head)) = (self.started, self.in_flight.front()) else { return false };
-        matches!(self.phase, Phase::Live { .. }) && started.elapsed() > timeout * head.len() as u32 + grace
+        matches!(self.phase, Phase::Live { .. }) && started.elapsed() > allowed(head.len())
+    }
+
+    /// The worker reported progress on the chunk at the front: its next input starts now.
+    pub(super) fn progressed(&mut self) {
+        if !self.in_flight.is_empty() {
+            self.started = Some(Instant::now());
+        }
     }
 
     /// Empties the slot of its worker (about to be reaped): returns what it was, and the chunks it

@@ -66,9 +66,13 @@ fn exchange(inner: &Inner, link: &Link, reader: &mut LinkReader) -> Answer {
     };
     link.enqueue(&load, Payload::None).ok()?;
     link.send(&run, Payload::Shared(call.args.clone())).ok()?;
-    let answer = match reader.next() {
-        Event::Done { outcomes, .. } => Some(parse(inner, outcomes)),
-        Event::Closed { .. } => None,
+    let answer = loop {
+        match reader.next() {
+            Event::Done { outcomes, .. } => break Some(parse(inner, outcomes)),
+            // One input: nothing to report before it is done.
+            Event::Progress => continue,
+            Event::Closed { .. } => break None,
+        }
     };
     if let Some(result) = &answer {
         let _ = link.send(&ToWorker::Exit { code: i32::from(result.is_err()) }, Payload::None);

@@ -4,7 +4,8 @@
 //! discarded and the rest of its chunk runs on a fresh one, so a panic costs exactly one result.
 //! With a timeout or fuel, each input is its own call with its own allowance.
 //!
-//! Invariant: [`Loaded::run`] returns exactly one framed outcome per input, in input order.
+//! Invariant: [`Loaded::run`] produces exactly one framed outcome per input, in input order: those
+//! it reported as `Progress` while it ran, then those it returns.
 
 use super::Stop;
 use super::attachments::Attachments;
@@ -13,7 +14,7 @@ use super::line::Line;
 use super::listing::describe_link_error;
 use super::state::{GuestState, ProcessIdentity};
 use crate::config::Sandbox;
-use crate::ipc::protocol::InitCall;
+use crate::ipc::protocol::{FromWorker, InitCall};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmproc_wire::outcome::{self, Outcomes};
@@ -30,6 +31,8 @@ pub(super) struct RunSettings {
     pub(super) max_memory: Option<usize>,
     /// The engine checks epochs: every call needs a deadline.
     pub(super) epochs: bool,
+    /// Send `Progress` while a chunk runs (the pool stops this worker at a timeout by killing it).
+    pub(super) reports_progress: bool,
     /// Fuel each input gets (metered engines only).
     pub(super) fuel: Option<u64>,
     /// The per-input timeout, as a duration (blocking host calls give up at it).
@@ -94,6 +97,26 @@ pub(super) struct Loaded {
     init: Option<InitCall>,
 }
 
+/// What of a chunk has been reported to the pool as `Progress`.
+struct Progress {
+    /// The reported outcomes: the first `bytes` of the chunk's, `count` of them.
+    bytes: usize,
+    count: usize,
+}
+
+impl Progress {
+    /// Reports the outcomes in `out` past those already reported (`done` in all). Buffered: the
+    /// line's flusher writes it within its flush delay (many quick inputs share one write), which
+    /// is far inside the grace the pool gives an input before it kills the worker.
+    fn report(&mut self, line: Option<&Line>, out: &[u8], done: usize) {
+        let Some(line) = line else { return };
+        let message = FromWorker::Progress { count: (done - self.count) as u32 };
+        // A failed write means the host is gone; the worker is about to find out and exit.
+        let _ = line.write_soon(&message, &[&out[self.bytes..]]);
+        *self = Progress { bytes: out.len(), count: done };
+    }
+}
+
 /// How one call into the guest ended.
 enum End {
     /// It returned: inputs it emitted no outcome for get `BadResult`.
@@ -133,10 +156,11 @@ impl Loaded {
         Ok(loaded)
     }
 
-    /// Runs `task` on each input (`args` back to back, sizes in `lens`) and returns exactly one
-    /// framed outcome per input.
-    pub(super) fn run(&mut self, task: &str, codec: Codec, args: &[u8], lens: &[u32]) -> Vec<u8> {
+    /// Runs `task` on each input (`args` back to back, sizes in `lens`); returns the framed
+    /// outcomes not reported as progress on the way (see [`Progress`]), and how many.
+    pub(super) fn run(&mut self, task: &str, codec: Codec, args: &[u8], lens: &[u32]) -> (Vec<u8>, usize) {
         let mut out = Vec::new();
+        let mut progress = Progress { bytes: 0, count: 0 };
         let (mut done, mut offset) = (0usize, 0usize);
         while done < lens.len() {
             let batch = if self.settings.per_input() { 1 } else { lens.len() - done };
@@ -154,8 +178,12 @@ impl Loaded {
             debug_assert!((1..=batch).contains(&answered), "every call settles at least one input");
             offset += lens[done..done + answered].iter().map(|l| *l as usize).sum::<usize>();
             done += answered;
+            if self.settings.reports_progress && done < lens.len() {
+                progress.report(self.settings.line.as_deref(), &out, done);
+            }
         }
-        out
+        out.drain(..progress.bytes);
+        (out, lens.len() - progress.count)
     }
 
     /// One call into the guest on the warm instance (a fresh one if there is none); `Err` if no

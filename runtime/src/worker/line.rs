@@ -7,7 +7,8 @@
 //!   so a host that answers within microseconds costs no wakeup.
 //! - **Writing.** Frames are buffered. Replies go out before the main loop waits for work; a
 //!   round trip writes at once; puts sent without waiting (to queues the host said are unbounded)
-//!   are written by a flusher thread within [`FLUSH_DELAY`], so many small puts share one write.
+//!   and progress reports are written by a flusher thread within [`FLUSH_DELAY`], so many small
+//!   ones share one write.
 //!   The host answers a sent put only with a refusal, after which puts to that queue wait for
 //!   answers again; a guest that only sends looks for refusals every [`REFUSALS_EVERY`].
 //! - **The host going away.** A watcher thread waits for the host's end of the socket to close
@@ -126,6 +127,13 @@ impl Line {
         frame::write_frame(&mut *lock(&self.writer), header, payload)
     }
 
+    /// Writes one frame into the buffer; the flusher writes it out within [`FLUSH_DELAY`].
+    pub(super) fn write_soon(&self, header: &FromWorker, payload: &[&[u8]]) -> io::Result<()> {
+        self.write(header, payload)?;
+        self.written_soon();
+        Ok(())
+    }
+
     /// Writes out what is buffered.
     pub(super) fn flush(&self) -> io::Result<()> {
         lock(&self.writer).flush()
@@ -176,8 +184,7 @@ impl Line {
     /// [`REFUSALS_EVERY`], looks for refusals of earlier sends: a guest that only sends must
     /// still learn that its queue closed.
     pub(super) fn send(&self, op: BrokerOp, payload: &[&[u8]]) -> Result<(), QueueFault> {
-        self.write(&FromWorker::Broker(op), payload).map_err(|_| QueueFault::Unknown)?;
-        self.written_soon();
+        self.write_soon(&FromWorker::Broker(op), payload).map_err(|_| QueueFault::Unknown)?;
         let refused = match self.inbox.try_lock() {
             Ok(mut inbox) if inbox.looked.elapsed() >= REFUSALS_EVERY => inbox.take_arrived(),
             _ => Vec::new(),

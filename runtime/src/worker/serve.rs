@@ -61,6 +61,9 @@ fn start(init: WorkerInit, line: Arc<Line>, stop: Option<Arc<Stop>>, stdout_fd: 
         timeout_ticks: init.timeout.map(|t| t.as_nanos().div_ceil(engine::TICK.as_nanos()) as u64 + 1),
         max_memory: init.max_memory,
         epochs: flavor.has_epochs(),
+        // Without epochs, the pool enforces a timeout by killing this worker: it must know how far
+        // a chunk got.
+        reports_progress: !flavor.has_epochs() && init.timeout.is_some(),
         fuel: init.fuel,
         timeout: init.timeout,
         line: Some(line.clone()),
@@ -116,6 +119,11 @@ impl Worker {
             .map_err(|e| format!("cannot load compiled module {}: {e:#}", artifact.display()))
             .and_then(|component| Loaded::new(&self.engine, &self.linker, &component, self.settings.clone(), init));
         self.modules.insert(id, loaded);
+        if self.settings.reports_progress {
+            // Loading (and an initializer) took time the pool counted as the next chunk's: tell it
+            // that chunk starts now. A failed write means the host is gone.
+            let _ = self.line.write(&FromWorker::Progress { count: 0 }, &[]).and_then(|()| self.line.flush());
+        }
     }
 
     /// Runs one chunk and writes its `Done` (buffered).
@@ -132,19 +140,19 @@ impl Worker {
         if total != payload.len() as u64 {
             return Err(format!("Run frame of {} bytes for inputs of {total}", payload.len()));
         }
-        let framed = match self.modules.get_mut(&module) {
+        let (framed, count) = match self.modules.get_mut(&module) {
             Some(Ok(loaded)) => loaded.run(task, codec, payload, lens),
             Some(Err(message)) => {
                 let mut out = Vec::new();
                 for _ in lens {
                     outcome::push_failure(&mut out, &FailureKind::Load, message);
                 }
-                out
+                (out, lens.len())
             }
             None => return Err(format!("Run for module {module} that was never loaded")),
         };
-        debug_assert_eq!(outcome::count(&framed), Ok(lens.len()), "one outcome per input");
-        let done = FromWorker::Done { count: lens.len() as u32, busy_ns: start.elapsed().as_nanos() as u64 };
+        debug_assert_eq!(outcome::count(&framed), Ok(count), "one outcome per input not yet reported");
+        let done = FromWorker::Done { count: count as u32, busy_ns: start.elapsed().as_nanos() as u64 };
         self.line.write(&done, &[&framed]).map_err(|e| format!("writing results: {e}"))
     }
 }
