@@ -13,7 +13,7 @@ fn ms(t: Duration) -> Option<u64> {
 }
 
 /// A region failure in a primitive built by the host is a broken handle: say so loudly.
-fn fatal(e: SyncError) -> ! {
+pub(crate) fn fatal(e: SyncError) -> ! {
     match e {
         SyncError::Region(r) => panic!("wasmproc: synchronization object unusable: {}", from_wit(r)),
         other => panic!("wasmproc: unexpected synchronization error {other:?}"),

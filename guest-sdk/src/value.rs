@@ -72,7 +72,17 @@ impl<T: Scalar> Value<T> {
         &self.lock
     }
 
-    /// Replaces the value with `f(value)` under the lock; returns the new value.
+    /// Adds `delta` under the lock, in one call to the host; returns the new value —
+    /// `with v.get_lock(): v.value += delta`. Integers wrap at their width.
+    pub fn add(&self, delta: T) -> T {
+        let (h, o) = (self.lock.obj.map.handle, self.lock.obj.offset);
+        let bits = crate::bindings::wasmproc::task::sync::value_add(h, o, T::TYPECODE as u8, delta.to_bits())
+            .unwrap_or_else(|e| crate::locks::fatal(e));
+        T::from_bits(bits)
+    }
+
+    /// Replaces the value with `f(value)` under the lock; returns the new value (for a plain
+    /// `+=`, [`add`](Value::add) is one host call instead of four).
     pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
         let _guard = self.lock.acquire().unwrap_or_else(|e| e.into_guard().expect("untimed acquire"));
         let new = f(self.get());

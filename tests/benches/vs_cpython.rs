@@ -399,7 +399,10 @@ fn pipe_blobs(b: &Bench) -> wasmproc::Result<f64> {
 
 /// Shared state: a counter under its lock from 2 processes, a 256 MiB region, manager dict sets.
 struct Shared {
+    /// `with v.get_lock(): v.value += 1` in the task (four host calls).
     value_adds: f64,
+    /// `v.add(1)` in the task (one host call).
+    value_adds_fused: f64,
     shm_fresh: f64,
     shm_rewrite: f64,
     dict_sets: f64,
@@ -407,16 +410,22 @@ struct Shared {
 
 fn shared(b: &Bench) -> wasmproc::Result<Shared> {
     let ctx = &b.ctx;
-    let add = b.module.task::<(Value<i64>, u32), ()>("add_under_value_lock")?;
-    let value_adds = f64::from(2 * VALUE_ADDS)
-        / median_secs(|| {
-            let v = Value::new(ctx, 0_i64).expect("value");
-            let procs: Vec<Process> = (0..2)
-                .map(|_| Process::builder(ctx, &add, (v.clone(), VALUE_ADDS)).expect("process").start().expect("start"))
-                .collect();
-            procs.iter().for_each(Process::join);
-            assert_eq!(v.get(), 2 * i64::from(VALUE_ADDS));
-        });
+    let adds_per_s = |task: &str| -> wasmproc::Result<f64> {
+        let add = b.module.task::<(Value<i64>, u32), ()>(task)?;
+        Ok(f64::from(2 * VALUE_ADDS)
+            / median_secs(|| {
+                let v = Value::new(ctx, 0_i64).expect("value");
+                let procs: Vec<Process> = (0..2)
+                    .map(|_| {
+                        Process::builder(ctx, &add, (v.clone(), VALUE_ADDS)).expect("process").start().expect("start")
+                    })
+                    .collect();
+                procs.iter().for_each(Process::join);
+                assert_eq!(v.get(), 2 * i64::from(VALUE_ADDS));
+            }))
+    };
+    let value_adds = adds_per_s("add_under_value_lock")?;
+    let value_adds_fused = adds_per_s("add_one_fused")?;
     let data = vec![7u8; SHM_BYTES];
     let (mut fresh, mut rewrite) = (Vec::new(), Vec::new());
     for _ in 0..REPS {
@@ -439,7 +448,7 @@ fn shared(b: &Bench) -> wasmproc::Result<Shared> {
             p.join();
             assert_eq!(d.len() as u64, DICT_SETS);
         });
-    Ok(Shared { value_adds, shm_fresh, shm_rewrite, dict_sets })
+    Ok(Shared { value_adds, value_adds_fused, shm_fresh, shm_rewrite, dict_sets })
 }
 
 /// A plugin call: one `apply` at a time, with process and thread workers, and the same call
@@ -674,6 +683,14 @@ fn sharing_rows(w: &Figures, py: Option<&Python>) -> Vec<[String; 5]> {
         compare(
             format!("Value += 1 under its lock, 2 processes × {VALUE_ADDS}"),
             s.value_adds,
+            q(|q| q.value_adds_per_s),
+            per_s,
+            "throughput",
+            "–",
+        ),
+        compare(
+            format!("the same with `v.add(1)` (one host call), 2 processes × {VALUE_ADDS}"),
+            s.value_adds_fused,
             q(|q| q.value_adds_per_s),
             per_s,
             "throughput",

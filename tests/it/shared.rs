@@ -27,6 +27,35 @@ fn four_processes_add_under_a_lock_and_none_is_lost() {
     assert_eq!(counter.get(), 5000);
 }
 
+/// `Value::add` is one host call in a task, under the same lock as the host's `add`, `update`
+/// and explicit holders: none of 2 × 2000 + 2000 + 2000 adds is lost, for integers and floats.
+#[test]
+fn fused_adds_from_processes_and_the_host_lose_nothing() {
+    let fused = fixtures().task::<(Value<i64>, u32), ()>("add_one_fused").unwrap();
+    let counter = Value::new(ctx(), 0_i64).unwrap();
+    let procs: Vec<Process> =
+        (0..2).map(|_| Process::builder(ctx(), &fused, (counter.clone(), 2000)).unwrap().start().unwrap()).collect();
+    for _ in 0..2000 {
+        counter.add(1);
+        let held = counter.get_lock().acquire().unwrap();
+        counter.set(counter.get() + 1);
+        drop(held);
+    }
+    for p in &procs {
+        p.join();
+        assert_eq!(p.exit_code(), Some(0));
+    }
+    assert_eq!(counter.get(), 8000);
+    // Floats add as floats (halves are exact), and a task sees the value its add made.
+    let add = fixtures().task::<(Value<f64>, f64, u32), f64>("add_to_value").unwrap();
+    let x = Value::new(ctx(), 1.0_f64).unwrap();
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    let last: Vec<f64> = pool.map(&add, (0..4).map(|_| (x.clone(), 0.5, 100))).unwrap();
+    assert_eq!(x.get(), 201.0);
+    assert!(last.contains(&201.0), "the last add returned the final value: {last:?}");
+    assert_eq!(x.add(-1.0), 200.0);
+}
+
 #[test]
 fn a_lock_held_elsewhere_times_out_in_a_guest_and_at_the_task_timeout() {
     let try_lock = fixtures().task::<(Lock, u64), String>("try_lock_for").unwrap();

@@ -60,6 +60,39 @@ impl Scalar for f64 {
     }
 }
 
+/// The width in bytes of the scalar type with Python typecode `typecode`.
+pub fn width_of(typecode: u8) -> Option<u8> {
+    match typecode {
+        b'b' | b'B' => Some(1),
+        b'h' | b'H' => Some(2),
+        b'i' | b'I' | b'f' => Some(4),
+        b'q' | b'Q' | b'd' => Some(8),
+        _ => None,
+    }
+}
+
+/// `a + delta` for the scalar type with Python typecode `typecode`, on their bits
+/// ([`Scalar::to_bits`]): integers wrap at their width, floats add as floats. `None` for a typecode
+/// no scalar has. This is what a fused add (`Value::add`) runs where the value lives.
+pub fn add_bits(typecode: u8, a: u64, delta: u64) -> Option<u64> {
+    fn add<T: Scalar>(a: u64, delta: u64, op: fn(T, T) -> T) -> u64 {
+        op(T::from_bits(a), T::from_bits(delta)).to_bits()
+    }
+    Some(match typecode {
+        b'b' => add::<i8>(a, delta, i8::wrapping_add),
+        b'h' => add::<i16>(a, delta, i16::wrapping_add),
+        b'i' => add::<i32>(a, delta, i32::wrapping_add),
+        b'q' => add::<i64>(a, delta, i64::wrapping_add),
+        b'B' => add::<u8>(a, delta, u8::wrapping_add),
+        b'H' => add::<u16>(a, delta, u16::wrapping_add),
+        b'I' => add::<u32>(a, delta, u32::wrapping_add),
+        b'Q' => add::<u64>(a, delta, u64::wrapping_add),
+        b'f' => add::<f32>(a, delta, |x, y| x + y),
+        b'd' => add::<f64>(a, delta, |x, y| x + y),
+        _ => return None,
+    })
+}
+
 /// The bytes of `items`, packed little endian.
 pub fn encode_items<T: Scalar>(items: &[T]) -> Vec<u8> {
     let w = usize::from(T::WIDTH);
@@ -101,5 +134,18 @@ mod tests {
         assert_eq!(encode_items(&[1u16, 2]), vec![1, 0, 2, 0]);
         assert!(decode_items::<u32>(&[1, 2, 3]).is_err());
         assert_eq!((u8::TYPECODE, f32::TYPECODE, u64::WIDTH), ('B', 'f', 8));
+    }
+
+    #[test]
+    fn a_fused_add_adds_in_the_type_of_its_typecode() {
+        let add = |code: char, a: u64, d: u64| add_bits(code as u8, a, d).unwrap();
+        assert_eq!(i64::from_bits(add('q', (-5i64).to_bits(), 7i64.to_bits())), 2);
+        assert_eq!(i8::from_bits(add('b', 127i8.to_bits(), 1i8.to_bits())), -128, "wraps at its width");
+        assert_eq!(add('B', 255, 1), 0);
+        assert_eq!(add('I', u64::from(u32::MAX), 2), 1);
+        assert_eq!(<f64 as Scalar>::from_bits(add('d', Scalar::to_bits(1.5f64), Scalar::to_bits(0.25f64))), 1.75);
+        assert_eq!(<f32 as Scalar>::from_bits(add('f', Scalar::to_bits(1.5f32), Scalar::to_bits(-2.0f32))), -0.5);
+        assert_eq!(add_bits(b'x', 1, 1), None);
+        assert_eq!((width_of(b'h'), width_of(b'd'), width_of(b'x')), (Some(2), Some(8), None));
     }
 }

@@ -19,8 +19,8 @@ use wasmproc_wire::{Scalar, ShmError};
 /// One shared number with a lock — `multiprocessing.Value(typecode, value)`.
 ///
 /// Pass it to tasks (`wasmproc_guest::Value<T>` there). `get`/`set` are atomic on their own;
-/// hold [`get_lock`](Value::get_lock) around a read-modify-write, or use
-/// [`update`](Value::update), which does.
+/// hold [`get_lock`](Value::get_lock) around a read-modify-write, or use [`add`](Value::add) or
+/// [`update`](Value::update), which do.
 ///
 /// ```
 /// # fn main() -> wasmproc::Result<()> {
@@ -30,7 +30,8 @@ use wasmproc_wire::{Scalar, ShmError};
 /// assert_eq!(num.get(), -3.1415926);
 /// let counter = wasmproc::Value::new(&ctx, 0_i32)?;
 /// counter.update(|x| x + 1);
-/// assert_eq!(counter.get(), 1);
+/// assert_eq!(counter.add(2), 3); // `with counter.get_lock(): counter.value += 2`
+/// assert_eq!(counter.get(), 3);
 /// # Ok(()) }
 /// ```
 pub struct Value<T> {
@@ -87,6 +88,15 @@ impl<T: Scalar> Value<T> {
     /// The value's lock — `v.get_lock()`.
     pub fn get_lock(&self) -> &Lock {
         &self.lock
+    }
+
+    /// Adds `delta` under the lock; returns the new value — `with v.get_lock(): v.value += delta`.
+    /// Integers wrap at their width. (Tasks have the same method, which is one host call.)
+    pub fn add(&self, delta: T) -> T {
+        self.update(|x| {
+            let bits = wasmproc_wire::scalar::add_bits(T::TYPECODE as u8, x.to_bits(), delta.to_bits());
+            T::from_bits(bits.expect("every scalar's typecode adds"))
+        })
     }
 
     /// Replaces the value with `f(value)` under the lock; returns the new value. A lock taken

@@ -29,6 +29,7 @@ wasmtime::component::bindgen!({
         "wasmproc:task/queue.unfinished": trappable,
         "wasmproc:task/shm.wait": trappable,
         "wasmproc:task/sync.lock-acquire": trappable,
+        "wasmproc:task/sync.value-add": trappable,
         "wasmproc:task/sync.rlock-acquire": trappable,
         "wasmproc:task/sync.semaphore-acquire": trappable,
         "wasmproc:task/sync.event-wait": trappable,

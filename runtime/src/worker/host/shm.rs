@@ -21,7 +21,7 @@ pub(super) fn to_wit(e: ShmError) -> WitShmError {
 
 impl GuestState {
     /// Region number `handle`, mapped in this worker.
-    pub(super) fn region(&self, handle: u32) -> Result<Arc<Region>, ShmError> {
+    pub(super) fn region(&mut self, handle: u32) -> Result<&Arc<Region>, ShmError> {
         self.attachments.get(handle)
     }
 
@@ -39,8 +39,8 @@ impl GuestState {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
-    fn on_region<T>(&self, handle: u32, op: impl FnOnce(&Region) -> Result<T, ShmError>) -> Result<T, WitShmError> {
-        self.region(handle).and_then(|r| op(&r)).map_err(to_wit)
+    fn on_region<T>(&mut self, handle: u32, op: impl FnOnce(&Region) -> Result<T, ShmError>) -> Result<T, WitShmError> {
+        self.region(handle).and_then(|r| op(r)).map_err(to_wit)
     }
 }
 
@@ -97,7 +97,7 @@ impl shm::Host for GuestState {
         timeout_ms: Option<u64>,
     ) -> wasmtime::Result<Result<(), WitShmError>> {
         let r = match self.region(region) {
-            Ok(r) => r,
+            Ok(r) => r.clone(),
             Err(e) => return Ok(Err(to_wit(e))),
         };
         let word = match r.word32(offset) {

@@ -7,7 +7,7 @@ use super::shm::to_wit as shm_to_wit;
 use super::wasmproc::task::sync::{self, Acquired as WitAcquired, SyncError};
 use crate::shm::raw::{Region, words};
 use std::time::Instant;
-use wasmproc_wire::{Acquired, SyncFault};
+use wasmproc_wire::{Acquired, ShmError, SyncFault, layout, scalar};
 
 fn to_wit(f: SyncFault) -> SyncError {
     match f {
@@ -34,11 +34,12 @@ impl GuestState {
         timeout_ms: Option<u64>,
         op: impl FnOnce(&Region, Option<Instant>) -> Result<T, SyncFault>,
     ) -> wasmtime::Result<Result<T, SyncError>> {
+        let deadline = self.wait_deadline(timeout_ms);
         let r = match self.region(region) {
             Ok(r) => r,
             Err(e) => return Ok(Err(SyncError::Region(shm_to_wit(e)))),
         };
-        match op(&r, self.wait_deadline(timeout_ms)) {
+        match op(r, deadline) {
             Err(SyncFault::Timeout) if self.input_timed_out() => Err(wasmtime::Trap::Interrupt.into()),
             other => Ok(other.map_err(to_wit)),
         }
@@ -56,9 +57,9 @@ impl GuestState {
         Ok(waited)
     }
 
-    fn sync_op<T>(&self, region: u32, op: impl FnOnce(&Region) -> Result<T, SyncFault>) -> Result<T, SyncError> {
+    fn sync_op<T>(&mut self, region: u32, op: impl FnOnce(&Region) -> Result<T, SyncFault>) -> Result<T, SyncError> {
         let r = self.region(region).map_err(|e| SyncError::Region(shm_to_wit(e)))?;
-        op(&r).map_err(to_wit)
+        op(r).map_err(to_wit)
     }
 }
 
@@ -74,6 +75,30 @@ impl sync::Host for GuestState {
 
     fn lock_release(&mut self, region: u32, offset: u64) -> Result<(), SyncError> {
         self.sync_op(region, |r| words::lock_release(r, offset))
+    }
+
+    fn value_add(
+        &mut self,
+        region: u32,
+        offset: u64,
+        typecode: u8,
+        delta: u64,
+    ) -> wasmtime::Result<Result<u64, SyncError>> {
+        let Some(width) = scalar::width_of(typecode) else {
+            let message = format!("no number type has the typecode {:?}", char::from(typecode));
+            return Ok(Err(SyncError::Region(shm_to_wit(ShmError::Unknown(message)))));
+        };
+        let at = offset + layout::VALUE_OFFSET;
+        self.blocking(region, None, |r, deadline| {
+            // A lock taken over from a dead holder is used all the same: the value is one word.
+            words::lock_acquire(r, offset, deadline)?;
+            let added = r.load(at, width.into()).and_then(|old| {
+                let new = scalar::add_bits(typecode, old, delta).expect("a typecode with a width");
+                r.store(at, width.into(), new).map(|()| new)
+            });
+            words::lock_release(r, offset)?;
+            added.map_err(SyncFault::Region)
+        })
     }
 
     fn rlock_acquire(
