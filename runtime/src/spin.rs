@@ -2,8 +2,9 @@
 //!
 //! On the small VMs this runs on, waking a blocked thread costs 30–45 µs (the idle CPU has to be
 //! woken), while the answer to a request usually arrives within a few µs. So every thread on the
-//! call path — the caller, the host's reader of a worker's socket, and the worker's main thread —
-//! first polls for [`SPIN`] and only then blocks. The polls yield between tries: with more spinning
+//! call path — the caller (an `AsyncResult`, an executor `Future`, a host `get` on a queue or
+//! pipe), the host's reader of a worker's socket, and the worker's main thread — first polls for
+//! [`SPIN`] and only then blocks. The polls yield between tries: with more spinning
 //! threads than CPUs, a spinner that did not yield would keep the thread it waits for off the CPU.
 //! (Measured with two threads ping-ponging over a socketpair: blocking 63–92 µs per round trip,
 //! spinning 5–6 µs; three yielding spinners on two CPUs 9–10 µs, three that do not yield 117 µs.)
@@ -26,6 +27,15 @@ pub(crate) fn spin<T>(mut ready: impl FnMut() -> Option<T>) -> Option<T> {
             return None;
         }
         std::thread::yield_now();
+    }
+}
+
+/// [`spin`] before a wait that would block until `deadline`; `None` at once if the deadline is
+/// nearer than [`SPIN`] (such a wait is about to time out, not to be answered).
+pub(crate) fn spin_before<T>(deadline: Option<Instant>, ready: impl FnMut() -> Option<T>) -> Option<T> {
+    match deadline {
+        Some(d) if d.saturating_duration_since(Instant::now()) < SPIN => None,
+        _ => spin(ready),
     }
 }
 
@@ -82,5 +92,8 @@ mod tests {
         assert_eq!(spin(|| None::<()>), None);
         assert!(start.elapsed() >= SPIN);
         assert_eq!(spin(|| Some(7)), Some(7));
+        let soon = Some(Instant::now() + SPIN / 2);
+        assert_eq!(spin_before(soon, || Some(7)), None, "no spinning right before a deadline");
+        assert_eq!(spin_before(None, || Some(7)), Some(7));
     }
 }

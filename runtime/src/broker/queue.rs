@@ -134,6 +134,13 @@ impl QueueCore {
     /// Removes the oldest item, waiting until `deadline` (`None`: forever) while the queue is empty.
     pub(crate) fn get(&self, deadline: Option<Instant>) -> Result<Vec<u8>, QueueFault> {
         let mut st = self.lock();
+        if st.items.is_empty() && !st.closed {
+            // An item from a worker usually comes within µs: look before sleeping on the condvar.
+            drop(st);
+            let ready = |st: &State| !st.items.is_empty() || st.closed;
+            let _ = crate::spin::spin_before(deadline, || self.state.try_lock().ok().filter(|st| ready(st)).map(drop));
+            st = self.lock();
+        }
         loop {
             if let Some(item) = st.items.pop_front() {
                 self.made_room(st);

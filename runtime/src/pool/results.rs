@@ -133,10 +133,7 @@ impl<T: Send + 'static> AsyncResult<T> {
                 }
             }
             // A wait that may block spins first: the answer to a short call comes within µs.
-            let spun = match deadline {
-                Some(d) if d.saturating_duration_since(Instant::now()) < crate::spin::SPIN => None,
-                _ => crate::spin::spin(|| self.rx.try_recv().ok()),
-            };
+            let spun = crate::spin::spin_before(deadline, || self.rx.try_recv().ok());
             let chunk = match (spun, deadline) {
                 (Some(chunk), _) => Some(chunk),
                 (None, None) => self.rx.recv().ok(),
