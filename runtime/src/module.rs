@@ -227,15 +227,20 @@ impl<A: Serialize, R: DeserializeOwned> Task<A, R> {
     /// arguments refer to (to keep alive while the task may use them). On error `buf` is
     /// unchanged.
     pub(crate) fn encode_into(&self, args: &A, buf: &mut Vec<u8>) -> Result<(u32, KeepAlive)> {
+        let (len, objects) = keep::collecting(|| self.encode_uncollected(args, buf));
+        Ok((len?, objects))
+    }
+
+    /// [`encode_into`](Task::encode_into) without collecting what the arguments refer to: for a
+    /// caller that encodes many inputs inside one `keep::collecting`.
+    pub(crate) fn encode_uncollected(&self, args: &A, buf: &mut Vec<u8>) -> Result<u32> {
         let start = buf.len();
-        let (written, objects) = keep::collecting(|| codec::encode_into(self.codec, args, buf));
         let fail = |reason: String| Error::Codec { task: self.sig.name.clone(), reason };
-        written.map_err(|e| fail(format!("cannot encode the argument: {e}")))?;
-        let len = u32::try_from(buf.len() - start).map_err(|_| {
+        codec::encode_into(self.codec, args, buf).map_err(|e| fail(format!("cannot encode the argument: {e}")))?;
+        u32::try_from(buf.len() - start).map_err(|_| {
             buf.truncate(start);
             fail("an argument larger than 4 GiB cannot be sent".into())
-        })?;
-        Ok((len, objects))
+        })
     }
 
     pub(crate) fn decode(&self, bytes: &[u8]) -> Result<R> {

@@ -36,6 +36,7 @@ impl PoolHandle {
 use crate::config::StartMethod;
 use crate::context::{Context, ContextInner};
 use crate::error::{Error, Result};
+use crate::keep;
 use crate::module::Task;
 use crate::spawn;
 use dispatcher::Dispatcher;
@@ -388,36 +389,27 @@ impl Pool {
         R: DeserializeOwned + Send + 'static,
         T: Send + 'static,
     {
-        let items = items.into_iter();
-        let mut args = Vec::new();
-        let mut lens = Vec::with_capacity(items.size_hint().0);
-        let mut keep = Vec::new();
-        for item in items {
-            match task.encode_into(&item, &mut args) {
-                Ok((len, handles)) => {
-                    lens.push(len);
-                    keep.extend(handles);
-                }
-                Err(e) => return AsyncResult::failed(e),
-            }
-        }
-        let len = lens.len();
-        let chunksize = chunksize.unwrap_or_else(|| default_chunksize(len, self.processes())).max(1);
+        // Every input is encoded before any runs (one that cannot be encoded fails the call
+        // before it starts), each chunk into its own buffer, in one collecting scope.
+        let (chunks, keep) = keep::collecting(|| self.encode_chunks(task, items, chunksize));
+        let (chunks, len) = match chunks {
+            Ok(encoded) => encoded,
+            Err(e) => return AsyncResult::failed(e),
+        };
         let (tx, rx) = flume::unbounded();
         let cancel = Arc::new(AtomicBool::new(false));
-        let mut offset = 0usize;
-        for (chunk, lens) in lens.chunks(chunksize).enumerate() {
-            let bytes: usize = lens.iter().map(|l| *l as usize).sum();
-            let chunk_args =
-                if len <= chunksize { std::mem::take(&mut args) } else { args[offset..offset + bytes].to_vec() };
-            offset += bytes;
-            let mut job = Job::new(task, chunk * chunksize, chunk_args, lens.to_vec(), keep.clone(), tx.clone());
+        let mut base = 0;
+        for (chunk_args, lens) in chunks {
+            let n = lens.len();
+            let mut job = Job::new(task, base, chunk_args, lens, keep.clone(), tx.clone());
+            base += n;
             job.cancel = Some(cancel.clone());
             if let Err(e) = self.dispatcher.submit(job) {
                 cancel.store(true, Ordering::Release);
                 return AsyncResult::failed(e);
             }
         }
+        debug_assert_eq!(base, len, "every input is in one chunk");
         drop(tx);
         let decoder = task.decoder();
         AsyncResult::new(
@@ -434,6 +426,56 @@ impl Pool {
                 finish(out)
             }),
         )
+    }
+}
+
+impl Pool {
+    /// Encodes `items` into chunks of `chunksize` (the default for their number if `None`); returns
+    /// the chunks (arguments back to back, and their lengths) and how many inputs there were.
+    /// When the iterator knows its length, each chunk is encoded straight into its own buffer;
+    /// otherwise everything is encoded first and then cut.
+    #[allow(clippy::type_complexity)]
+    fn encode_chunks<A: Serialize, R: DeserializeOwned>(
+        &self,
+        task: &Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u32>)>, usize)> {
+        let mut items = items.into_iter();
+        let known = match items.size_hint() {
+            (lo, Some(hi)) if lo == hi => Some(lo),
+            _ => None,
+        };
+        if let Some(len) = known {
+            let size = chunksize.unwrap_or_else(|| default_chunksize(len, self.processes())).max(1);
+            let mut chunks = Vec::with_capacity(len.div_ceil(size));
+            let mut count = 0;
+            loop {
+                let (mut args, mut lens) = (Vec::new(), Vec::with_capacity(size.min(len.saturating_sub(count))));
+                for item in items.by_ref().take(size) {
+                    lens.push(task.encode_uncollected(&item, &mut args)?);
+                }
+                if lens.is_empty() {
+                    return Ok((chunks, count));
+                }
+                count += lens.len();
+                chunks.push((args, lens));
+            }
+        }
+        let (mut args, mut lens) = (Vec::new(), Vec::new());
+        for item in items {
+            lens.push(task.encode_uncollected(&item, &mut args)?);
+        }
+        let len = lens.len();
+        let size = chunksize.unwrap_or_else(|| default_chunksize(len, self.processes())).max(1);
+        let mut chunks = Vec::with_capacity(len.div_ceil(size));
+        let mut offset = 0;
+        for part in lens.chunks(size) {
+            let bytes: usize = part.iter().map(|l| *l as usize).sum();
+            chunks.push((args[offset..offset + bytes].to_vec(), part.to_vec()));
+            offset += bytes;
+        }
+        Ok((chunks, len))
     }
 }
 
