@@ -218,8 +218,11 @@ def main():
     out = {"python": sys.version.split()[0]}
     out["startup_fork_s"] = startup("fork", cfg["startup_reps"])
     out["startup_spawn_s"] = startup("spawn", cfg["startup_reps"])
+    out["startup_forkserver_s"] = startup("forkserver", cfg["startup_reps"])
     out["process_fork_s"] = process_roundtrip("fork", cfg["startup_reps"])
     out["process_spawn_s"] = process_roundtrip("spawn", cfg["startup_reps"])
+    # The forkserver starts once (on first use, above); each Process is then a fork of it.
+    out["process_forkserver_s"] = process_roundtrip("forkserver", cfg["startup_reps"])
     out["worker_pss_fork_kib"] = worker_pss("fork")
     out["worker_pss_spawn_kib"] = worker_pss("spawn")
     with mp.get_context("fork").Pool(2) as pool:

@@ -3,12 +3,14 @@
 //! Run: `cargo bench -p wasmproc-tests` (needs `python3` on PATH for the CPython column).
 //!
 //! Workloads (the foundation issue's list), each on 2 worker processes:
-//! - pool startup to first result: create a pool and `apply(square, 3)`; CPython with fork and spawn;
+//! - pool startup to first result: create a pool and `apply(square, 3)`; CPython with fork,
+//!   forkserver and spawn;
 //! - `map` of a trivial task (`square`) with the default chunksize, and with chunksize 1;
 //! - `apply_async(...).get()` round trip, one at a time;
 //! - `compute_heavy` (sum of i² for i < 10⁶, 8 items): serial vs 2 processes, with native Rust
 //!   (serial, and 2 threads) as the third column;
-//! - `Process` start → join of an empty task, vs CPython's `Process` with fork and spawn;
+//! - `Process` start → join of an empty task, vs CPython's `Process` with fork, forkserver and
+//!   spawn;
 //! - the cost of a per-task timeout on the large `compute_heavy`, serial: worker processes (killed
 //!   at the deadline, no checks) and a thread worker (epoch checks);
 //! - per-worker memory (PSS): an idle worker, and one that has loaded the module and run a task,
@@ -48,8 +50,10 @@ const DICT_SETS: u64 = 20_000;
 struct Python {
     python: String,
     startup_fork_s: f64,
+    startup_forkserver_s: f64,
     startup_spawn_s: f64,
     process_fork_s: f64,
+    process_forkserver_s: f64,
     process_spawn_s: f64,
     map_default_items_per_s: f64,
     map_chunk1_items_per_s: f64,
@@ -578,16 +582,14 @@ fn compare(
 }
 
 /// A start-up row: wasmproc against CPython's fork and spawn.
-fn start_row(workload: &str, ours: f64, fork: Option<f64>, spawn: Option<f64>, target: &str) -> [String; 5] {
-    let theirs = match (fork, spawn) {
-        (Some(f), Some(s)) => format!("{} (fork), {} (spawn)", ms(f), ms(s)),
-        _ => "–".into(),
+/// A row comparing a start time with CPython's under each start method (`None` without CPython).
+fn start_row(workload: &str, ours: f64, methods: Option<[(&str, f64); 3]>, target: &str) -> [String; 5] {
+    let Some(methods) = methods else {
+        return [workload.into(), ms(ours), "–".into(), "–".into(), target.into()];
     };
-    let ratio = match (fork, spawn) {
-        (Some(f), Some(s)) => format!("{:.2}× of fork, {:.2}× of spawn", ours / f, ours / s),
-        _ => "–".into(),
-    };
-    [workload.into(), ms(ours), theirs, ratio, target.into()]
+    let theirs: Vec<String> = methods.iter().map(|(m, t)| format!("{} ({m})", ms(*t))).collect();
+    let ratio: Vec<String> = methods.iter().map(|(m, t)| format!("{:.2}× of {m}", ours / t)).collect();
+    [workload.into(), ms(ours), theirs.join(", "), ratio.join(", "), target.into()]
 }
 
 fn mb_s(r: f64) -> String {
@@ -610,15 +612,17 @@ fn scheduling_rows(w: &Figures, py: Option<&Python>) -> Vec<[String; 5]> {
         start_row(
             "pool startup → first result",
             p.startup,
-            q(|q| q.startup_fork_s),
-            q(|q| q.startup_spawn_s),
+            py.map(|q| {
+                [("fork", q.startup_fork_s), ("forkserver", q.startup_forkserver_s), ("spawn", q.startup_spawn_s)]
+            }),
             "≤ 0.3× of fork",
         ),
         start_row(
             "Process start → join, empty task",
             w.process_start,
-            q(|q| q.process_fork_s),
-            q(|q| q.process_spawn_s),
+            py.map(|q| {
+                [("fork", q.process_fork_s), ("forkserver", q.process_forkserver_s), ("spawn", q.process_spawn_s)]
+            }),
             "≤ 0.5× of fork",
         ),
         compare(
