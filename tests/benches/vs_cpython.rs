@@ -494,6 +494,8 @@ struct Memory {
     idle: f64,
     /// After loading the fixtures module and running `square` (one warm instance).
     loaded: f64,
+    /// After 20 000 more calls of `square` (it must not grow).
+    after_calls: f64,
 }
 
 fn memory(b: &Bench) -> wasmproc::Result<Memory> {
@@ -501,7 +503,11 @@ fn memory(b: &Bench) -> wasmproc::Result<Memory> {
     let pid = pool.pids()[0];
     let idle = pss_kib(pid);
     pool.apply(&b.square, 3)?;
-    Ok(Memory { idle, loaded: pss_kib(pid) })
+    let loaded = pss_kib(pid);
+    for i in 0..20_000 {
+        pool.apply(&b.square, i)?;
+    }
+    Ok(Memory { idle, loaded, after_calls: pss_kib(pid) })
 }
 
 /// Everything wasmproc measured.
@@ -761,6 +767,7 @@ fn print_memory(m: &Memory, py: Option<&Python>) {
     println!("|---|---|---|---|");
     println!("| idle, nothing loaded | {} | – | – |", mib(m.idle));
     println!("| after running `square` (module loaded, one warm instance) | {} | {fork} | {spawn} |", mib(m.loaded));
+    println!("| after 20 000 more calls | {} | – | – |", mib(m.after_calls));
 }
 
 fn print_vs_native(c: &Compute) {
