@@ -8,9 +8,9 @@
 //! - **Writing.** Frames are buffered. Replies go out before the main loop waits for work; a
 //!   round trip writes at once; puts sent without waiting (to queues the host said are unbounded)
 //!   and progress reports are written by a flusher thread within [`FLUSH_DELAY`], so many small
-//!   ones share one write.
-//!   The host answers a sent put only with a refusal, after which puts to that queue wait for
-//!   answers again; a guest that only sends looks for refusals every [`REFUSALS_EVERY`].
+//!   ones share one write. The host answers a sent put only with a refusal, after which puts to
+//!   that queue wait for answers again; a guest that only sends looks for refusals every
+//!   [`REFUSALS_EVERY`].
 //! - **The host going away.** A watcher thread waits for the host's end of the socket to close
 //!   (never for data, so it costs nothing per call): a worker process then exits at once, even while
 //!   its guest is busy, so it never outlives its host; a thread worker's guest is stopped at its
