@@ -55,6 +55,13 @@ fn terminate_and_kill_stop_a_thread_worker_with_python_exit_codes() {
         assert!(p.join_timeout(Duration::from_secs(5)), "stopped within a few ticks");
         assert_eq!(p.exit_code(), Some(code));
         assert_eq!(p.pid(), Some(std::process::id()));
+        match p.result() {
+            Err(Error::Task(f)) => {
+                let said = format!("(a thread worker) was stopped, as by signal {}", -code);
+                assert!(f.message.contains(&said), "a true message for a thread: {}", f.message);
+            }
+            other => panic!("expected the task to have died, got {other:?}"),
+        }
     }
 }
 

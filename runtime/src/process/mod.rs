@@ -355,9 +355,13 @@ impl<R: DeserializeOwned> Process<R> {
     /// Why there is no value from a process that exited with `code` without answering.
     fn died(&self, pid: u32, code: i32) -> TaskFailure {
         let signal = (code < 0).then_some(-code);
-        let message = match signal {
-            Some(sig) => format!("process {} (pid {pid}) was killed by signal {sig}", self.inner.name),
-            None => format!("process {} (pid {pid}) exited with code {code} before its task answered", self.inner.name),
+        let name = &self.inner.name;
+        let thread = self.inner.ctx.settings.start_method == StartMethod::Thread;
+        let message = match (signal, thread) {
+            (Some(sig), false) => format!("process {name} (pid {pid}) was killed by signal {sig}"),
+            (Some(sig), true) => format!("process {name} (a thread worker) was stopped, as by signal {sig}"),
+            (None, false) => format!("process {name} (pid {pid}) exited with code {code} before its task answered"),
+            (None, true) => format!("process {name} (a thread worker) ended with code {code} before its task answered"),
         };
         TaskFailure {
             task: self.inner.call.task.name().to_string(),
