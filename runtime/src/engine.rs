@@ -4,8 +4,8 @@
 //! Three flavours. [`Flavor::Fast`] runs tasks in worker processes, timed or not: no epoch checks
 //! in loops (they cost 1.2–1.5× on a tight loop, measured with the benchmark's `compute_heavy`); a
 //! pool stops an overrunning worker process by killing it. [`Flavor::Interruptible`] adds epoch
-//! interruption, for guest code that nothing else can stop: thread workers, a timed `Process`, the
-//! host reading a module's task listing. [`Flavor::Metered`] adds fuel. Artifacts of each differ
+//! interruption, for guest code that nothing else can stop: thread workers, a timed pool's
+//! initializer, a timed `Process`, the host reading a module's task listing. [`Flavor::Metered`] adds fuel. Artifacts of each differ
 //! and are cached under different keys.
 
 use std::sync::Weak;

@@ -248,6 +248,21 @@ fn an_initializer_prepares_every_instance_of_every_worker() {
     let plain = Pool::with_processes(ctx(), 1).unwrap();
     assert_eq!(kind_of(plain.apply(&greet, "x".to_string())), FailureKind::Failed);
 
+    // With a timeout too, inputs are interrupted in place (epochs): a kill could not tell an input
+    // from the initializer, and the worker would have to initialize again.
+    let spin = fixtures().task::<(), u64>("spin").unwrap();
+    let timed = Pool::builder(ctx())
+        .processes(1)
+        .timeout(Duration::from_millis(200))
+        .initializer(&set_greeting, "Hi".to_string())
+        .unwrap()
+        .build()
+        .unwrap();
+    let pids = timed.pids();
+    assert_eq!(kind_of(timed.apply(&spin, ())), FailureKind::Timeout);
+    assert_eq!(timed.pids(), pids, "the worker was interrupted, not replaced");
+    assert_eq!(timed.apply(&greet, "y".to_string()).unwrap(), "Hi, y");
+
     let failing = Pool::builder(ctx()).processes(1).initializer(&set_greeting, String::new()).unwrap().build().unwrap();
     match failing.apply(&greet, "x".to_string()) {
         Err(Error::Task(f)) => {

@@ -85,7 +85,8 @@ pub(crate) enum FromWorker {
     /// Outcomes of the oldest unanswered `Run` so far (the next `count` in input order), sent
     /// while it runs by a worker its pool stops at a timeout by killing it (no epochs): the pool
     /// learns when each input started, and which ones a kill must not lose. Each input's report
-    /// is written within the worker's flush delay (500 µs) of its end.
+    /// is written within the worker's flush delay (500 µs) of its end. `count` 0 (sent after a
+    /// `Load`): the module is loaded.
     Progress {
         count: u32,
     },

@@ -58,8 +58,8 @@ pub(crate) enum Event {
     /// (`wasmproc_wire::outcome`), after the refusal rule; `busy` is how long it worked on it.
     Done { outcomes: Vec<u8>, busy: Duration },
     /// The worker reported more outcomes of its oldest unanswered `Run` (kept until the `Done`),
-    /// or finished loading a module: its next input starts now.
-    Progress,
+    /// or (`loaded`, with none) finished loading a module: its next input starts now.
+    Progress { loaded: bool },
     /// The connection ended (the worker exited, died or misbehaved); `why` says how. The link is
     /// closed. `partial` holds the outcomes reported as progress of the chunk it was running.
     Closed { why: String, partial: Vec<u8> },
@@ -169,9 +169,9 @@ impl LinkReader {
                         busy: Duration::from_nanos(busy_ns),
                     };
                 }
-                Ok(Some((FromWorker::Progress { .. }, outcomes))) => {
+                Ok(Some((FromWorker::Progress { count }, outcomes))) => {
                     self.partial.extend_from_slice(&outcomes);
-                    return Event::Progress;
+                    return Event::Progress { loaded: count == 0 };
                 }
                 Ok(Some((FromWorker::Broker(op), payload))) => self.serve(op, payload),
                 Ok(Some((other, _))) => return self.closed(format!("sent {other:?} unexpectedly")),

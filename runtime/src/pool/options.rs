@@ -47,10 +47,13 @@ impl std::fmt::Debug for PoolOptions {
 
 impl PoolOptions {
     /// Which engine this pool's workers run. A timeout needs epochs only where nothing else can
-    /// stop a guest: in a thread worker. Worker processes run the fast engine and are killed at
-    /// the timeout (see [`PoolOptions::kills_at_timeout`]); fuel brings epochs with it anyway.
+    /// stop a guest: in a thread worker, and in an initializer (it runs while a module loads,
+    /// before any input a kill could be blamed on). Other worker processes run the fast engine and
+    /// are killed at the timeout (see [`PoolOptions::kills_at_timeout`]); fuel brings epochs with
+    /// it anyway.
     pub(crate) fn flavor(&self) -> Flavor {
-        match (self.fuel, self.threads) {
+        let initialized = self.initializer.is_some() && self.timeout.is_some();
+        match (self.fuel, self.threads || initialized) {
             (Some(_), _) => Flavor::Metered,
             (None, true) => Flavor::Interruptible,
             (None, false) => Flavor::Fast,

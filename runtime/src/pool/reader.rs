@@ -24,8 +24,8 @@ pub(super) fn run(d: &Dispatcher, slot: usize, mut conn: Conn) {
                     }
                 }
             }
-            Event::Progress => {
-                d.lock().slots[slot].progressed();
+            Event::Progress { loaded } => {
+                d.lock().slots[slot].progressed(loaded);
                 continue;
             }
             Event::Closed { why, partial } => d.replace(slot, conn, &why, partial),

@@ -65,6 +65,9 @@ pub(super) struct Slot {
     /// When the chunk at the front of `in_flight` started (about: when its predecessor was
     /// answered).
     pub(super) started: Option<Instant>,
+    /// The worker was told to load a module and has not said it is done (a worker that reports
+    /// progress says so): no guest code runs meanwhile, so no timeout counts.
+    loading: bool,
 }
 
 impl Slot {
@@ -80,6 +83,7 @@ impl Slot {
             chunk_time: None,
             chunks_given: 0,
             started: None,
+            loading: false,
         }
     }
 
@@ -134,6 +138,7 @@ impl Slot {
         debug_assert!(self.accepts_work(), "only a live worker that takes work is given a chunk");
         if self.loaded.insert(job.module.id) {
             self.enqueue(&options.load(&job.module), Payload::None);
+            self.loading = options.kills_at_timeout();
         }
         let run = ToWorker::Run {
             module: job.module.id,
@@ -157,6 +162,7 @@ impl Slot {
     pub(super) fn preload(&mut self, module: &crate::module::ModuleInner, options: &PoolOptions) {
         if self.loaded.insert(module.id) {
             self.enqueue(&options.load(module), Payload::None);
+            self.loading = options.kills_at_timeout();
         }
     }
 
@@ -183,11 +189,15 @@ impl Slot {
     /// worker last reported progress) longer than `allowed` gives a chunk of its size.
     pub(super) fn overran(&self, allowed: impl Fn(usize) -> Duration) -> bool {
         let (Some(started), Some(head)) = (self.started, self.in_flight.front()) else { return false };
-        matches!(self.phase, Phase::Live { .. }) && started.elapsed() > allowed(head.len())
+        !self.loading && matches!(self.phase, Phase::Live { .. }) && started.elapsed() > allowed(head.len())
     }
 
-    /// The worker reported progress on the chunk at the front: its next input starts now.
-    pub(super) fn progressed(&mut self) {
+    /// The worker reported progress on the chunk at the front, or (`loaded`) finished loading a
+    /// module: its next input starts now.
+    pub(super) fn progressed(&mut self, loaded: bool) {
+        if loaded {
+            self.loading = false;
+        }
         if !self.in_flight.is_empty() {
             self.started = Some(Instant::now());
         }

@@ -70,7 +70,7 @@ fn exchange(inner: &Inner, link: &Link, reader: &mut LinkReader) -> Answer {
         match reader.next() {
             Event::Done { outcomes, .. } => break Some(parse(inner, outcomes)),
             // One input: nothing to report before it is done.
-            Event::Progress => continue,
+            Event::Progress { .. } => continue,
             Event::Closed { .. } => break None,
         }
     };
