@@ -21,7 +21,7 @@ const GRACE: Duration = Duration::from_secs(1);
 /// How long past its timeout an input of a worker process is let run before it is killed: far
 /// more than a progress report takes to be written, and time for a guest blocked in a host call
 /// (which ends at the deadline by itself) to say so and keep its worker.
-const KILL_GRACE: Duration = Duration::from_millis(20);
+const KILL_GRACE: Duration = Duration::from_millis(50);
 
 /// How often the watchdog looks, at most.
 const PERIOD: Duration = Duration::from_millis(50);
