@@ -39,11 +39,13 @@ impl Dispatcher {
         let status = reap(&mut conn.child);
         if let Some(job) = running {
             let died = Died { pid: conn.pid, who, thread, status, what };
-            match phase {
-                Phase::Overran { .. } if self.options.kills_at_timeout() => self.time_out(job, partial, &died),
-                // Killed for a chunk that was answered after all: this one goes again, as it was.
-                Phase::Killed { .. } if !self.terminated() => self.lock().queue.push_front(job),
-                _ => self.settle_running(job, matches!(phase, Phase::Overran { .. }), died),
+            match (phase, answer_reported(job, partial)) {
+                (_, None) => {}
+                (Phase::Overran { .. }, Some(rest)) if self.options.kills_at_timeout() => self.time_out(rest, &died),
+                // Killed for a chunk that was answered after all: what this one has not reported
+                // goes again, as it was.
+                (Phase::Killed { .. }, Some(rest)) if !self.terminated() => self.lock().queue.push_front(rest),
+                (phase, Some(rest)) => self.settle_running(rest, matches!(phase, Phase::Overran { .. }), died),
             }
         }
         drop(conn);
@@ -53,18 +55,17 @@ impl Dispatcher {
         self.respawn(slot)
     }
 
-    /// The chunk of a worker process killed at the timeout: the inputs it reported are answered,
-    /// the one it was running fails with `Timeout`, and the rest are sent again.
-    fn time_out(&self, mut job: Job, mut partial: Vec<u8>, died: &Died<'_>) {
-        let reported = outcome::count(&partial).unwrap_or(0).min(job.len() - 1);
-        if let Some(rest) = job.split_off(reported + 1) {
+    /// The rest of a chunk whose worker process was killed at the timeout (its reported inputs
+    /// are answered already): the first input, the one it was running, fails with `Timeout`; the
+    /// others are sent again.
+    fn time_out(&self, mut job: Job, died: &Died<'_>) {
+        if let Some(rest) = job.split_off(1) {
             self.lock().queue.push_front(rest);
         }
         let limit = self.options.timeout.unwrap_or_default();
         let message =
             format!("interrupted after the per-task timeout of {limit:?}: {} was killed and replaced", died.who);
-        outcome::push_failure(&mut partial, &FailureKind::Timeout, &message);
-        job.complete(partial);
+        job.fail(FailureKind::Timeout, message);
     }
 
     /// The chunk a dead worker was running: a timeout if the watchdog killed it, resent if it has
@@ -134,6 +135,18 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// Answers the inputs of `job` whose outcomes its dead worker reported as progress (`partial`),
+/// so that they are never run twice; returns the rest, if any.
+fn answer_reported(mut job: Job, partial: Vec<u8>) -> Option<Job> {
+    let reported = outcome::count(&partial).unwrap_or(0);
+    if reported == 0 {
+        return Some(job);
+    }
+    let rest = job.split_off(reported);
+    job.complete(partial);
+    rest
 }
 
 /// A worker that ended while it held a chunk.
