@@ -307,11 +307,8 @@ impl<R> Future<R> {
 
     /// Blocks until the call is done, or `deadline`; returns whether it is.
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        let done = |st: &State<R>| matches!(st, State::Done(_));
         // The answer to a short call comes within µs: look for it before sleeping on the condvar.
-        if crate::spin::spin_before(deadline, || self.slot.state.try_lock().ok().filter(|st| done(st)).map(drop))
-            .is_some()
-        {
+        if crate::spin::spin_on(deadline, &self.slot.state, |st| matches!(st, State::Done(_))) {
             return true;
         }
         let mut st = lock(&self.slot.state);

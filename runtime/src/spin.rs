@@ -11,6 +11,7 @@
 
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long a waiter polls before it blocks.
@@ -37,6 +38,12 @@ pub(crate) fn spin_before<T>(deadline: Option<Instant>, ready: impl FnMut() -> O
         Some(d) if d.saturating_duration_since(Instant::now()) < SPIN => None,
         _ => spin(ready),
     }
+}
+
+/// [`spin_before`] until what `state` guards is `ready` (looked at only when its lock is free, so a
+/// spinning waiter never holds up the thread that makes it ready); returns whether it was.
+pub(crate) fn spin_on<S>(deadline: Option<Instant>, state: &Mutex<S>, ready: impl Fn(&S) -> bool) -> bool {
+    spin_before(deadline, || state.try_lock().ok().filter(|s| ready(s)).map(drop)).is_some()
 }
 
 /// A socket whose reads spin before they block.
@@ -95,5 +102,8 @@ mod tests {
         let soon = Some(Instant::now() + SPIN / 2);
         assert_eq!(spin_before(soon, || Some(7)), None, "no spinning right before a deadline");
         assert_eq!(spin_before(None, || Some(7)), Some(7));
+        let state = Mutex::new(3);
+        assert!(spin_on(None, &state, |n| *n == 3));
+        assert!(!spin_on(None, &state, |n| *n == 4));
     }
 }

@@ -19,6 +19,8 @@ pub trait Scalar: Copy + Send + Sync + sealed::Sealed + 'static {
     fn to_bits(self) -> u64;
     /// Back from [`to_bits`](Scalar::to_bits) (higher bits ignored).
     fn from_bits(bits: u64) -> Self;
+    /// `self + other`: integers wrap at their width, floats add as floats.
+    fn add_wrapping(self, other: Self) -> Self;
 }
 
 macro_rules! int_scalar {
@@ -29,6 +31,7 @@ macro_rules! int_scalar {
             const WIDTH: u8 = core::mem::size_of::<$t>() as u8;
             fn to_bits(self) -> u64 { self as $u as u64 }
             fn from_bits(bits: u64) -> Self { bits as $u as $t }
+            fn add_wrapping(self, other: Self) -> Self { self.wrapping_add(other) }
         }
     )*};
 }
@@ -46,6 +49,9 @@ impl Scalar for f32 {
     fn from_bits(bits: u64) -> Self {
         f32::from_bits(bits as u32)
     }
+    fn add_wrapping(self, other: Self) -> Self {
+        self + other
+    }
 }
 
 impl sealed::Sealed for f64 {}
@@ -58,38 +64,41 @@ impl Scalar for f64 {
     fn from_bits(bits: u64) -> Self {
         f64::from_bits(bits)
     }
+    fn add_wrapping(self, other: Self) -> Self {
+        self + other
+    }
+}
+
+/// Evaluates `$body` with `$t` standing for the scalar type whose typecode is `$code`, as
+/// `Some`; `None` if no scalar has that typecode. Typecodes and widths come from the impls above.
+macro_rules! by_typecode {
+    ($code:expr, $t:ident => $body:expr) => {
+        by_typecode!(@each $code, $t => $body; i8 i16 i32 i64 u8 u16 u32 u64 f32 f64)
+    };
+    (@each $code:expr, $t:ident => $body:expr; $($ty:ty)*) => {{
+        let code: u8 = $code;
+        $(
+            if code == <$ty as Scalar>::TYPECODE as u8 {
+                type $t = $ty;
+                return Some($body);
+            }
+        )*
+        None
+    }};
 }
 
 /// The width in bytes of the scalar type with Python typecode `typecode`.
 pub fn width_of(typecode: u8) -> Option<u8> {
-    match typecode {
-        b'b' | b'B' => Some(1),
-        b'h' | b'H' => Some(2),
-        b'i' | b'I' | b'f' => Some(4),
-        b'q' | b'Q' | b'd' => Some(8),
-        _ => None,
-    }
+    by_typecode!(typecode, T => <T as Scalar>::WIDTH)
 }
 
-/// `a + delta` for the scalar type with Python typecode `typecode`, on their bits
-/// ([`Scalar::to_bits`]): integers wrap at their width, floats add as floats. `None` for a typecode
-/// no scalar has. This is what a fused add (`Value::add`) runs where the value lives.
+/// [`Scalar::add_wrapping`] for the scalar type with Python typecode `typecode`, on bits
+/// ([`Scalar::to_bits`]); `None` for a typecode no scalar has. This is what a fused add
+/// (`Value::add`) runs where the value lives, knowing the type only by its typecode.
 pub fn add_bits(typecode: u8, a: u64, delta: u64) -> Option<u64> {
-    fn add<T: Scalar>(a: u64, delta: u64, op: fn(T, T) -> T) -> u64 {
-        op(T::from_bits(a), T::from_bits(delta)).to_bits()
-    }
-    Some(match typecode {
-        b'b' => add::<i8>(a, delta, i8::wrapping_add),
-        b'h' => add::<i16>(a, delta, i16::wrapping_add),
-        b'i' => add::<i32>(a, delta, i32::wrapping_add),
-        b'q' => add::<i64>(a, delta, i64::wrapping_add),
-        b'B' => add::<u8>(a, delta, u8::wrapping_add),
-        b'H' => add::<u16>(a, delta, u16::wrapping_add),
-        b'I' => add::<u32>(a, delta, u32::wrapping_add),
-        b'Q' => add::<u64>(a, delta, u64::wrapping_add),
-        b'f' => add::<f32>(a, delta, |x, y| x + y),
-        b'd' => add::<f64>(a, delta, |x, y| x + y),
-        _ => return None,
+    by_typecode!(typecode, T => {
+        let (a, delta) = (<T as Scalar>::from_bits(a), <T as Scalar>::from_bits(delta));
+        Scalar::to_bits(a.add_wrapping(delta))
     })
 }
 

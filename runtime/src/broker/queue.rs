@@ -137,8 +137,7 @@ impl QueueCore {
         if st.items.is_empty() && !st.closed {
             // An item from a worker usually comes within µs: look before sleeping on the condvar.
             drop(st);
-            let ready = |st: &State| !st.items.is_empty() || st.closed;
-            let _ = crate::spin::spin_before(deadline, || self.state.try_lock().ok().filter(|st| ready(st)).map(drop));
+            crate::spin::spin_on(deadline, &self.state, |st| !st.items.is_empty() || st.closed);
             st = self.lock();
         }
         loop {

@@ -156,13 +156,13 @@ impl LinkReader {
         loop {
             match self.source.next() {
                 Ok(Some((FromWorker::Done { busy_ns, .. }, outcomes))) => {
-                    let outcomes = match self.partial.is_empty() {
-                        true => outcomes,
-                        false => {
-                            let mut all = std::mem::take(&mut self.partial);
-                            all.extend_from_slice(&outcomes);
-                            all
-                        }
+                    // The outcomes it reported as progress come first.
+                    let outcomes = if self.partial.is_empty() {
+                        outcomes
+                    } else {
+                        let mut all = std::mem::take(&mut self.partial);
+                        all.extend_from_slice(&outcomes);
+                        all
                     };
                     return Event::Done {
                         outcomes: self.refusals.settle(outcomes),

@@ -215,7 +215,6 @@ pub struct IMap<I: Iterator, R> {
     window: usize,
     /// Inputs pulled but not yet yielded.
     outstanding: usize,
-    /// Chunks submitted and not yet answered.
     next_index: usize,
     ordered: bool,
     /// Chunks waiting to be yielded: by first index when ordered, in arrival order otherwise.

@@ -93,10 +93,7 @@ impl<T: Scalar> Value<T> {
     /// Adds `delta` under the lock; returns the new value — `with v.get_lock(): v.value += delta`.
     /// Integers wrap at their width. (Tasks have the same method, which is one host call.)
     pub fn add(&self, delta: T) -> T {
-        self.update(|x| {
-            let bits = wasmproc_wire::scalar::add_bits(T::TYPECODE as u8, x.to_bits(), delta.to_bits());
-            T::from_bits(bits.expect("every scalar's typecode adds"))
-        })
+        self.update(|x| x.add_wrapping(delta))
     }
 
     /// Replaces the value with `f(value)` under the lock; returns the new value. A lock taken
