@@ -430,10 +430,10 @@ impl Pool {
 }
 
 impl Pool {
-    /// Encodes `items` into chunks of `chunksize` (the default for their number if `None`); returns
-    /// the chunks (arguments back to back, and their lengths) and how many inputs there were.
-    /// When the iterator knows its length, each chunk is encoded straight into its own buffer;
-    /// otherwise everything is encoded first and then cut.
+    /// Encodes `items` into chunks of `chunksize` (the default for their number if `None`), each
+    /// straight into its own buffer; returns the chunks (arguments back to back, and their lengths)
+    /// and how many inputs there were. An iterator that does not know its length is collected
+    /// first, as Python's `map` makes a list of it.
     #[allow(clippy::type_complexity)]
     fn encode_chunks<A: Serialize, R: DeserializeOwned>(
         &self,
@@ -441,41 +441,40 @@ impl Pool {
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
     ) -> Result<(Vec<(Vec<u8>, Vec<u32>)>, usize)> {
-        let mut items = items.into_iter();
-        let known = match items.size_hint() {
-            (lo, Some(hi)) if lo == hi => Some(lo),
-            _ => None,
-        };
-        if let Some(len) = known {
-            let size = chunksize.unwrap_or_else(|| default_chunksize(len, self.processes())).max(1);
-            let mut chunks = Vec::with_capacity(len.div_ceil(size));
-            let mut count = 0;
-            loop {
-                let (mut args, mut lens) = (Vec::new(), Vec::with_capacity(size.min(len.saturating_sub(count))));
-                for item in items.by_ref().take(size) {
-                    lens.push(task.encode_uncollected(&item, &mut args)?);
-                }
-                if lens.is_empty() {
-                    return Ok((chunks, count));
-                }
-                count += lens.len();
-                chunks.push((args, lens));
+        let items = items.into_iter();
+        match items.size_hint() {
+            (lo, Some(hi)) if lo == hi => self.encode_known(task, items, lo, chunksize),
+            _ => {
+                let items: Vec<A> = items.collect();
+                let len = items.len();
+                self.encode_known(task, items.into_iter(), len, chunksize)
             }
         }
-        let (mut args, mut lens) = (Vec::new(), Vec::new());
-        for item in items {
-            lens.push(task.encode_uncollected(&item, &mut args)?);
-        }
-        let len = lens.len();
+    }
+
+    /// [`encode_chunks`](Pool::encode_chunks) for `len` items.
+    #[allow(clippy::type_complexity)]
+    fn encode_known<A: Serialize, R: DeserializeOwned>(
+        &self,
+        task: &Task<A, R>,
+        mut items: impl Iterator<Item = A>,
+        len: usize,
+        chunksize: Option<usize>,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u32>)>, usize)> {
         let size = chunksize.unwrap_or_else(|| default_chunksize(len, self.processes())).max(1);
         let mut chunks = Vec::with_capacity(len.div_ceil(size));
-        let mut offset = 0;
-        for part in lens.chunks(size) {
-            let bytes: usize = part.iter().map(|l| *l as usize).sum();
-            chunks.push((args[offset..offset + bytes].to_vec(), part.to_vec()));
-            offset += bytes;
+        let mut count = 0;
+        loop {
+            let (mut args, mut lens) = (Vec::new(), Vec::with_capacity(size.min(len.saturating_sub(count))));
+            for item in items.by_ref().take(size) {
+                lens.push(task.encode_uncollected(&item, &mut args)?);
+            }
+            if lens.is_empty() {
+                return Ok((chunks, count));
+            }
+            count += lens.len();
+            chunks.push((args, lens));
         }
-        Ok((chunks, len))
     }
 }
 
