@@ -13,9 +13,14 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum StartMethod {
     /// One OS process per worker (the default): full isolation; a worker that crashes or is
-    /// killed takes nothing else with it.
+    /// killed takes nothing else with it. Workers are forked by a fork server, a single-threaded
+    /// copy of the worker program started on first use and kept for the life of the host (Python's
+    /// `forkserver`): a start costs a fork of that small process, not a new program.
     #[default]
     Process,
+    /// One OS process per worker, each a new execution of the worker program (Python's `spawn`):
+    /// the same isolation as [`StartMethod::Process`], no fork server, a slower start.
+    Spawn,
     /// Workers are threads of the host (`multiprocessing.dummy`): no process start, lower call
     /// latency, isolation by the wasm sandbox alone. Guests still get their own memory, limits and
     /// grants; `terminate`/`kill` stop a guest at its next epoch tick (10 ms) or when a blocking

@@ -10,7 +10,7 @@
 //! - `compute_heavy` (sum of i² for i < 10⁶, 8 items): serial vs 2 processes, with native Rust
 //!   (serial, and 2 threads) as the third column;
 //! - `Process` start → join of an empty task, vs CPython's `Process` with fork, forkserver and
-//!   spawn;
+//!   spawn; pool startup and `Process` start also with our `Spawn` start method (no fork server);
 //! - the cost of a per-task timeout on the large `compute_heavy`, serial: worker processes (killed
 //!   at the deadline, no checks) and a thread worker (epoch checks);
 //! - per-worker memory (PSS): an idle worker, and one that has loaded the module and run a task,
@@ -204,19 +204,7 @@ struct PoolFigures {
 }
 
 fn pool_figures(b: &Bench, pool: &Pool) -> PoolFigures {
-    let startup = median(
-        (0..STARTUP_REPS)
-            .map(|_| {
-                let t = Instant::now();
-                let pool = Pool::with_processes(&b.ctx, 2).expect("pool");
-                pool.apply(&b.square, 3).expect("apply");
-                let took = t.elapsed();
-                drop(pool);
-                took
-            })
-            .collect(),
-    )
-    .as_secs_f64();
+    let startup = pool_startup(&b.ctx, &b.square);
     pool.map(&b.square, 0..1000).expect("warm"); // every worker has loaded the module
     let map_default = MAP_ITEMS as f64
         / median_secs(|| assert_eq!(pool.map(&b.square, 0..MAP_ITEMS).expect("map").len() as u64, MAP_ITEMS));
@@ -312,14 +300,44 @@ fn compute(b: &Bench, pool: &Pool) -> wasmproc::Result<Compute> {
     })
 }
 
+/// Pool creation → first result, 2 workers.
+fn pool_startup(ctx: &Context, square: &Task<u64, u64>) -> f64 {
+    median(
+        (0..STARTUP_REPS)
+            .map(|_| {
+                let t = Instant::now();
+                let pool = Pool::with_processes(ctx, 2).expect("pool");
+                pool.apply(square, 3).expect("apply");
+                let took = t.elapsed();
+                drop(pool);
+                took
+            })
+            .collect(),
+    )
+    .as_secs_f64()
+}
+
+/// Starts with the `Spawn` method (each worker a new program), next to the default fork server.
+struct SpawnStarts {
+    process: f64,
+    pool: f64,
+}
+
+fn spawn_starts() -> wasmproc::Result<SpawnStarts> {
+    let ctx = Context::builder().start_method(wasmproc::StartMethod::Spawn).build()?;
+    let module = ctx.load(wasmproc_tests::FIXTURES_WASM)?;
+    let square = module.task::<u64, u64>("square")?;
+    Ok(SpawnStarts { process: process_start(&ctx, &module)?, pool: pool_startup(&ctx, &square) })
+}
+
 /// `Process` start → join of a task of no parameters.
-fn process_start(b: &Bench) -> wasmproc::Result<f64> {
-    let answer = b.module.task::<(), u32>("answer")?;
+fn process_start(ctx: &Context, module: &wasmproc::Module) -> wasmproc::Result<f64> {
+    let answer = module.task::<(), u32>("answer")?;
     Ok(median(
         (0..STARTUP_REPS)
             .map(|_| {
                 let t = Instant::now();
-                let p = Process::builder(&b.ctx, &answer, ()).expect("process").start().expect("start");
+                let p = Process::builder(ctx, &answer, ()).expect("process").start().expect("start");
                 p.join();
                 let took = t.elapsed();
                 assert_eq!(p.exit_code(), Some(0));
@@ -515,6 +533,7 @@ struct Figures {
     pool: PoolFigures,
     compute: Compute,
     process_start: f64,
+    spawn: SpawnStarts,
     messaging: Messaging,
     shared: Shared,
     calls: Calls,
@@ -535,7 +554,8 @@ fn main() -> wasmproc::Result<()> {
     let figures = Figures {
         pool: pool_figures(&b, &pool),
         compute: compute(&b, &pool)?,
-        process_start: process_start(&b)?,
+        process_start: process_start(&b.ctx, &b.module)?,
+        spawn: spawn_starts()?,
         messaging: messaging(&b)?,
         shared: shared(&b)?,
         calls: calls(&b)?,
@@ -624,12 +644,28 @@ fn scheduling_rows(w: &Figures, py: Option<&Python>) -> Vec<[String; 5]> {
             "≤ 0.3× of fork",
         ),
         start_row(
+            "  … with the spawn start method",
+            w.spawn.pool,
+            py.map(|q| {
+                [("fork", q.startup_fork_s), ("forkserver", q.startup_forkserver_s), ("spawn", q.startup_spawn_s)]
+            }),
+            "–",
+        ),
+        start_row(
             "Process start → join, empty task",
             w.process_start,
             py.map(|q| {
                 [("fork", q.process_fork_s), ("forkserver", q.process_forkserver_s), ("spawn", q.process_spawn_s)]
             }),
             "≤ 0.5× of fork",
+        ),
+        start_row(
+            "  … with the spawn start method",
+            w.spawn.process,
+            py.map(|q| {
+                [("fork", q.process_fork_s), ("forkserver", q.process_forkserver_s), ("spawn", q.process_spawn_s)]
+            }),
+            "–",
         ),
         compare(
             format!("map square, default chunksize ({MAP_ITEMS} items)"),

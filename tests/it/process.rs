@@ -114,3 +114,78 @@ fn a_process_hands_back_its_value_once() {
     let never = Process::builder(ctx(), &square, 1).unwrap().build().unwrap();
     assert!(matches!(never.result(), Err(Error::NotStarted { .. })));
 }
+
+/// The parent of a running process, from /proc.
+fn ppid(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("a running process");
+    // Fields after the parenthesized command: state, ppid, …
+    stat[stat.rfind(')').unwrap() + 1..].split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn process_workers_are_forked_by_a_fork_server_and_start_in_the_hosts_directory() {
+    let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
+    let p = Process::builder(ctx(), &sleep, 5_000).unwrap().start().unwrap();
+    let (worker, host) = (p.pid().unwrap(), std::process::id());
+    let server = ppid(worker);
+    assert_ne!(server, host, "a worker is not a child of the host");
+    assert_eq!(ppid(server), host, "the fork server is");
+    let cwd = std::fs::read_link(format!("/proc/{worker}/cwd")).unwrap();
+    assert_eq!(cwd, std::env::current_dir().unwrap());
+    p.terminate();
+    p.join();
+    assert_eq!(p.exit_code(), Some(-libc::SIGTERM));
+    assert!(process_gone(worker), "the fork server reaped it");
+}
+
+#[test]
+fn the_spawn_start_method_starts_each_worker_as_a_new_program() {
+    let ctx = wasmproc::Context::builder()
+        .cache_dir(crate::common::cache_dir())
+        .start_method(wasmproc::StartMethod::Spawn)
+        .build()
+        .unwrap();
+    let module = ctx.load(wasmproc_tests::FIXTURES_WASM).unwrap();
+    let sleep = module.task::<u64, u64>("sleep_ms").unwrap();
+    let p = Process::builder(&ctx, &sleep, 5_000).unwrap().start().unwrap();
+    assert_eq!(ppid(p.pid().unwrap()), std::process::id());
+    p.kill();
+    p.join();
+    assert_eq!(p.exit_code(), Some(-libc::SIGKILL));
+    let pool = Pool::with_processes(&ctx, 2).unwrap();
+    assert!(pool.pids().iter().all(|w| ppid(*w) == std::process::id()));
+    assert_eq!(pool.map(&sleep, vec![1, 2, 3]).unwrap(), vec![1, 2, 3]);
+}
+
+#[test]
+fn a_dead_fork_server_is_replaced_and_its_workers_still_answer() {
+    // A program path of its own gives this test its own fork server to kill.
+    let exe = crate::common::scratch("forkserver-victim");
+    let _ = std::fs::remove_file(&exe);
+    std::os::unix::fs::symlink(std::env::current_exe().unwrap(), &exe).unwrap();
+    let ctx =
+        wasmproc::Context::builder().cache_dir(crate::common::cache_dir()).worker_executable(&exe).build().unwrap();
+    let module = ctx.load(wasmproc_tests::FIXTURES_WASM).unwrap();
+    let sleep = module.task::<u64, u64>("sleep_ms").unwrap();
+    let pool = Pool::with_processes(&ctx, 1).unwrap();
+    let server = ppid(pool.pids()[0]);
+    let p = Process::builder(&ctx, &sleep, 500).unwrap().start().unwrap();
+    assert_eq!(ppid(p.pid().unwrap()), server);
+
+    // SAFETY: kill has no memory-safety preconditions; the pid is of the host's own child.
+    assert_eq!(unsafe { libc::kill(server as i32, libc::SIGKILL) }, 0);
+    assert!(eventually(10, || process_gone(server)), "the host reaps its dead fork server");
+    // Its workers live on: the process answers (its exit status is lost with the server, and
+    // its exit code is the one it was told), the pool's worker goes on serving.
+    p.join();
+    assert_eq!((p.exit_code(), p.result().ok()), (Some(0), Some(500)));
+    assert_eq!(pool.apply(&sleep, 1).unwrap(), 1);
+    // The next start gets a new server.
+    let q = Process::builder(&ctx, &sleep, 5_000).unwrap().start().unwrap();
+    let replacement = ppid(q.pid().unwrap());
+    assert_ne!(replacement, server);
+    assert_eq!(ppid(replacement), std::process::id());
+    q.kill();
+    q.join();
+    assert_eq!(q.exit_code(), Some(-libc::SIGKILL));
+}

@@ -163,6 +163,12 @@ fn walk(buf: &[u8], mut each: impl FnMut(Tag, usize, usize)) -> Result<usize, Ma
     Ok(n)
 }
 
+/// Whether a buffer holds a failure (or is malformed).
+pub fn any_failed(buf: &[u8]) -> bool {
+    let mut failed = false;
+    walk(buf, |tag, _, _| failed |= tag != Tag::Ok).map_or(true, |_| failed)
+}
+
 /// Counts the outcomes in a buffer, checking its framing.
 pub fn count(buf: &[u8]) -> Result<usize, MalformedOutcomes> {
     walk(buf, |_, _, _| {})
@@ -226,8 +232,10 @@ mod tests {
     fn round_trip_and_broken_framing() {
         let mut buf = Vec::new();
         push(&mut buf, Tag::Ok, b"49");
+        assert!(!any_failed(&buf));
         push_failure(&mut buf, &FailureKind::Panicked, "boom");
         push(&mut buf, Tag::Ok, b"");
+        assert!(any_failed(&buf));
         assert_eq!(count(&buf), Ok(3));
         let o = Outcomes::parse(buf.clone()).unwrap();
         assert_eq!(o.len(), 3);
@@ -235,6 +243,7 @@ mod tests {
         assert_eq!(o.get(1).unwrap_err(), (FailureKind::Panicked, "boom".to_string()));
         assert_eq!(o.get(2).unwrap(), b"");
         buf.pop();
+        assert!(any_failed(&buf), "a malformed buffer counts as failed");
         assert_eq!(Outcomes::parse(buf.clone()), Err(MalformedOutcomes::Truncated { at: 16 }));
         assert!(count(&buf).is_err());
         assert_eq!(Outcomes::parse(vec![0, 10, 0, 0, 0, 1]), Err(MalformedOutcomes::Overrun { len: 10, at: 0 }));

@@ -32,8 +32,9 @@ pub(crate) struct GlobalOptions {
     /// Where compiled modules are cached (must be private to you)
     #[arg(long, global = true, env = "WASMPROC_CACHE_DIR", value_name = "DIR", help_heading = "Global options")]
     pub(crate) cache_dir: Option<PathBuf>,
-    /// How workers start: `process` (one OS process each, the default) or `thread` (threads of
-    /// this program, isolated by the wasm sandbox alone; faster to start and to call)
+    /// How workers start: `process` (one OS process each, forked by a fork server; the default),
+    /// `spawn` (one OS process each, a new execution of this program) or `thread` (threads of this
+    /// program, isolated by the wasm sandbox alone; faster to start and to call)
     #[arg(long, global = true, value_enum, default_value_t = StartMethodArg::Process, help_heading = "Global options")]
     pub(crate) start_method: StartMethodArg,
 }
@@ -41,7 +42,11 @@ pub(crate) struct GlobalOptions {
 /// `--start-method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum StartMethodArg {
+    /// Worker processes forked by a fork server (the default).
     Process,
+    /// Worker processes, each a new execution of this program.
+    Spawn,
+    /// Workers are threads of this process.
     Thread,
 }
 

@@ -1,5 +1,6 @@
 //! Talking to a worker: the messages ([`protocol`]) and how they are framed on a byte stream
-//! ([`frame`], over the layout of `wasmproc_wire::frame`).
+//! ([`frame`], over the layout of `wasmproc_wire::frame`); the fork server's control line ([`forkserver`]).
 
+pub(crate) mod forkserver;
 pub(crate) mod frame;
 pub(crate) mod protocol;

@@ -37,6 +37,9 @@ pub(crate) struct WorkerInit {
     pub(crate) max_memory: Option<usize>,
     /// What guests may touch.
     pub(crate) sandbox: Sandbox,
+    /// The host's pid (`current_process().parent_pid`): a forked worker's parent is its fork
+    /// server, not the host.
+    pub(crate) parent_pid: u32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,6 +64,10 @@ pub(crate) enum ToWorker {
     Exit {
         code: i32,
     },
+    /// Exit once everything sent before is answered: with 1 if an input failed, else 0 (Python's
+    /// exit code for a `Process` whose target raised). Sent right behind a `Process`'s one `Run`,
+    /// it saves a round trip.
+    ExitWhenDone,
     /// The answer to the worker's pending broker request; an item rides in the payload.
     BrokerReply(BrokerReply),
     /// A request the worker sent without waiting was refused (its queue was closed, or its object

@@ -122,7 +122,7 @@ impl Pool {
                 .map(|slot| {
                     let settings = &settings;
                     let init = options.worker_init(format!("{pool_name}-{slot}"), slot);
-                    s.spawn(move || spawn::spawn_worker(settings, &init))
+                    s.spawn(move || spawn::spawn_worker(settings, &init, None))
                 })
                 .collect();
             handles

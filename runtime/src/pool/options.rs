@@ -88,6 +88,7 @@ impl PoolOptions {
             timeout: self.timeout,
             max_memory: self.max_memory,
             sandbox: self.sandbox.clone(),
+            parent_pid: std::process::id(),
         }
     }
 }

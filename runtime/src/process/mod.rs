@@ -171,6 +171,7 @@ impl<R: DeserializeOwned> ProcessBuilder<R> {
             timeout: self.timeout,
             max_memory: self.max_memory,
             sandbox: self.sandbox,
+            parent_pid: std::process::id(),
         };
         let state = State { phase: Phase::Created, value: None, taken: false, failure: None };
         Ok(Process {
@@ -234,7 +235,7 @@ impl<R> Process<R> {
         if !matches!(self.lock().phase, Phase::Created) {
             return Err(Error::AlreadyStarted { name: self.inner.name.clone() });
         }
-        let spawned = spawn::spawn_worker(&self.inner.ctx.settings, &self.inner.init)?;
+        let spawned = spawn::spawn_worker(&self.inner.ctx.settings, &self.inner.init, Some(&self.inner.artifact()))?;
         {
             let mut st = self.lock();
             if !matches!(st.phase, Phase::Created) {
@@ -375,6 +376,12 @@ impl<R: DeserializeOwned> Process<R> {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The compiled module its worker loads (for its engine's flavour).
+    fn artifact(&self) -> std::path::PathBuf {
+        let module = &self.call.module;
+        module.artifact_for(self.init.flavor).unwrap_or_else(|| module.artifact.clone())
     }
 
     fn join_timeout(&self, timeout: Duration) -> bool {

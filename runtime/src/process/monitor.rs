@@ -26,9 +26,14 @@ pub(super) fn run(inner: &Inner, spawned: Spawned) {
     }
     let mut st = inner.lock();
     let status = child.wait().ok();
-    let code = match status {
-        Some(s) => s.code().unwrap_or_else(|| -s.signal().unwrap_or(0)),
-        None => 1,
+    let code = match (status.and_then(|s| s.signal()), status.and_then(|s| s.code()), &answer) {
+        (Some(signal), _, _) => -signal,
+        // Python's rule, whatever the worker saw: 1 if the task failed (the host may fail it, e.g.
+        // when its queue items were refused), else 0. Also when its status was lost (its fork
+        // server died first).
+        (None, _, Some(result)) => i32::from(result.is_err()),
+        (None, Some(code), None) => code,
+        (None, None, None) => 1,
     };
     match answer {
         Some(Ok(value)) => st.value = Some(value),
@@ -46,9 +51,9 @@ pub(super) fn run(inner: &Inner, spawned: Spawned) {
     drop(held);
 }
 
-/// Makes the call and waits for its answer; then tells the worker to exit 0 or 1. A worker that
-/// never answers was killed (or died): its exit status tells how. Returns the connection too, to be
-/// kept open until the worker has exited.
+/// Makes the call (the worker exits 0 or 1 once it has answered) and waits for its answer. A
+/// worker that never answers was killed (or died): its exit status tells how. Returns the
+/// connection too, to be kept open until the worker has exited.
 fn call(inner: &Inner, stream: std::os::unix::net::UnixStream) -> (Answer, Option<LinkReader>) {
     let Ok((link, mut reader)) = stream::link(stream, inner.ctx.broker.clone()) else { return (None, None) };
     (exchange(inner, &link, &mut reader), Some(reader))
@@ -56,8 +61,7 @@ fn call(inner: &Inner, stream: std::os::unix::net::UnixStream) -> (Answer, Optio
 
 fn exchange(inner: &Inner, link: &Link, reader: &mut LinkReader) -> Answer {
     let call = &inner.call;
-    let artifact = call.module.artifact_for(inner.init.flavor).unwrap_or_else(|| call.module.artifact.clone());
-    let load = ToWorker::Load { module: call.module.id, artifact, init: None };
+    let load = ToWorker::Load { module: call.module.id, artifact: inner.artifact(), init: None };
     let run = ToWorker::Run {
         module: call.module.id,
         task: call.task.name().to_string(),
@@ -65,19 +69,17 @@ fn exchange(inner: &Inner, link: &Link, reader: &mut LinkReader) -> Answer {
         lens: vec![call.args.len() as u32],
     };
     link.enqueue(&load, Payload::None).ok()?;
-    link.send(&run, Payload::Shared(call.args.clone())).ok()?;
-    let answer = loop {
+    link.enqueue(&run, Payload::Shared(call.args.clone())).ok()?;
+    // The worker exits as soon as it has answered, with 1 if the task failed.
+    link.send(&ToWorker::ExitWhenDone, Payload::None).ok()?;
+    loop {
         match reader.next() {
             Event::Done { outcomes, .. } => break Some(parse(inner, outcomes)),
             // One input: nothing to report before it is done.
             Event::Progress { .. } => continue,
             Event::Closed { .. } => break None,
         }
-    };
-    if let Some(result) = &answer {
-        let _ = link.send(&ToWorker::Exit { code: i32::from(result.is_err()) }, Payload::None);
     }
-    answer
 }
 
 /// The one outcome of the call.

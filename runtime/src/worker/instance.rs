@@ -139,15 +139,18 @@ struct Call {
 }
 
 impl Loaded {
+    /// Links `component`: what [`Loaded::new`] instantiates from.
+    pub(super) fn link(linker: &Linker<GuestState>, component: &Component) -> Result<TaskPre<GuestState>, String> {
+        let pre = linker.instantiate_pre(component).map_err(|e| describe_link_error(&e))?;
+        TaskPre::new(pre).map_err(|e| describe_link_error(&e))
+    }
+
     pub(super) fn new(
         engine: &Engine,
-        linker: &Linker<GuestState>,
-        component: &Component,
+        pre: TaskPre<GuestState>,
         settings: RunSettings,
         init: Option<InitCall>,
     ) -> Result<Loaded, String> {
-        let pre = linker.instantiate_pre(component).map_err(|e| describe_link_error(&e))?;
-        let pre = TaskPre::new(pre).map_err(|e| describe_link_error(&e))?;
         let mut loaded = Loaded { engine: engine.clone(), pre, warm: None, settings, init };
         if loaded.init.is_some() {
             // Python runs the initializer when the worker starts: do it now, not at the first task.

@@ -46,6 +46,10 @@ pub(super) struct Line {
     /// Sent frames are waiting in the writer's buffer.
     dirty: Mutex<bool>,
     wake_flusher: Condvar,
+    /// The flusher is started by the first frame sent without waiting (most workers never send
+    /// one; a thread less makes a worker start and exit faster).
+    flusher: std::sync::Once,
+    me: Weak<Line>,
 }
 
 /// The reading half.
@@ -102,22 +106,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Line {
     /// A line over `stream`, whose reading side is `reader` (it may already have consumed the
-    /// handshake). Starts the flusher and the watcher; `stop` is a thread worker's switch.
+    /// handshake). Starts the watcher (the flusher starts when first needed); `stop` is a thread
+    /// worker's switch.
     pub(super) fn start(
         stream: UnixStream,
         reader: BufReader<SpinReader>,
         stop: Option<Arc<Stop>>,
     ) -> io::Result<Arc<Line>> {
         let watched = stream.try_clone()?;
-        let line = Arc::new(Line {
+        let line = Arc::new_cyclic(|me| Line {
             writer: Mutex::new(BufWriter::with_capacity(64 << 10, stream)),
             inbox: Mutex::new(Inbox { reader, stashed: VecDeque::new(), looked: Instant::now() }),
             unbounded: Mutex::default(),
             dirty: Mutex::new(false),
             wake_flusher: Condvar::new(),
+            flusher: std::sync::Once::new(),
+            me: me.clone(),
         });
-        let flusher = Arc::downgrade(&line);
-        std::thread::Builder::new().name("wasmproc-flusher".into()).spawn(move || flush_loop(&flusher))?;
         std::thread::Builder::new().name("wasmproc-watcher".into()).spawn(move || watch(&watched, stop.as_deref()))?;
         Ok(line)
     }
@@ -197,6 +202,14 @@ impl Line {
 
     /// Marks the buffer as holding frames the flusher must write within [`FLUSH_DELAY`].
     fn written_soon(&self) {
+        self.flusher.call_once(|| {
+            let line = self.me.clone();
+            let started = std::thread::Builder::new().name("wasmproc-flusher".into()).spawn(move || flush_loop(&line));
+            if started.is_err() {
+                // Without a flusher, frames go out with the next reply instead (later, not lost).
+                eprintln!("wasmproc worker {}: cannot start the flusher thread", std::process::id());
+            }
+        });
         let mut dirty = lock(&self.dirty);
         if !*dirty {
             *dirty = true;

@@ -8,7 +8,7 @@
 use super::instance::{Loaded, RunSettings};
 use super::line::Line;
 use super::state::ProcessIdentity;
-use super::{Stop, host};
+use super::{Stop, prepared};
 use crate::engine;
 use crate::ipc::frame;
 use crate::ipc::protocol::{FromWorker, InitCall, ToWorker, WorkerInit};
@@ -31,6 +31,8 @@ struct Worker {
     settings: RunSettings,
     line: Arc<Line>,
     modules: HashMap<u64, Result<Loaded, String>>,
+    /// Whether an input has failed (the exit code `ExitWhenDone` asks for).
+    failed: bool,
 }
 
 /// Serves the host on `stream` until it says `Exit` (its code is returned) or goes away (0).
@@ -51,11 +53,10 @@ pub(super) fn serve(stream: UnixStream, stop: Option<Arc<Stop>>, stdout_fd: i32)
 /// Builds the engine and everything a guest needs, and reports ready.
 fn start(init: WorkerInit, line: Arc<Line>, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<Worker, String> {
     let flavor = init.flavor;
-    let engine = Arc::new(engine::new_engine(flavor).map_err(|e| format!("engine: {e:#}"))?);
+    let (engine, linker) = prepared::take_or_build(flavor)?;
     if flavor.has_epochs() {
         engine::start_ticker(Arc::downgrade(&engine));
     }
-    let linker = host::new_linker(&engine).map_err(|e| format!("linker: {e:#}"))?;
     let settings = RunSettings {
         // One more tick than the timeout: the current tick may be almost over when an input starts.
         timeout_ticks: init.timeout.map(|t| t.as_nanos().div_ceil(engine::TICK.as_nanos()) as u64 + 1),
@@ -75,13 +76,13 @@ fn start(init: WorkerInit, line: Arc<Line>, stop: Option<Arc<Stop>>, stdout_fd: 
             name: Arc::from(init.name.as_str()),
             pid: std::process::id(),
             worker_id: init.worker_id,
-            parent_pid: rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32),
+            parent_pid: init.parent_pid,
         },
     };
     line.write(&FromWorker::Ready { pid: std::process::id() }, &[])
         .and_then(|()| line.flush())
         .map_err(|e| format!("writing Ready: {e}"))?;
-    Ok(Worker { engine, linker, settings, line, modules: HashMap::new() })
+    Ok(Worker { engine, linker, settings, line, modules: HashMap::new(), failed: false })
 }
 
 impl Worker {
@@ -96,6 +97,10 @@ impl Worker {
                 ToWorker::Exit { code } => {
                     self.flush()?;
                     return Ok(code);
+                }
+                ToWorker::ExitWhenDone => {
+                    self.flush()?;
+                    return Ok(i32::from(self.failed));
                 }
                 ToWorker::Load { module, artifact, init } => self.load(module, &artifact, init),
                 ToWorker::Run { module, task, codec, lens } => self.run_chunk(module, &task, codec, &payload, &lens)?,
@@ -115,9 +120,13 @@ impl Worker {
     fn load(&mut self, id: u64, artifact: &Path, init: Option<InitCall>) {
         // SAFETY: the host sends only paths of artifacts it wrote into its private cache with
         // `precompile_component` of an identically configured engine.
-        let loaded = unsafe { Component::deserialize_file(&self.engine, artifact) }
-            .map_err(|e| format!("cannot load compiled module {}: {e:#}", artifact.display()))
-            .and_then(|component| Loaded::new(&self.engine, &self.linker, &component, self.settings.clone(), init));
+        let pre = match prepared::preloaded(&self.engine, artifact) {
+            Some(pre) => Ok(pre),
+            None => unsafe { Component::deserialize_file(&self.engine, artifact) }
+                .map_err(|e| format!("cannot load compiled module {}: {e:#}", artifact.display()))
+                .and_then(|component| Loaded::link(&self.linker, &component)),
+        };
+        let loaded = pre.and_then(|pre| Loaded::new(&self.engine, pre, self.settings.clone(), init));
         self.modules.insert(id, loaded);
         if self.settings.reports_progress {
             // Loading (and an initializer) took time the pool counted as the next chunk's: tell it
@@ -152,6 +161,7 @@ impl Worker {
             None => return Err(format!("Run for module {module} that was never loaded")),
         };
         debug_assert_eq!(outcome::count(&framed), Ok(count), "one outcome per input not yet reported");
+        self.failed |= outcome::any_failed(&framed);
         let done = FromWorker::Done { count: count as u32, busy_ns: start.elapsed().as_nanos() as u64 };
         self.line.write(&done, &[&framed]).map_err(|e| format!("writing results: {e}"))
     }

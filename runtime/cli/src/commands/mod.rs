@@ -39,6 +39,7 @@ pub(crate) fn run(cli: Cli) -> Result<Code, Failure> {
 pub(crate) fn context(global: &GlobalOptions, processes: Option<usize>) -> Result<Context, Failure> {
     let method = match global.start_method {
         crate::cli::StartMethodArg::Process => wasmproc::StartMethod::Process,
+        crate::cli::StartMethodArg::Spawn => wasmproc::StartMethod::Spawn,
         crate::cli::StartMethodArg::Thread => wasmproc::StartMethod::Thread,
     };
     let mut builder = Context::builder().stdout_to_stderr(true).start_method(method);

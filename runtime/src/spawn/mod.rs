@@ -1,16 +1,25 @@
-//! Starting workers: a socketpair, then either our own executable re-executed with the child end
-//! of the socket and an environment variable that the library's constructor recognizes
-//! ([`StartMethod::Process`]), or a thread of the host serving the child end
-//! ([`StartMethod::Thread`]). Both speak the same protocol; [`WorkerChild`] and [`Killer`] hide
-//! the difference from the pool and `Process`.
+//! Starting workers: a socketpair, then the child end is served by one of
+//! - a process forked by the worker program's fork server ([`StartMethod::Process`], see
+//!   [`forkserver`]);
+//! - our own executable re-executed with the child end and an environment variable that the
+//!   library's constructor recognizes ([`StartMethod::Spawn`], and `Process` when its fork server
+//!   cannot fork);
+//! - a thread of the host ([`StartMethod::Thread`]).
 //!
-//! Worker processes are always new programs, never a bare fork of the threaded host. The child
-//! end is the worker's fd 0 and nothing runs between fork and exec, so std uses `posix_spawn`
-//! (measured: Process start → join 5.0–5.6 ms with the old fork + `pre_exec`, 4.2–4.8 ms now).
+//! All speak the same protocol; [`WorkerChild`] and [`Killer`] hide the difference from the pool
+//! and `Process`.
+//!
+//! A worker process is never a bare fork of the threaded host: it is a fork of the single-threaded
+//! fork server, or a new program. For an exec'd worker the child end is its fd 0 and nothing runs
+//! between fork and exec, so std uses `posix_spawn`. Measured (Process start → join): 5.0–5.6 ms
+//! with fork + `pre_exec`, 4.2–4.8 ms with `posix_spawn`, see the benchmark for the fork server.
 //! A thread worker cannot be killed by a signal: it is stopped by a flag its guest checks at every
 //! epoch tick (thread workers always run the interruptible engine) and by closing its socket.
 
+mod forkserver;
+
 use crate::config::{Settings, StartMethod};
+use crate::engine::Flavor;
 use crate::error::{Error, Result};
 use crate::ipc::frame;
 use crate::ipc::protocol::{FromWorker, ToWorker, WorkerInit};
@@ -19,6 +28,7 @@ use rustix::process::{Pid, Signal};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -33,7 +43,12 @@ pub(crate) const SIGKILL: i32 = 9;
 #[derive(Debug, Clone)]
 pub(crate) enum Killer {
     Pid(u32),
-    Thread { stop: Arc<Stop>, stream: Arc<UnixStream> },
+    /// A forked worker (its pid belongs to the fork server to reap).
+    Pidfd(Arc<OwnedFd>),
+    Thread {
+        stop: Arc<Stop>,
+        stream: Arc<UnixStream>,
+    },
 }
 
 impl Killer {
@@ -47,6 +62,11 @@ impl Killer {
                     let _ = rustix::process::kill_process(pid, sig);
                 }
             }
+            Killer::Pidfd(pidfd) => {
+                if let Some(sig) = Signal::from_named_raw(signal) {
+                    let _ = rustix::process::pidfd_send_signal(pidfd.as_fd(), sig);
+                }
+            }
             Killer::Thread { stop, stream } => {
                 stop.stop(signal);
                 // Wakes a guest waiting for the host (its reader sees end of file).
@@ -58,8 +78,15 @@ impl Killer {
 
 /// A started worker's handle for waiting on it.
 pub(crate) enum WorkerChild {
+    /// Started by exec: our child.
     Process(Child),
-    Thread { join: Option<JoinHandle<i32>>, status: Option<ExitStatus>, killer: Killer },
+    /// Forked by a fork server: its child, which reports the exit status.
+    Forked(forkserver::Forked),
+    Thread {
+        join: Option<JoinHandle<i32>>,
+        status: Option<ExitStatus>,
+        killer: Killer,
+    },
 }
 
 impl WorkerChild {
@@ -67,6 +94,10 @@ impl WorkerChild {
     pub(crate) fn kill(&mut self) -> std::io::Result<()> {
         match self {
             WorkerChild::Process(c) => c.kill(),
+            WorkerChild::Forked(f) => {
+                Killer::Pidfd(f.pidfd.clone()).kill(SIGKILL);
+                Ok(())
+            }
             WorkerChild::Thread { killer, .. } => {
                 killer.kill(SIGKILL);
                 Ok(())
@@ -78,13 +109,14 @@ impl WorkerChild {
     pub(crate) fn wait(&mut self) -> std::io::Result<ExitStatus> {
         match self {
             WorkerChild::Process(c) => c.wait(),
+            WorkerChild::Forked(f) => f.exit.wait(&f.pidfd),
             WorkerChild::Thread { join, status, killer } => {
                 if let Some(s) = status {
                     return Ok(*s);
                 }
                 let signal = match killer {
                     Killer::Thread { stop, .. } => stop.signal(),
-                    Killer::Pid(_) => 0,
+                    Killer::Pid(_) | Killer::Pidfd(_) => 0,
                 };
                 let code = match join.take() {
                     None => 0,
@@ -102,7 +134,7 @@ impl WorkerChild {
     /// Who it is, for messages: `worker process 1234` or `worker thread wasmproc-pool-0`.
     pub(crate) fn describe(&self, pid: u32) -> String {
         match self {
-            WorkerChild::Process(_) => format!("worker process {pid}"),
+            WorkerChild::Process(_) | WorkerChild::Forked(_) => format!("worker process {pid}"),
             WorkerChild::Thread { join, .. } => {
                 let name = join.as_ref().and_then(|j| j.thread().name().map(str::to_owned));
                 format!("worker thread {}", name.as_deref().unwrap_or("(unnamed)"))
@@ -114,6 +146,7 @@ impl WorkerChild {
     pub(crate) fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
         match self {
             WorkerChild::Process(c) => c.try_wait(),
+            WorkerChild::Forked(f) => f.exit.try_wait(&f.pidfd),
             WorkerChild::Thread { join, status, .. } => {
                 if status.is_some() || join.as_ref().is_none_or(|j| j.is_finished()) {
                     self.wait().map(Some)
@@ -152,11 +185,47 @@ pub(crate) struct Spawned {
     pub(crate) killer: Killer,
 }
 
-/// Starts a worker and waits until it reports ready.
-pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
-    if settings.start_method == StartMethod::Thread {
-        return spawn_thread(settings, init);
+/// Starts a worker and waits until it reports ready. `preload`: the artifact it will load first,
+/// if known (a fork server loads it before forking the worker).
+pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit, preload: Option<&Path>) -> Result<Spawned> {
+    match settings.start_method {
+        StartMethod::Thread => spawn_thread(settings, init),
+        StartMethod::Spawn => spawn_exec(settings, init),
+        StartMethod::Process => match spawn_forked(settings, preload.map(|p| (init.flavor, p)))? {
+            Some(spawned) => ready(spawned, settings, init),
+            // The server could not fork (and said why on its stderr, or died): exec this one.
+            None => spawn_exec(settings, init),
+        },
     }
+}
+
+/// A copy of the fd guests' stdout goes to.
+fn guest_stdout(settings: &Settings) -> Result<OwnedFd> {
+    let fd = if settings.stdout_to_stderr {
+        std::io::stderr().as_fd().try_clone_to_owned()
+    } else {
+        std::io::stdout().as_fd().try_clone_to_owned()
+    };
+    fd.map_err(|e| start_err(format!("duplicating the host's stdout or stderr: {e}")))
+}
+
+/// A worker forked by the program's fork server; `None` if the server could not fork one.
+fn spawn_forked(settings: &Settings, preload: Option<(Flavor, &Path)>) -> Result<Option<Spawned>> {
+    let (host, child_end) = UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
+    let exe = &settings.worker_executable;
+    let stdout = guest_stdout(settings)?;
+    match forkserver::fork(exe, OwnedFd::from(child_end), stdout.as_fd(), settings.start_timeout, preload) {
+        Err(reason) => Err(start_err(reason)),
+        Ok(Err(_)) => Ok(None),
+        Ok(Ok(forked)) => {
+            let (pid, killer) = (forked.pid, Killer::Pidfd(forked.pidfd.clone()));
+            Ok(Some(Spawned { child: WorkerChild::Forked(forked), pid, stream: host, killer }))
+        }
+    }
+}
+
+/// A worker that is a new execution of the worker program.
+fn spawn_exec(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
     let (host, child_end) = UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
     let mut cmd = Command::new(&settings.worker_executable);
     // The child end becomes the worker's fd 0 (a guest's stdin is WASI's, always empty, never the
@@ -164,11 +233,7 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit) -> Result<Spa
     // and exec, so std starts the worker with posix_spawn (no copy of the host's page tables).
     cmd.env(WORKER_FD_VAR, "0").stdin(Stdio::from(OwnedFd::from(child_end)));
     if settings.stdout_to_stderr {
-        let stderr: OwnedFd = std::io::stderr()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| start_err(format!("duplicating stderr: {e}")))?;
-        cmd.stdout(Stdio::from(stderr));
+        cmd.stdout(Stdio::from(guest_stdout(settings)?));
     }
     let child =
         cmd.spawn().map_err(|e| start_err(format!("cannot run {}: {e}", settings.worker_executable.display())))?;

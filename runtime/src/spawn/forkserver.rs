@@ -1,0 +1,257 @@
+//! The host's side of a fork server (see `worker::forkserver`): one per worker program, started
+//! on the first worker it is asked for and kept for the life of the host.
+//!
+//! A request sends the worker socket's child end and the fd for guests' stdout; the reply carries a
+//! pidfd of the new worker. Its exit status comes later, from the server (its parent), and is kept
+//! in an [`Exit`] cell that the worker's handle waits on. A reader thread takes every reply: fork
+//! answers go to the one request in flight (requests take turns), exit statuses to their cells.
+//!
+//! If the server dies, requests fail (the caller starts the worker by exec instead) and the next
+//! request starts a new server; its workers live on, but their exit statuses are lost, and
+//! waiting for one reports that once the worker has ended.
+
+use crate::engine::Flavor;
+use crate::ipc::forkserver::{self, Reply, Request};
+use crate::worker::FORKSERVER_FD_VAR;
+use rustix::event::{PollFd, PollFlags};
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// A worker forked by a server.
+pub(crate) struct Forked {
+    pub(crate) pid: u32,
+    /// Refers to this worker whatever happens to its pid: signals go through it.
+    pub(crate) pidfd: Arc<OwnedFd>,
+    pub(crate) exit: Arc<Exit>,
+}
+
+/// Where a forked worker's exit status arrives.
+#[derive(Default)]
+pub(crate) struct Exit {
+    state: Mutex<ExitState>,
+    changed: Condvar,
+}
+
+#[derive(Default, Clone, Copy)]
+enum ExitState {
+    #[default]
+    Running,
+    Exited(ExitStatus),
+    /// Its server died first: the status will never come.
+    Lost,
+}
+
+impl Exit {
+    fn set(&self, state: ExitState) {
+        *lock(&self.state) = state;
+        self.changed.notify_all();
+    }
+
+    /// Its status if it has ended, without waiting.
+    pub(crate) fn try_wait(&self, pidfd: &OwnedFd) -> std::io::Result<Option<ExitStatus>> {
+        match *lock(&self.state) {
+            ExitState::Running => Ok(None),
+            ExitState::Exited(status) => Ok(Some(status)),
+            ExitState::Lost if ended(pidfd.as_fd(), Some(Duration::ZERO)) => Err(lost()),
+            ExitState::Lost => Ok(None),
+        }
+    }
+
+    /// Waits for it to end; its status.
+    pub(crate) fn wait(&self, pidfd: &OwnedFd) -> std::io::Result<ExitStatus> {
+        let mut state = lock(&self.state);
+        loop {
+            match *state {
+                ExitState::Running => state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner),
+                ExitState::Exited(status) => return Ok(status),
+                ExitState::Lost => {
+                    drop(state);
+                    ended(pidfd.as_fd(), None);
+                    return Err(lost());
+                }
+            }
+        }
+    }
+}
+
+fn lost() -> std::io::Error {
+    std::io::Error::other("its exit status was lost: the fork server that started it died first")
+}
+
+/// Whether the process behind `pidfd` has ended, waiting up to `timeout` (`None`: until it has).
+fn ended(pidfd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
+    let timeout = timeout.map(|t| rustix::time::Timespec::try_from(t).unwrap_or_default());
+    let mut fds = [PollFd::from_borrowed_fd(pidfd, PollFlags::IN)];
+    loop {
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok(n) => return n > 0,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// A running fork server.
+struct Server {
+    executable: PathBuf,
+    control: Arc<OwnedFd>,
+    /// One request at a time, so that the reply in `replies` is the answer to it.
+    turn: Mutex<()>,
+    replies: flume::Receiver<Result<Forked, String>>,
+    gone: Arc<AtomicBool>,
+}
+
+/// Forks a worker serving `socket` (its child end) whose guests print to `stdout`. `Ok(Err(_))`:
+/// the server could not fork one (the caller may start it by exec); `Err(_)`: the worker program
+/// cannot serve at all.
+pub(super) fn fork(
+    executable: &Path,
+    socket: OwnedFd,
+    stdout: BorrowedFd<'_>,
+    timeout: Duration,
+    preload: Option<(Flavor, &Path)>,
+) -> Result<Result<Forked, String>, String> {
+    let server = server_for(executable, timeout)?;
+    let preload = preload.map(|(flavor, path)| (flavor, path.as_os_str().as_bytes().to_vec()));
+    Ok(server.fork(Request::Fork { cwd: current_dir(), preload }, socket, stdout, timeout))
+}
+
+/// Where the host is now (as bytes of a path; empty if it cannot tell): workers start there, as
+/// an exec'd one would.
+fn current_dir() -> Vec<u8> {
+    std::env::current_dir().map(|d| d.into_os_string().into_vec()).unwrap_or_default()
+}
+
+/// The live server for `executable`, started if there is none.
+fn server_for(executable: &Path, timeout: Duration) -> Result<Arc<Server>, String> {
+    static SERVERS: Mutex<Vec<Arc<Server>>> = Mutex::new(Vec::new());
+    // Held while a server starts: concurrent first requests share one server.
+    let mut servers = lock(&SERVERS);
+    servers.retain(|s| !s.gone.load(Ordering::Acquire));
+    if let Some(s) = servers.iter().find(|s| s.executable == executable) {
+        return Ok(s.clone());
+    }
+    let server = Arc::new(start(executable, timeout)?);
+    servers.push(server.clone());
+    Ok(server)
+}
+
+fn start(executable: &Path, timeout: Duration) -> Result<Server, String> {
+    let exe = executable.display();
+    let (host, child_end) =
+        rustix::net::socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
+            .map_err(|e| format!("socketpair: {e}"))?;
+    // The control line is the server's fd 0; its stdout is nobody's (workers get theirs with each
+    // request), so it never holds the host's stdout open.
+    let mut child = Command::new(executable)
+        .env(FORKSERVER_FD_VAR, "0")
+        .stdin(Stdio::from(child_end))
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {exe}: {e}"))?;
+    let ready = if ended(host.as_fd(), Some(timeout)) {
+        forkserver::recv::<Reply>(&host).ok().flatten()
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{exe} did not report ready within {timeout:?}"));
+    };
+    if !matches!(ready, Some((Reply::Ready { .. }, _))) {
+        let _ = child.kill();
+        let status = child.wait().map_or_else(|e| e.to_string(), |s| s.to_string());
+        return Err(format!(
+            "{exe} exited ({status}) before it was ready; a worker program must link the wasmproc library"
+        ));
+    }
+    let control = Arc::new(host);
+    let (tx, replies) = flume::bounded(1);
+    let gone = Arc::new(AtomicBool::new(false));
+    let (reader_control, reader_gone) = (control.clone(), gone.clone());
+    std::thread::Builder::new()
+        .name("wasmproc-forkserver".into())
+        .spawn(move || read_replies(&reader_control, &tx, &reader_gone, child))
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    Ok(Server { executable: executable.to_path_buf(), control, turn: Mutex::new(()), replies, gone })
+}
+
+impl Server {
+    fn fork(
+        &self,
+        request: Request,
+        socket: OwnedFd,
+        stdout: BorrowedFd<'_>,
+        timeout: Duration,
+    ) -> Result<Forked, String> {
+        let _turn = lock(&self.turn);
+        if self.gone.load(Ordering::Acquire) {
+            return Err("the fork server has exited".into());
+        }
+        forkserver::send(self.control.as_fd(), &request, &[socket.as_fd(), stdout])
+            .map_err(|e| format!("the fork server did not take the request: {e}"))?;
+        drop(socket);
+        match self.replies.recv_timeout(timeout) {
+            Ok(reply) => reply,
+            Err(flume::RecvTimeoutError::Disconnected) => Err("the fork server exited".into()),
+            Err(flume::RecvTimeoutError::Timeout) => {
+                // Its next reply would answer the wrong request: retire it.
+                self.gone.store(true, Ordering::Release);
+                let _ = rustix::net::shutdown(&*self.control, rustix::net::Shutdown::Both);
+                Err(format!("the fork server did not answer within {timeout:?}"))
+            }
+        }
+    }
+}
+
+/// The server's reader: hands fork answers to the request in flight and exit statuses to their
+/// cells, until the server goes away; then reaps it.
+fn read_replies(
+    control: &OwnedFd,
+    answers: &flume::Sender<Result<Forked, String>>,
+    gone: &AtomicBool,
+    mut server: Child,
+) {
+    let mut exits: HashMap<u32, Arc<Exit>> = HashMap::new();
+    loop {
+        match forkserver::recv::<Reply>(control) {
+            Ok(Some((Reply::Forked { pid }, fds))) => {
+                let answer = match fds.into_iter().next() {
+                    Some(pidfd) => {
+                        let exit = Arc::new(Exit::default());
+                        exits.insert(pid, exit.clone());
+                        Ok(Forked { pid, pidfd: Arc::new(pidfd), exit })
+                    }
+                    None => Err("the fork server sent no pidfd".into()),
+                };
+                let _ = answers.try_send(answer);
+            }
+            Ok(Some((Reply::Refused { reason }, _))) => {
+                let _ = answers.try_send(Err(reason));
+            }
+            Ok(Some((Reply::Exited { pid, status }, _))) => {
+                if let Some(exit) = exits.remove(&pid) {
+                    exit.set(ExitState::Exited(ExitStatus::from_raw(status)));
+                }
+            }
+            Ok(Some((Reply::Ready { .. }, _))) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    gone.store(true, Ordering::Release);
+    for exit in exits.into_values() {
+        exit.set(ExitState::Lost);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
