@@ -48,7 +48,13 @@ pub(crate) struct ContextInner {
     /// The queues and managed objects of this context, shared with its workers.
     pub(crate) broker: Arc<Broker>,
     pub(crate) settings: Arc<Settings>,
+    /// The artifacts of the modules loaded last (fast, interruptible), newest last: a fork server
+    /// loads them before it forks a pool's worker, which will likely load one of them.
+    recent: std::sync::Mutex<Vec<(PathBuf, PathBuf)>>,
 }
+
+/// How many recently loaded modules a new pool worker finds loaded.
+const PRELOAD_RECENT: usize = 4;
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -138,6 +144,7 @@ impl ContextBuilder {
                 listing,
                 linker,
                 metered: std::sync::OnceLock::new(),
+                recent: std::sync::Mutex::default(),
                 cache,
                 next_module: AtomicU64::new(1),
                 broker: Arc::default(),
@@ -197,6 +204,7 @@ impl Context {
         let listing = worker::list_tasks(&inner.listing, &inner.linker, &component)
             .map_err(|reason| Error::NotATaskModule { name: name.clone(), reason })?;
         let artifact = inner.compiled(&inner.fast, &inner.fast_key, &hash, &name, bytes)?;
+        inner.remember(&artifact, &listing_artifact);
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 id: inner.next_module.fetch_add(1, Ordering::Relaxed),
@@ -213,6 +221,26 @@ impl Context {
 }
 
 impl ContextInner {
+    fn remember(&self, fast: &Path, interruptible: &Path) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.retain(|(f, _)| f != fast);
+        if recent.len() == PRELOAD_RECENT {
+            recent.remove(0);
+        }
+        recent.push((fast.to_path_buf(), interruptible.to_path_buf()));
+    }
+
+    /// The artifacts of the modules loaded last, for engines of `flavor`, newest first.
+    pub(crate) fn recent_artifacts(&self, flavor: Flavor) -> Vec<PathBuf> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let pick = |(fast, interruptible): &(PathBuf, PathBuf)| match flavor {
+            Flavor::Fast => Some(fast.clone()),
+            Flavor::Interruptible => Some(interruptible.clone()),
+            Flavor::Metered => None,
+        };
+        recent.iter().rev().filter_map(pick).collect()
+    }
+
     /// The path of `bytes` precompiled by `engine`: from the cache when a usable artifact is there,
     /// compiled and stored otherwise.
     pub(crate) fn compiled(&self, engine: &Engine, key: &str, hash: &str, name: &str, bytes: &[u8]) -> Result<PathBuf> {

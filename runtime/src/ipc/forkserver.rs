@@ -29,10 +29,10 @@ pub(crate) const MAX_FDS: usize = 2;
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
     /// Fork a worker with this working directory (the host's, as bytes of a path); the worker
-    /// socket's child end and the fd for guests' stdout travel alongside. `preload`: the worker
-    /// will load this artifact (bytes of its path) with an engine of this flavour, so the server
-    /// loads it first and the worker inherits it.
-    Fork { cwd: Vec<u8>, preload: Option<(Flavor, Vec<u8>)> },
+    /// socket's child end and the fd for guests' stdout travel alongside. `preload`: artifacts
+    /// (bytes of their paths) the worker will likely load with an engine of `flavor`, so the
+    /// server loads them first and the worker inherits them.
+    Fork { cwd: Vec<u8>, flavor: Flavor, preload: Vec<Vec<u8>> },
 }
 
 /// From the fork server.
@@ -104,7 +104,7 @@ mod tests {
         let (x, _y) = std::os::unix::net::UnixStream::pair().expect("pair");
         send(
             a.as_fd(),
-            &Request::Fork { cwd: b"/tmp".to_vec(), preload: None },
+            &Request::Fork { cwd: b"/tmp".to_vec(), flavor: Flavor::Fast, preload: vec![b"/a".to_vec()] },
             &[x.as_fd(), std::io::stderr().as_fd()],
         )
         .expect("send");

@@ -114,15 +114,16 @@ impl Pool {
     fn spawn(ctx: &Context, processes: usize, mut options: PoolOptions) -> Result<Pool> {
         let processes = processes.max(1);
         options.threads = ctx.inner.settings.start_method == StartMethod::Thread;
+        options.preload = ctx.inner.recent_artifacts(options.flavor());
         let settings = ctx.inner.settings.clone();
         let pool_name = format!("pool{}", POOL_COUNTER.fetch_add(1, Ordering::Relaxed));
         // Start the workers in parallel: each start is an exec plus an engine setup.
         let started: Vec<Result<spawn::Spawned>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..processes)
                 .map(|slot| {
-                    let settings = &settings;
+                    let (settings, preload) = (&settings, &options.preload);
                     let init = options.worker_init(format!("{pool_name}-{slot}"), slot);
-                    s.spawn(move || spawn::spawn_worker(settings, &init, None))
+                    s.spawn(move || spawn::spawn_worker(settings, &init, preload))
                 })
                 .collect();
             handles

@@ -30,6 +30,9 @@ pub(crate) struct PoolOptions {
     pub(crate) initializer: Option<(Arc<ModuleInner>, InitCall)>,
     /// Workers are threads (they need the interruptible engine to be stoppable).
     pub(crate) threads: bool,
+    /// Artifacts a new worker will likely load (those of the context's recent modules): a fork
+    /// server loads them before it forks one.
+    pub(crate) preload: Vec<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for PoolOptions {

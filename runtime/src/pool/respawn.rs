@@ -111,7 +111,7 @@ impl Dispatcher {
                 std::thread::sleep(Duration::from_millis(100 << attempt));
             }
             let init = self.options.worker_init(format!("{}-{slot}", self.pool_name), slot);
-            match spawn::spawn_worker(&self.settings, &init, None) {
+            match spawn::spawn_worker(&self.settings, &init, &self.options.preload) {
                 Ok(spawned) => return self.install(slot, spawned),
                 Err(e) => last = e.to_string(),
             }

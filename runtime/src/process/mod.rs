@@ -235,7 +235,7 @@ impl<R> Process<R> {
         if !matches!(self.lock().phase, Phase::Created) {
             return Err(Error::AlreadyStarted { name: self.inner.name.clone() });
         }
-        let spawned = spawn::spawn_worker(&self.inner.ctx.settings, &self.inner.init, Some(&self.inner.artifact()))?;
+        let spawned = spawn::spawn_worker(&self.inner.ctx.settings, &self.inner.init, &[self.inner.artifact()])?;
         {
             let mut st = self.lock();
             if !matches!(st.phase, Phase::Created) {

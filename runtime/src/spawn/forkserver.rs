@@ -114,14 +114,19 @@ struct Server {
 /// cannot serve at all.
 pub(super) fn fork(
     executable: &Path,
+    request: Request,
     socket: OwnedFd,
     stdout: BorrowedFd<'_>,
     timeout: Duration,
-    preload: Option<(Flavor, &Path)>,
 ) -> Result<Result<Forked, String>, String> {
     let server = server_for(executable, timeout)?;
-    let preload = preload.map(|(flavor, path)| (flavor, path.as_os_str().as_bytes().to_vec()));
-    Ok(server.fork(Request::Fork { cwd: current_dir(), preload }, socket, stdout, timeout))
+    Ok(server.fork(request, socket, stdout, timeout))
+}
+
+/// A request for a worker of `flavor` that will likely load one of `preload`.
+pub(super) fn request(flavor: Flavor, preload: &[PathBuf]) -> Request {
+    let preload = preload.iter().map(|p| p.as_os_str().as_bytes().to_vec()).collect();
+    Request::Fork { cwd: current_dir(), flavor, preload }
 }
 
 /// Where the host is now (as bytes of a path; empty if it cannot tell): workers start there, as

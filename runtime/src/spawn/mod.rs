@@ -28,7 +28,7 @@ use rustix::process::{Pid, Signal};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -185,13 +185,13 @@ pub(crate) struct Spawned {
     pub(crate) killer: Killer,
 }
 
-/// Starts a worker and waits until it reports ready. `preload`: the artifact it will load first,
-/// if known (a fork server loads it before forking the worker).
-pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit, preload: Option<&Path>) -> Result<Spawned> {
+/// Starts a worker and waits until it reports ready. `preload`: artifacts it will likely load
+/// (a fork server loads them before forking the worker).
+pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit, preload: &[PathBuf]) -> Result<Spawned> {
     match settings.start_method {
         StartMethod::Thread => spawn_thread(settings, init),
         StartMethod::Spawn => spawn_exec(settings, init),
-        StartMethod::Process => match spawn_forked(settings, preload.map(|p| (init.flavor, p)))? {
+        StartMethod::Process => match spawn_forked(settings, init.flavor, preload)? {
             Some(spawned) => ready(spawned, settings, init),
             // The server could not fork (and said why on its stderr, or died): exec this one.
             None => spawn_exec(settings, init),
@@ -210,11 +210,12 @@ fn guest_stdout(settings: &Settings) -> Result<OwnedFd> {
 }
 
 /// A worker forked by the program's fork server; `None` if the server could not fork one.
-fn spawn_forked(settings: &Settings, preload: Option<(Flavor, &Path)>) -> Result<Option<Spawned>> {
+fn spawn_forked(settings: &Settings, flavor: Flavor, preload: &[PathBuf]) -> Result<Option<Spawned>> {
     let (host, child_end) = UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
     let exe = &settings.worker_executable;
     let stdout = guest_stdout(settings)?;
-    match forkserver::fork(exe, OwnedFd::from(child_end), stdout.as_fd(), settings.start_timeout, preload) {
+    let request = forkserver::request(flavor, preload);
+    match forkserver::fork(exe, request, OwnedFd::from(child_end), stdout.as_fd(), settings.start_timeout) {
         Err(reason) => Err(start_err(reason)),
         Ok(Err(_)) => Ok(None),
         Ok(Ok(forked)) => {

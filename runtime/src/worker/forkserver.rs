@@ -66,10 +66,10 @@ pub(super) fn serve_forks(control: OwnedFd) -> i32 {
             continue;
         }
         let job = match forkserver::recv::<Request>(&control) {
-            Ok(Some((Request::Fork { cwd, preload }, fds))) => match <[OwnedFd; 2]>::try_from(fds) {
+            Ok(Some((Request::Fork { cwd, flavor, preload }, fds))) => match <[OwnedFd; 2]>::try_from(fds) {
                 Ok([socket, stdout]) => {
-                    if let Some((flavor, artifact)) = preload {
-                        prepared::preload(flavor, Path::new(OsStr::from_bytes(&artifact)));
+                    for artifact in preload.iter().rev() {
+                        prepared::preload(flavor, Path::new(OsStr::from_bytes(artifact)));
                     }
                     Job { socket, stdout, cwd }
                 }
