@@ -6,6 +6,7 @@ use crate::config::{Settings, StartMethod};
 use crate::engine::{self, Flavor};
 use crate::error::{Error, Result};
 use crate::module::{self, Module, ModuleInner};
+use crate::spawn;
 use crate::worker::{self, GuestState};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -136,6 +137,15 @@ impl ContextBuilder {
         };
         let processes =
             self.processes.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let settings = Arc::new(Settings {
+            worker_executable,
+            processes,
+            stdout_to_stderr: self.stdout_to_stderr,
+            start_timeout: self.start_timeout.unwrap_or(Duration::from_secs(20)),
+            start_method: self.start_method,
+        });
+        // Its fork server starts meanwhile (while modules load), so the first worker does not wait.
+        spawn::start_early(&settings);
         Ok(Context {
             inner: Arc::new(ContextInner {
                 fast_key: engine::compatibility_key(&fast),
@@ -148,13 +158,7 @@ impl ContextBuilder {
                 cache,
                 next_module: AtomicU64::new(1),
                 broker: Arc::default(),
-                settings: Arc::new(Settings {
-                    worker_executable,
-                    processes,
-                    stdout_to_stderr: self.stdout_to_stderr,
-                    start_timeout: self.start_timeout.unwrap_or(Duration::from_secs(20)),
-                    start_method: self.start_method,
-                }),
+                settings,
             }),
         })
     }

@@ -131,3 +131,27 @@ fn a_worker_exits_when_its_host_dies() {
     // Orphans are re-parented and reaped by init once they exit.
     assert!(eventually(5, || pids.iter().all(|p| process_gone(*p))), "orphaned workers still running: {pids:?}");
 }
+
+#[test]
+fn a_worker_program_that_never_reports_ready_is_a_clear_error_within_the_start_timeout() {
+    // `cat` reads what it is sent and never answers.
+    let cat = ["/bin/cat", "/usr/bin/cat"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
+    for method in [wasmproc::StartMethod::Process, wasmproc::StartMethod::Spawn] {
+        let ctx = wasmproc::Context::builder()
+            .worker_executable(cat)
+            .start_method(method)
+            .start_timeout(Duration::from_millis(300))
+            .cache_dir(crate::common::cache_dir())
+            .build()
+            .unwrap();
+        let start = std::time::Instant::now();
+        match Pool::with_processes(&ctx, 1) {
+            Err(Error::WorkerStart { reason }) => {
+                assert!(reason.contains(cat) && reason.contains("did not report ready within 300ms"), "{reason}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // The fork server's start (begun when the context was built) and the pool's own attempt.
+        assert!(start.elapsed() < Duration::from_secs(5), "{method:?}: {:?}", start.elapsed());
+    }
+}

@@ -101,7 +101,6 @@ fn ended(pidfd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
 
 /// A running fork server.
 struct Server {
-    executable: PathBuf,
     control: Arc<OwnedFd>,
     /// One request at a time, so that the reply in `replies` is the answer to it.
     turn: Mutex<()>,
@@ -135,21 +134,38 @@ fn current_dir() -> Vec<u8> {
     std::env::current_dir().map(|d| d.into_os_string().into_vec()).unwrap_or_default()
 }
 
-/// The live server for `executable`, started if there is none.
-fn server_for(executable: &Path, timeout: Duration) -> Result<Arc<Server>, String> {
-    static SERVERS: Mutex<Vec<Arc<Server>>> = Mutex::new(Vec::new());
-    // Held while a server starts: concurrent first requests share one server.
-    let mut servers = lock(&SERVERS);
-    servers.retain(|s| !s.gone.load(Ordering::Acquire));
-    if let Some(s) = servers.iter().find(|s| s.executable == executable) {
-        return Ok(s.clone());
-    }
-    let server = Arc::new(start(executable, timeout)?);
-    servers.push(server.clone());
-    Ok(server)
+/// Starts the server for `executable` if none runs (errors are reported by the first fork).
+pub(super) fn start(executable: &Path, timeout: Duration) {
+    let _ = server_for(executable, timeout);
 }
 
-fn start(executable: &Path, timeout: Duration) -> Result<Server, String> {
+/// The live server for `executable`, started if there is none.
+fn server_for(executable: &Path, timeout: Duration) -> Result<Arc<Server>, String> {
+    /// One entry per worker program, each with its own lock: a program that is slow to start
+    /// (or never reports ready) holds up only its own requests.
+    static SERVERS: Mutex<Vec<(PathBuf, Arc<Mutex<Option<Arc<Server>>>>)>> = Mutex::new(Vec::new());
+    let entry = {
+        let mut servers = lock(&SERVERS);
+        match servers.iter().find(|(exe, _)| exe == executable) {
+            Some((_, entry)) => entry.clone(),
+            None => {
+                let entry = Arc::default();
+                servers.push((executable.to_path_buf(), Arc::clone(&entry)));
+                entry
+            }
+        }
+    };
+    // Held while a server starts: concurrent first requests share one server.
+    let mut server = lock(&entry);
+    if let Some(s) = server.as_ref().filter(|s| !s.gone.load(Ordering::Acquire)) {
+        return Ok(s.clone());
+    }
+    let started = Arc::new(launch(executable, timeout)?);
+    *server = Some(started.clone());
+    Ok(started)
+}
+
+fn launch(executable: &Path, timeout: Duration) -> Result<Server, String> {
     let exe = executable.display();
     let (host, child_end) =
         rustix::net::socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
@@ -184,7 +200,7 @@ fn start(executable: &Path, timeout: Duration) -> Result<Server, String> {
         .name("wasmproc-forkserver".into())
         .spawn(move || read_replies(&reader_control, &tx, &reader_gone, child))
         .map_err(|e| format!("cannot start a thread: {e}"))?;
-    Ok(Server { executable: executable.to_path_buf(), control, turn: Mutex::new(()), replies, gone })
+    Ok(Server { control, turn: Mutex::new(()), replies, gone })
 }
 
 impl Server {

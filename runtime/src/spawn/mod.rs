@@ -199,6 +199,17 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit, preload: &[Pa
     }
 }
 
+/// Starts the context's fork server in the background if its workers will be forked, so that it
+/// is ready when the first worker is wanted. A server that cannot start is reported then.
+pub(crate) fn start_early(settings: &Settings) {
+    if settings.start_method == StartMethod::Process {
+        let (exe, timeout) = (settings.worker_executable.clone(), settings.start_timeout);
+        let _ = std::thread::Builder::new().name("wasmproc-forkserver-start".into()).spawn(move || {
+            forkserver::start(&exe, timeout);
+        });
+    }
+}
+
 /// A copy of the fd guests' stdout goes to.
 fn guest_stdout(settings: &Settings) -> Result<OwnedFd> {
     let fd = if settings.stdout_to_stderr {
