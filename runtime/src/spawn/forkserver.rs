@@ -99,6 +99,9 @@ fn ended(pidfd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
     }
 }
 
+/// The server of one worker program, if one is running.
+type Entry = Mutex<Option<Arc<Server>>>;
+
 /// A running fork server.
 struct Server {
     control: Arc<OwnedFd>,
@@ -143,7 +146,7 @@ pub(super) fn start(executable: &Path, timeout: Duration) {
 fn server_for(executable: &Path, timeout: Duration) -> Result<Arc<Server>, String> {
     /// One entry per worker program, each with its own lock: a program that is slow to start
     /// (or never reports ready) holds up only its own requests.
-    static SERVERS: Mutex<Vec<(PathBuf, Arc<Mutex<Option<Arc<Server>>>>)>> = Mutex::new(Vec::new());
+    static SERVERS: Mutex<Vec<(PathBuf, Arc<Entry>)>> = Mutex::new(Vec::new());
     let entry = {
         let mut servers = lock(&SERVERS);
         match servers.iter().find(|(exe, _)| exe == executable) {
