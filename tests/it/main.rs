@@ -15,5 +15,6 @@ mod pool;
 mod process;
 mod queue;
 mod sandbox;
+mod scaffold;
 mod shared;
 mod threads;

@@ -17,6 +17,9 @@
 //! The guest is compiled with the `cargo` that runs the build, for `wasm32-wasip2`, in release mode,
 //! into `<target>/wasm-guests`, shared by every build script of the workspace so each guest crate is
 //! compiled once.
+//!
+//! A command-line tool (`wasmproc build`) uses [`Guest::at`] instead: cargo's progress and
+//! diagnostics go to the terminal and the component into the crate's own target directory.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -28,6 +31,8 @@ use std::process::Command;
 pub struct Guest {
     dir: PathBuf,
     watch: Vec<PathBuf>,
+    /// Built from a build script (else from a command line).
+    build_script: bool,
 }
 
 /// Why a guest crate did not build.
@@ -44,6 +49,13 @@ pub enum BuildError {
     },
     /// The build succeeded but produced no `.wasm` file (the crate is not a `cdylib`).
     NoArtifact(PathBuf),
+    /// The Rust toolchain cannot build for `wasm32-wasip2`.
+    TargetMissing,
+    /// The compiler failed; its diagnostics went to stderr ([`Guest::at`]).
+    Failed {
+        /// The guest crate's directory.
+        dir: PathBuf,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -56,6 +68,16 @@ impl fmt::Display for BuildError {
                     write!(f, "\nhint: run `rustup target add wasm32-wasip2`")?;
                 }
                 write!(f, "\n{output}")
+            }
+            BuildError::TargetMissing => {
+                write!(f, "this Rust toolchain has no wasm32-wasip2 target; run `rustup target add wasm32-wasip2`")
+            }
+            BuildError::Failed { dir } => {
+                write!(
+                    f,
+                    "building guest crate {} for wasm32-wasip2 failed (see cargo's messages above)",
+                    dir.display()
+                )
             }
             BuildError::NoArtifact(dir) => write!(
                 f,
@@ -72,7 +94,14 @@ impl Guest {
     /// A guest crate in `dir`, relative to the calling crate's manifest directory.
     pub fn new(dir: impl AsRef<Path>) -> Guest {
         let base = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
-        Guest { dir: base.join(dir), watch: Vec::new() }
+        Guest { dir: base.join(dir), watch: Vec::new(), build_script: true }
+    }
+
+    /// A guest crate in `dir` (relative to the current directory), built as from a command line:
+    /// cargo's progress and diagnostics go to stderr, and the component into the crate's target
+    /// directory (or `CARGO_TARGET_DIR`).
+    pub fn at(dir: impl AsRef<Path>) -> Guest {
+        Guest { dir: dir.as_ref().to_path_buf(), watch: Vec::new(), build_script: false }
     }
 
     /// Also rebuild when something under `path` (relative to the calling crate) changes: for path
@@ -85,6 +114,53 @@ impl Guest {
 
     /// Compiles the crate and returns the path of its component.
     pub fn build(&self) -> Result<PathBuf, BuildError> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        if !target_installed() {
+            return Err(BuildError::TargetMissing);
+        }
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(&self.dir).args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ]);
+        if self.build_script {
+            self.configure_for_build_script(&mut cmd);
+        } else {
+            cmd.stderr(std::process::Stdio::inherit());
+        }
+        let out = cmd.output().map_err(BuildError::Spawn)?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(if self.build_script {
+                BuildError::Compile { dir: self.dir.clone(), output: String::from_utf8_lossy(&out.stderr).into_owned() }
+            } else {
+                BuildError::Failed { dir: self.dir.clone() }
+            });
+        }
+        let mut artifact = None;
+        for line in stdout.lines() {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if msg["reason"] != "compiler-artifact" {
+                continue;
+            }
+            let files = msg["filenames"].as_array().into_iter().flatten();
+            for f in files.filter_map(|f| f.as_str()) {
+                if f.ends_with(".wasm") {
+                    artifact = Some(PathBuf::from(f));
+                }
+            }
+        }
+        artifact.ok_or_else(|| BuildError::NoArtifact(self.dir.clone()))
+    }
+
+    /// Build-script mode: tell cargo what to watch, share one target directory, and keep the
+    /// outer build's settings out.
+    fn configure_for_build_script(&self, cmd: &mut Command) {
         for dir in std::iter::once(&self.dir).chain(&self.watch) {
             for entry in ["src", "Cargo.toml", "Cargo.lock", "wit"] {
                 let p = dir.join(entry);
@@ -96,12 +172,7 @@ impl Guest {
                 println!("cargo:rerun-if-changed={}", dir.display());
             }
         }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(&self.dir)
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
-            .arg("--target-dir")
-            .arg(target_dir());
+        cmd.arg("--target-dir").arg(target_dir());
         // Nothing of the outer build may leak into the guest build: its flags, wrappers (clippy) and
         // jobserver are for the host target.
         for (key, _) in std::env::vars_os() {
@@ -129,30 +200,20 @@ impl Guest {
                 cmd.env_remove(key);
             }
         }
-        let out = cmd.output().map_err(BuildError::Spawn)?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(BuildError::Compile {
-                dir: self.dir.clone(),
-                output: String::from_utf8_lossy(&out.stderr).into_owned(),
-            });
+    }
+}
+
+/// Whether the toolchain that `rustc` runs has the `wasm32-wasip2` standard library (rustup
+/// installs it with `rustup target add wasm32-wasip2`). If `rustc` cannot be asked, the build
+/// itself reports what is wrong.
+fn target_installed() -> bool {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    match Command::new(rustc).args(["--print", "target-libdir", "--target", "wasm32-wasip2"]).output() {
+        Ok(out) if out.status.success() => {
+            let dir = String::from_utf8_lossy(&out.stdout);
+            Path::new(dir.trim()).exists()
         }
-        let mut artifact = None;
-        for line in stdout.lines() {
-            let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            if msg["reason"] != "compiler-artifact" {
-                continue;
-            }
-            let files = msg["filenames"].as_array().into_iter().flatten();
-            for f in files.filter_map(|f| f.as_str()) {
-                if f.ends_with(".wasm") {
-                    artifact = Some(PathBuf::from(f));
-                }
-            }
-        }
-        artifact.ok_or_else(|| BuildError::NoArtifact(self.dir.clone()))
+        _ => true,
     }
 }
 

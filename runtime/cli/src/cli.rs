@@ -66,6 +66,43 @@ pub(crate) enum Command {
     Map(MapArgs),
     /// List the tasks of a module with their parameter and result types
     Inspect(InspectArgs),
+    /// Create a task project that builds as it stands (then: wasmproc build NAME)
+    New(NewArgs),
+    /// Build a task project into a component and print the component's path
+    ///
+    /// A Rust project is built with cargo for wasm32-wasip2 in release mode; cargo's progress
+    /// and errors go to stderr, the path of the .wasm file to stdout, so that
+    /// `wasmproc run "$(wasmproc build)" square 7` works.
+    Build(BuildArgs),
+}
+
+/// The language of a new task project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Lang {
+    /// A Rust crate using the wasmproc-guest SDK, built with cargo.
+    Rust,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NewArgs {
+    /// The project's directory (created; must not exist or be empty). Its last component names
+    /// the crate and the component.
+    pub(crate) path: PathBuf,
+    /// The language tasks are written in
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub(crate) lang: Lang,
+    /// Use the guest SDK from this local copy (a wasmproc checkout, or a directory holding the
+    /// unpacked wasmproc-guest, wasmproc-guest-macros and wasmproc-wire crates) instead of
+    /// crates.io. Default: the checkout this wasmproc was built from, if it is still there.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) sdk: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BuildArgs {
+    /// The project's directory
+    #[arg(default_value = ".")]
+    pub(crate) dir: PathBuf,
 }
 
 /// Sandbox grants and limits, shared by `run` and `map`.

@@ -1,11 +1,11 @@
 //! `wasmproc inspect MODULE`
 
-use super::{Failure, context};
+use super::{Failure, context_without_workers};
 use crate::cli::{GlobalOptions, InspectArgs};
 use crate::exit::Code;
 
 pub(crate) fn inspect(global: &GlobalOptions, args: InspectArgs) -> Result<Code, Failure> {
-    let ctx = context(global, Some(1))?;
+    let ctx = context_without_workers(global)?;
     let module = ctx.load(&args.module)?;
     if args.json {
         let tasks: Vec<serde_json::Value> = module

@@ -1,7 +1,9 @@
 //! The subcommands, and how a failure carries its exit code.
 
+mod build;
 mod inspect;
 mod map;
+mod new;
 mod run;
 
 use crate::cli::{Cli, Command, GlobalOptions, PoolArgs};
@@ -32,6 +34,8 @@ pub(crate) fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Map(args) => map::map(&cli.global, args),
         Command::Inspect(args) => inspect::inspect(&cli.global, args),
+        Command::New(args) => new::new(&args),
+        Command::Build(args) => build::build(&args),
     }
 }
 
@@ -42,6 +46,19 @@ pub(crate) fn context(global: &GlobalOptions, processes: Option<usize>) -> Resul
         crate::cli::StartMethodArg::Spawn => wasmproc::StartMethod::Spawn,
         crate::cli::StartMethodArg::Thread => wasmproc::StartMethod::Thread,
     };
+    build_context(global, processes, method)
+}
+
+/// A context for commands that start no worker (no fork server is started for it).
+pub(crate) fn context_without_workers(global: &GlobalOptions) -> Result<Context, Failure> {
+    build_context(global, Some(1), wasmproc::StartMethod::Spawn)
+}
+
+fn build_context(
+    global: &GlobalOptions,
+    processes: Option<usize>,
+    method: wasmproc::StartMethod,
+) -> Result<Context, Failure> {
     let mut builder = Context::builder().stdout_to_stderr(true).start_method(method);
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
