@@ -1,4 +1,11 @@
-//! Compiled-module artifacts on disk, keyed by content hash and engine compatibility.
+//! Compiled-module artifacts on disk, keyed by content hash and engine compatibility; beside them,
+//! each module's task listing (so a cached load never starts the guest) and the content hash of
+//! each module file this user loaded, keyed by the file's identity (so a cached load need not read
+//! and hash a large file again).
+//!
+//! A remembered hash is used only while the file's device, inode, size, modification time and
+//! change time are all as they were (as git's index does): any write or replacement changes the
+//! change time, which no one can set back.
 //!
 //! Invariant: a file in the cache directory is only ever deserialized if its name was derived from
 //! the sha256 of the component bytes and the engine key, and the directory is private to this user
@@ -58,6 +65,46 @@ impl Cache {
         self.dir.join(format!("{content_hash}-{engine_key}.cwasm"))
     }
 
+    /// Where the task listing of the module with `content_hash` is kept.
+    pub(crate) fn listing_path(&self, content_hash: &str) -> PathBuf {
+        self.dir.join(format!("{content_hash}.tasks.json"))
+    }
+
+    /// The content hash remembered for `file`, if the file is exactly as it was then.
+    pub(crate) fn known_hash(&self, file: &Path) -> Option<String> {
+        let identity = Cache::identity(file)?;
+        let memo = fs::read_to_string(self.memo_path(file)?).ok()?;
+        let (seen, hash) = memo.trim_end().rsplit_once(' ')?;
+        (seen == identity && hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_string())
+    }
+
+    /// Remembers that `file` has content hash `hash` if it still has the `identity` it had
+    /// before it was read (best effort: a failure only means the next load hashes it again).
+    pub(crate) fn remember_hash(&self, file: &Path, identity: &str, hash: &str) {
+        if Cache::identity(file).as_deref() != Some(identity) {
+            return;
+        }
+        if let Some(path) = self.memo_path(file) {
+            let _ = self.store(&path, format!("{identity} {hash}\n").as_bytes());
+        }
+    }
+
+    /// What identifies a file's current contents without reading them.
+    pub(crate) fn identity(file: &Path) -> Option<String> {
+        let m = fs::metadata(file).ok()?;
+        let (dev, ino, size) = (m.dev(), m.ino(), m.size());
+        let (mtime, ctime) = ((m.mtime(), m.mtime_nsec()), (m.ctime(), m.ctime_nsec()));
+        Some(format!("{dev}:{ino}:{size}:{}.{}:{}.{}", mtime.0, mtime.1, ctime.0, ctime.1))
+    }
+
+    /// The memo of `file`, named by the hash of its absolute path.
+    fn memo_path(&self, file: &Path) -> Option<PathBuf> {
+        use sha2::{Digest, Sha256};
+        let absolute = fs::canonicalize(file).ok()?;
+        let name = Sha256::digest(absolute.as_os_str().as_encoded_bytes());
+        Some(self.dir.join(format!("{name:x}.source")))
+    }
+
     /// Writes `bytes` to `path` atomically.
     pub(crate) fn store(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
         let tmp = path.with_extension(format!("tmp-{}-{:x}", std::process::id(), nanos()));
@@ -93,6 +140,30 @@ mod tests {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
         let err = Cache::open(dir.clone()).unwrap_err();
         assert!(err.to_string().contains("writable by other users"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_remembered_hash_holds_only_while_the_file_is_unchanged() {
+        let dir = std::env::temp_dir().join(format!("wasmproc-cache-memo-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let cache = Cache::open(dir.join("cache")).unwrap();
+        let file = dir.join("tasks.wasm");
+        fs::write(&file, b"version one").unwrap();
+        assert_eq!(cache.known_hash(&file), None);
+        let hash = "ab".repeat(32);
+        let before = Cache::identity(&file).unwrap();
+        cache.remember_hash(&file, &before, &hash);
+        assert_eq!(cache.known_hash(&file), Some(hash.clone()));
+        // Rewritten in place with contents of the same size and its old modification time.
+        let modified = fs::metadata(&file).unwrap().modified().unwrap();
+        fs::write(&file, b"version two").unwrap();
+        fs::File::options().write(true).open(&file).unwrap().set_modified(modified).unwrap();
+        assert_eq!(cache.known_hash(&file), None, "its change time moved");
+        cache.remember_hash(&file, &before, &hash);
+        assert_eq!(cache.known_hash(&file), None, "not remembered: it changed after it was read");
+        fs::remove_file(&file).unwrap();
+        assert_eq!(cache.known_hash(&file), None, "gone");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

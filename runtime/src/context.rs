@@ -5,7 +5,7 @@ use crate::cache::Cache;
 use crate::config::{Settings, StartMethod};
 use crate::engine::{self, Flavor};
 use crate::error::{Error, Result};
-use crate::module::{self, Module, ModuleInner};
+use crate::module::{self, Module, ModuleInner, Source};
 use crate::spawn;
 use crate::worker::{self, GuestState};
 use sha2::{Digest, Sha256};
@@ -49,9 +49,9 @@ pub(crate) struct ContextInner {
     /// The queues and managed objects of this context, shared with its workers.
     pub(crate) broker: Arc<Broker>,
     pub(crate) settings: Arc<Settings>,
-    /// The artifacts of the modules loaded last (fast, interruptible), newest last: a fork server
-    /// loads them before it forks a pool's worker, which will likely load one of them.
-    recent: std::sync::Mutex<Vec<(PathBuf, PathBuf)>>,
+    /// The modules loaded last, newest last: a fork server loads their compiled artifacts before
+    /// it forks a pool's worker, which will likely load one of them.
+    recent: std::sync::Mutex<Vec<std::sync::Weak<ModuleInner>>>,
 }
 
 /// How many recently loaded modules a new pool worker finds loaded.
@@ -181,11 +181,27 @@ impl Context {
     }
 
     /// Loads a task module from a `.wasm` file: checks it is a component implementing the wasmproc
-    /// task world, compiles it (or reuses the cached compilation), and reads its task listing.
+    /// task world, compiles it for reading its task listing (or reuses the cached compilation),
+    /// and reads the listing. What workers run is compiled when a pool or process first needs it,
+    /// for the engine it needs, and cached ([`Context::precompile`] does it ahead of time).
+    ///
+    /// A file loaded before and unchanged since (same inode, size, modification and change time)
+    /// is not read again: its hash and listing come from the cache.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
+        let name = path.display().to_string();
+        let inner = &self.inner;
+        let remembered = inner.cache.known_hash(path).and_then(|hash| Some((inner.cached_listing(&hash)?, hash)));
+        if let Some((tasks, hash)) = remembered {
+            return Ok(inner.module(name, hash, Source::File(path.to_path_buf()), tasks));
+        }
+        let identity = Cache::identity(path);
         let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        self.load_bytes(path.display().to_string(), &bytes)
+        let module = self.load_bytes(name, &bytes)?;
+        if let Some(identity) = identity {
+            inner.cache.remember_hash(path, &identity, &module.inner.hash);
+        }
+        Ok(module)
     }
 
     /// Loads a task module from bytes; `name` is used in messages.
@@ -194,9 +210,14 @@ impl Context {
         module::check_header(&name, bytes)?;
         let inner = &self.inner;
         let hash = format!("{:x}", Sha256::digest(bytes));
-        // Validate and read the listing first, on the interruptible engine: a module that cannot
-        // be used is reported before anything is compiled for the workers.
-        let listing_artifact = inner.compiled(&inner.listing, &inner.listing_key, &hash, &name, bytes)?;
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        if let Some(tasks) = inner.cached_listing(&hash) {
+            return Ok(inner.module(name, hash, Source::Bytes(bytes), tasks));
+        }
+        // Validate and read the listing on the interruptible engine (a listing that never returns
+        // is stopped): a module that cannot be used is reported before anything else is compiled.
+        let listing_artifact =
+            inner.compiled(&inner.listing, &inner.listing_key, &hash, &name, || Ok(bytes.clone()))?;
         // SAFETY: `compiled` returns only artifacts this program wrote into the private cache,
         // named by content hash and this engine's compatibility key (see `cache.rs`).
         let component = match unsafe { Component::deserialize_file(&inner.listing, &listing_artifact) } {
@@ -207,47 +228,67 @@ impl Context {
         };
         let listing = worker::list_tasks(&inner.listing, &inner.linker, &component)
             .map_err(|reason| Error::NotATaskModule { name: name.clone(), reason })?;
-        let artifact = inner.compiled(&inner.fast, &inner.fast_key, &hash, &name, bytes)?;
-        inner.remember(&artifact, &listing_artifact);
-        Ok(Module {
-            inner: Arc::new(ModuleInner {
-                id: inner.next_module.fetch_add(1, Ordering::Relaxed),
-                name,
-                artifact,
-                interruptible_artifact: listing_artifact,
-                metered_artifact: std::sync::OnceLock::new(),
-                bytes: Arc::from(bytes),
-                hash,
-                tasks: module::tasks_from_listing(listing),
-            }),
-        })
+        let tasks = module::tasks_from_listing(listing);
+        // Best effort: without it, the next load reads the listing from the guest again.
+        let _ = inner.cache.store(&inner.cache.listing_path(&hash), module::listing_to_json(&tasks).as_bytes());
+        let module = inner.module(name, hash, Source::Bytes(bytes), tasks);
+        module.inner.set_artifact(Flavor::Interruptible, listing_artifact);
+        Ok(module)
+    }
+
+    /// Loads a module and compiles it now for every engine that pools and processes without a fuel
+    /// budget use, so that later loads and starts only read the cache (`wasmproc compile`). A
+    /// large component (a Python one is ~19 MB) takes seconds per engine.
+    pub fn precompile(&self, path: impl AsRef<Path>) -> Result<Module> {
+        let module = self.load(path)?;
+        for flavor in [Flavor::Interruptible, Flavor::Fast] {
+            self.inner.ensure_compiled(&module.inner, flavor)?;
+        }
+        Ok(module)
     }
 }
 
 impl ContextInner {
-    fn remember(&self, fast: &Path, interruptible: &Path) {
+    fn module(&self, name: String, hash: String, source: Source, tasks: Vec<module::TaskSignature>) -> Module {
+        let inner = Arc::new(ModuleInner {
+            id: self.next_module.fetch_add(1, Ordering::Relaxed),
+            name,
+            artifacts: Default::default(),
+            source,
+            hash,
+            tasks,
+        });
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        recent.retain(|(f, _)| f != fast);
+        recent.retain(|m| m.strong_count() > 0);
         if recent.len() == PRELOAD_RECENT {
             recent.remove(0);
         }
-        recent.push((fast.to_path_buf(), interruptible.to_path_buf()));
+        recent.push(Arc::downgrade(&inner));
+        Module { inner }
     }
 
-    /// The artifacts of the modules loaded last, for engines of `flavor`, newest first.
+    /// The listing kept for the module with `hash`, if there is one.
+    fn cached_listing(&self, hash: &str) -> Option<Vec<module::TaskSignature>> {
+        let text = std::fs::read_to_string(self.cache.listing_path(hash)).ok()?;
+        module::listing_from_json(&text)
+    }
+
+    /// The compiled artifacts of the modules loaded last, for engines of `flavor`, newest first.
     pub(crate) fn recent_artifacts(&self, flavor: Flavor) -> Vec<PathBuf> {
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        let pick = |(fast, interruptible): &(PathBuf, PathBuf)| match flavor {
-            Flavor::Fast => Some(fast.clone()),
-            Flavor::Interruptible => Some(interruptible.clone()),
-            Flavor::Metered => None,
-        };
-        recent.iter().rev().filter_map(pick).collect()
+        recent.iter().rev().filter_map(|m| m.upgrade()?.artifact_for(flavor)).collect()
     }
 
-    /// The path of `bytes` precompiled by `engine`: from the cache when a usable artifact is there,
-    /// compiled and stored otherwise.
-    pub(crate) fn compiled(&self, engine: &Engine, key: &str, hash: &str, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    /// The path of the component with `hash` precompiled by `engine`: from the cache when a usable
+    /// artifact is there, compiled (from `bytes()`) and stored otherwise.
+    pub(crate) fn compiled(
+        &self,
+        engine: &Engine,
+        key: &str,
+        hash: &str,
+        name: &str,
+        bytes: impl FnOnce() -> Result<Arc<[u8]>>,
+    ) -> Result<PathBuf> {
         let artifact = self.cache.path_for(hash, key);
         // SAFETY: `artifact` lies in the private cache directory under a name derived from the
         // sha256 of the component's bytes and this engine's compatibility key; only this program
@@ -256,29 +297,36 @@ impl ContextInner {
             return Ok(artifact);
         }
         let compiled = engine
-            .precompile_component(bytes)
+            .precompile_component(&bytes()?)
             .map_err(|e| Error::InvalidComponent { name: name.to_string(), reason: format!("{e:#}") })?;
         self.cache.store(&artifact, &compiled)?;
         Ok(artifact)
     }
 
-    /// Compiles `module` for metered engines (fuel budgets) if that was not done yet.
-    pub(crate) fn ensure_metered(&self, module: &ModuleInner) -> Result<()> {
-        if module.metered_artifact.get().is_some() {
-            return Ok(());
+    /// The artifact of `module` for engines of `flavor`, compiled now if it was not yet.
+    pub(crate) fn ensure_compiled(&self, module: &ModuleInner, flavor: Flavor) -> Result<PathBuf> {
+        if let Some(artifact) = module.artifact_for(flavor) {
+            return Ok(artifact);
         }
-        let (engine, key) = match self.metered.get() {
-            Some(m) => m,
-            None => {
-                let engine = engine::new_engine(Flavor::Metered)
-                    .map_err(|e| Error::Internal(format!("wasmtime engine: {e:#}")))?;
-                let key = engine::compatibility_key(&engine);
-                let _ = self.metered.set((engine, key));
-                self.metered.get().expect("just set")
+        let (engine, key) = match flavor {
+            Flavor::Fast => (&self.fast, &self.fast_key),
+            Flavor::Interruptible => (&*self.listing, &self.listing_key),
+            Flavor::Metered => {
+                let (engine, key) = match self.metered.get() {
+                    Some(m) => m,
+                    None => {
+                        let engine = engine::new_engine(Flavor::Metered)
+                            .map_err(|e| Error::Internal(format!("wasmtime engine: {e:#}")))?;
+                        let key = engine::compatibility_key(&engine);
+                        let _ = self.metered.set((engine, key));
+                        self.metered.get().expect("just set")
+                    }
+                };
+                (engine, key)
             }
         };
-        let path = self.compiled(engine, key, &module.hash, &module.name, &module.bytes)?;
-        let _ = module.metered_artifact.set(path);
-        Ok(())
+        let artifact = self.compiled(engine, key, &module.hash, &module.name, || module.bytes())?;
+        module.set_artifact(flavor, artifact.clone());
+        Ok(artifact)
     }
 }

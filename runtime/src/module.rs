@@ -6,6 +6,7 @@ use crate::keep::{self, KeepAlive};
 use crate::worker::TaskInfo;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::Digest;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::PathBuf;
@@ -25,27 +26,57 @@ pub(crate) struct ModuleInner {
     /// Unique within the process; workers key their loaded modules by it.
     pub(crate) id: u64,
     pub(crate) name: String,
-    /// The precompiled artifacts this program wrote, for the fast and the interruptible engine
-    /// (see `engine::Flavor`); the only files workers deserialize.
-    pub(crate) artifact: PathBuf,
-    pub(crate) interruptible_artifact: PathBuf,
-    /// Compiled on first use by a pool with a fuel budget.
-    pub(crate) metered_artifact: std::sync::OnceLock<PathBuf>,
-    /// The component, kept for compiling further flavours; `hash` is its sha256.
-    pub(crate) bytes: Arc<[u8]>,
+    /// The precompiled artifacts this program wrote, one per engine flavour (see
+    /// `engine::Flavor`), each compiled when a pool or process first needs it (see
+    /// `ContextInner::ensure_compiled`); the only files workers deserialize.
+    pub(crate) artifacts: [std::sync::OnceLock<PathBuf>; 3],
+    /// Where the component's bytes are, for compiling a flavour; `hash` is their sha256.
+    pub(crate) source: Source,
     pub(crate) hash: String,
     pub(crate) tasks: Vec<TaskSignature>,
 }
 
+/// Where a module's component bytes are.
+pub(crate) enum Source {
+    /// In memory (loaded from bytes, or read to be hashed).
+    Bytes(Arc<[u8]>),
+    /// In this file, unread: its hash was remembered from an earlier load.
+    File(PathBuf),
+}
+
 impl ModuleInner {
-    /// The artifact for `flavor`; `None` for a metered one not compiled yet (see
-    /// `ContextInner::ensure_metered`).
+    /// The artifact for `flavor`, if it was compiled (see `ContextInner::ensure_compiled`).
     pub(crate) fn artifact_for(&self, flavor: Flavor) -> Option<PathBuf> {
-        match flavor {
-            Flavor::Fast => Some(self.artifact.clone()),
-            Flavor::Interruptible => Some(self.interruptible_artifact.clone()),
-            Flavor::Metered => self.metered_artifact.get().cloned(),
+        self.artifacts[flavor_index(flavor)].get().cloned()
+    }
+
+    /// Records the artifact compiled for `flavor`.
+    pub(crate) fn set_artifact(&self, flavor: Flavor, artifact: PathBuf) {
+        let _ = self.artifacts[flavor_index(flavor)].set(artifact);
+    }
+
+    /// The component's bytes; read from its file if they are not in memory, and checked against
+    /// the hash it was loaded with.
+    pub(crate) fn bytes(&self) -> Result<Arc<[u8]>> {
+        match &self.source {
+            Source::Bytes(b) => Ok(b.clone()),
+            Source::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.clone(), source })?;
+                if format!("{:x}", sha2::Sha256::digest(&bytes)) != self.hash {
+                    let source = std::io::Error::other("the file changed since it was loaded; load it again");
+                    return Err(Error::Read { path: path.clone(), source });
+                }
+                Ok(Arc::from(bytes))
+            }
         }
+    }
+}
+
+fn flavor_index(flavor: Flavor) -> usize {
+    match flavor {
+        Flavor::Fast => 0,
+        Flavor::Interruptible => 1,
+        Flavor::Metered => 2,
     }
 }
 
@@ -326,6 +357,32 @@ pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<()> {
             reason: format!("unknown WebAssembly version/layer bytes {:02x?}", &bytes[4..8]),
         }),
     }
+}
+
+/// A listing as kept in the cache (see `cache.rs`).
+pub(crate) fn listing_to_json(tasks: &[TaskSignature]) -> String {
+    let tasks: Vec<serde_json::Value> = tasks
+        .iter()
+        .map(|t| serde_json::json!({"name": t.name, "params": t.params, "returns": t.returns, "doc": t.doc}))
+        .collect();
+    serde_json::Value::Array(tasks).to_string()
+}
+
+/// A listing read back from the cache; `None` if it is not one.
+pub(crate) fn listing_from_json(text: &str) -> Option<Vec<TaskSignature>> {
+    #[derive(serde::Deserialize)]
+    struct Kept {
+        name: String,
+        params: Vec<(String, String)>,
+        returns: String,
+        doc: String,
+    }
+    let kept: Vec<Kept> = serde_json::from_str(text).ok()?;
+    Some(
+        kept.into_iter()
+            .map(|k| TaskSignature { name: k.name, params: k.params, returns: k.returns, doc: k.doc })
+            .collect(),
+    )
 }
 
 pub(crate) fn tasks_from_listing(listing: Vec<TaskInfo>) -> Vec<TaskSignature> {

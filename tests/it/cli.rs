@@ -274,3 +274,13 @@ fn the_thread_start_method_gives_the_same_results_and_limits() {
     let o = wasmproc(&["run", FIXTURES_WASM, "square", "2", "--start-method", "fork"], "");
     assert_eq!(o.status.code(), Some(2), "a bad start method is a usage error: {}", stderr(&o));
 }
+
+#[test]
+fn compile_warms_the_cache_and_names_a_missing_module() {
+    let o = wasmproc(&["compile", FIXTURES_WASM], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("compiled") && stderr(&o).contains("read the cache"), "{}", stderr(&o));
+    let o = wasmproc(&["compile", "/no/such/tasks.wasm"], "");
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("/no/such/tasks.wasm"), "{}", stderr(&o));
+}

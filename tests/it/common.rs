@@ -23,6 +23,13 @@ pub(crate) fn thread_ctx() -> &'static (Context, Module) {
     })
 }
 
+/// A new, empty cache directory of this test process's own.
+pub(crate) fn fresh_cache(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasmproc-test-cache-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 pub(crate) fn cache_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("wasmproc-test-cache-{}", std::process::id()))
 }

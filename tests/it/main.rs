@@ -2,6 +2,7 @@
 //! `build.rs`. One binary; each module covers one area.
 
 mod async_api;
+mod cache;
 mod cli;
 mod common;
 mod errors;

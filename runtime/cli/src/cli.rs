@@ -66,6 +66,12 @@ pub(crate) enum Command {
     Map(MapArgs),
     /// List the tasks of a module with their parameter and result types
     Inspect(InspectArgs),
+    /// Compile a module for this machine now, so later runs only read the cache
+    ///
+    /// `run`, `map` and `inspect` compile what they need on first use; a large module (a Python
+    /// component: ~19 MB) takes seconds per engine. This does it ahead of time, for every engine
+    /// those commands use without --fuel.
+    Compile(CompileArgs),
     /// Create a task project that builds as it stands (then: wasmproc build NAME)
     New(NewArgs),
     /// Build a task project into a component and print the component's path
@@ -96,6 +102,12 @@ pub(crate) struct NewArgs {
     /// crates.io. Default: the checkout this wasmproc was built from, if it is still there.
     #[arg(long, value_name = "DIR")]
     pub(crate) sdk: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    /// The task module (.wasm)
+    pub(crate) module: PathBuf,
 }
 
 #[derive(Debug, Args)]

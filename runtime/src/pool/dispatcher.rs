@@ -129,10 +129,8 @@ impl Dispatcher {
 
     /// Queues a job and starts it if a worker can take it.
     pub(crate) fn submit(&self, job: Job) -> Result<(), Error> {
-        if self.options.fuel.is_some() {
-            // Compile for the metered engine before taking the lock (once per module).
-            self.ctx.ensure_metered(&job.module)?;
-        }
+        // Compile for this pool's engine before taking the lock (once per module and engine).
+        self.ctx.ensure_compiled(&job.module, self.options.flavor())?;
         let mut st = self.lock();
         match st.lifecycle {
             Lifecycle::Terminated => return Err(Error::Terminated),

@@ -37,7 +37,7 @@ use crate::config::StartMethod;
 use crate::context::{Context, ContextInner};
 use crate::error::{Error, Result};
 use crate::keep;
-use crate::module::Task;
+use crate::module::{Module, Task};
 use crate::spawn;
 use dispatcher::Dispatcher;
 use serde::Serialize;
@@ -174,6 +174,23 @@ impl Pool {
     /// The current process id of each worker (0 for a slot whose worker is being replaced).
     pub fn pids(&self) -> Vec<u32> {
         self.dispatcher.pids()
+    }
+
+    /// Compiles `module` for this pool's workers now (once per module and engine; the result is
+    /// cached on disk) instead of at the first call that uses it. A large module takes seconds
+    /// (a Python component ~19 MB: ~10 s); the CLI calls this to show progress meanwhile.
+    ///
+    /// ```no_run
+    /// # fn main() -> wasmproc::Result<()> {
+    /// let ctx = wasmproc::Context::new()?;
+    /// let module = ctx.load("tasks.wasm")?;
+    /// let pool = wasmproc::Pool::with_processes(&ctx, 4)?;
+    /// pool.prepare(&module)?; // compiles now, not in the first map
+    /// # Ok(()) }
+    /// ```
+    pub fn prepare(&self, module: &Module) -> Result<()> {
+        let flavor = self.dispatcher.options.flavor();
+        self.dispatcher.ctx.ensure_compiled(&module.inner, flavor).map(drop)
     }
 
     /// Applies `task` to every item and returns the results in order — `pool.map(func, iterable)`.
@@ -585,8 +602,8 @@ impl PoolBuilder<'_> {
     /// Starts the workers; returns once every one has reported ready.
     pub fn build(self) -> Result<Pool> {
         self.options.sandbox.validate()?;
-        if let (Some(_), Some((module, _))) = (self.options.fuel, &self.options.initializer) {
-            self.ctx.inner.ensure_metered(module)?;
+        if let Some((module, _)) = &self.options.initializer {
+            self.ctx.inner.ensure_compiled(module, self.options.flavor())?;
         }
         let processes = self.processes.unwrap_or_else(|| self.ctx.processes());
         Pool::spawn(self.ctx, processes, self.options)

@@ -69,10 +69,14 @@ impl PoolOptions {
         self.timeout.is_some() && !self.flavor().has_epochs()
     }
 
-    /// The artifact of `module` for this pool's engine. A metered one must have been compiled
-    /// (`Dispatcher::submit` does that before assigning the job).
+    /// The artifact of `module` for this pool's engine. Invariant: it was compiled before a job
+    /// of the module was queued (`Dispatcher::submit`) or the pool was built with it as the
+    /// initializer's (`PoolBuilder::build`).
     fn artifact(&self, module: &ModuleInner) -> PathBuf {
-        module.artifact_for(self.flavor()).unwrap_or_else(|| module.artifact.clone())
+        let artifact = module.artifact_for(self.flavor());
+        debug_assert!(artifact.is_some(), "a module is compiled for a pool before the pool loads it");
+        // Never empty in practice; an empty path would make the worker report a Load failure.
+        artifact.unwrap_or_default()
     }
 
     /// The `Load` frame for `module`, with the initializer if it is the initializer's module.

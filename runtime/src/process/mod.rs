@@ -173,6 +173,8 @@ impl<R: DeserializeOwned> ProcessBuilder<R> {
             sandbox: self.sandbox,
             parent_pid: std::process::id(),
         };
+        // Compiled for its engine now (once per module and engine), not as the worker starts.
+        self.ctx.inner.ensure_compiled(&self.call.module, init.flavor)?;
         let state = State { phase: Phase::Created, value: None, taken: false, failure: None };
         Ok(Process {
             inner: Arc::new(Inner {
@@ -381,7 +383,9 @@ impl Inner {
     /// The compiled module its worker loads (for its engine's flavour).
     fn artifact(&self) -> std::path::PathBuf {
         let module = &self.call.module;
-        module.artifact_for(self.init.flavor).unwrap_or_else(|| module.artifact.clone())
+        let artifact = module.artifact_for(self.init.flavor);
+        debug_assert!(artifact.is_some(), "compiled when the process was built");
+        artifact.unwrap_or_default()
     }
 
     fn join_timeout(&self, timeout: Duration) -> bool {

@@ -6,7 +6,7 @@ use crate::exit::Code;
 
 pub(crate) fn inspect(global: &GlobalOptions, args: InspectArgs) -> Result<Code, Failure> {
     let ctx = context_without_workers(global)?;
-    let module = ctx.load(&args.module)?;
+    let module = crate::progress::while_slow(crate::progress::compiling(&args.module), || ctx.load(&args.module))?;
     if args.json {
         let tasks: Vec<serde_json::Value> = module
             .tasks()

@@ -80,7 +80,7 @@ impl Iterator for Lines {
 
 pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure> {
     let ctx = context(global, args.processes)?;
-    let module = ctx.load(&args.module)?;
+    let module = crate::progress::while_slow(crate::progress::compiling(&args.module), || ctx.load(&args.module))?;
     let task = module.json_task(&args.task)?;
     let from_stdin = args.input == Path::new("-");
     let (reader, total): (Box<dyn BufRead>, Option<u64>) = if from_stdin {
@@ -108,6 +108,7 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
     };
 
     let pool = super::pool(&ctx, args.processes, &args.pool)?;
+    crate::progress::while_slow(crate::progress::compiling(&args.module), || pool.prepare(&module))?;
     let chunksize = args.chunksize.unwrap_or_else(|| match total {
         Some(n) => wasmproc::default_chunksize(n as usize, pool.processes()).max(1),
         None => 1,

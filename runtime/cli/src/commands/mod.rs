@@ -1,6 +1,7 @@
 //! The subcommands, and how a failure carries its exit code.
 
 mod build;
+mod compile;
 mod inspect;
 mod map;
 mod new;
@@ -34,6 +35,7 @@ pub(crate) fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Map(args) => map::map(&cli.global, args),
         Command::Inspect(args) => inspect::inspect(&cli.global, args),
+        Command::Compile(args) => compile::compile(&cli.global, &args),
         Command::New(args) => new::new(&args),
         Command::Build(args) => build::build(&args),
     }

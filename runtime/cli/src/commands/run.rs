@@ -8,7 +8,7 @@ use serde_json::Value;
 
 pub(crate) fn run(global: &GlobalOptions, args: RunArgs) -> Result<Code, Failure> {
     let ctx = context(global, Some(1))?;
-    let module = ctx.load(&args.module)?;
+    let module = crate::progress::while_slow(crate::progress::compiling(&args.module), || ctx.load(&args.module))?;
     let task = module.json_task(&args.task)?;
     let sig = task.signature().clone();
     let want = sig.params().len();
@@ -42,6 +42,7 @@ pub(crate) fn run(global: &GlobalOptions, args: RunArgs) -> Result<Code, Failure
         _ => Value::Array(values),
     };
     let pool = super::pool(&ctx, Some(1), &args.pool)?;
+    crate::progress::while_slow(crate::progress::compiling(&args.module), || pool.prepare(&module))?;
     let result = pool.apply(&task, arg)?;
     println!("{result}");
     Ok(Code::Success)
