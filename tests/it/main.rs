@@ -14,6 +14,7 @@ mod manager;
 mod pipe;
 mod pool;
 mod process;
+mod python;
 mod queue;
 mod sandbox;
 mod scaffold;

@@ -76,8 +76,9 @@ pub(crate) enum Command {
     New(NewArgs),
     /// Build a task project into a component and print the component's path
     ///
-    /// A Rust project is built with cargo for wasm32-wasip2 in release mode; cargo's progress
-    /// and errors go to stderr, the path of the .wasm file to stdout, so that
+    /// A Rust project is built with cargo for wasm32-wasip2 in release mode, a Python project
+    /// (pyproject.toml with [tool.wasmproc]) with componentize-py; their progress and errors go
+    /// to stderr, the path of the .wasm file to stdout, so that
     /// `wasmproc run "$(wasmproc build)" square 7` works.
     Build(BuildArgs),
 }
@@ -87,6 +88,8 @@ pub(crate) enum Command {
 pub(crate) enum Lang {
     /// A Rust crate using the wasmproc-guest SDK, built with cargo.
     Rust,
+    /// A Python module using the wasmproc_guest package, built with componentize-py.
+    Python,
 }
 
 #[derive(Debug, Args)]
@@ -97,9 +100,11 @@ pub(crate) struct NewArgs {
     /// The language tasks are written in
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     pub(crate) lang: Lang,
-    /// Use the guest SDK from this local copy (a wasmproc checkout, or a directory holding the
-    /// unpacked wasmproc-guest, wasmproc-guest-macros and wasmproc-wire crates) instead of
-    /// crates.io. Default: the checkout this wasmproc was built from, if it is still there.
+    /// Use the guest SDK from this local copy instead of crates.io (Rust) or the installed
+    /// wasmproc_guest package (Python): a wasmproc checkout; for Rust also a directory holding
+    /// the unpacked wasmproc-guest, wasmproc-guest-macros and wasmproc-wire crates, for Python one
+    /// holding the wasmproc_guest package. Default: the checkout this wasmproc was built from, if
+    /// it is still there.
     #[arg(long, value_name = "DIR")]
     pub(crate) sdk: Option<PathBuf>,
 }

@@ -15,23 +15,38 @@ pub(crate) fn new(args: &NewArgs) -> Result<Code, Failure> {
     if args.path.exists() && std::fs::read_dir(&args.path).map_or(true, |mut d| d.next().is_some()) {
         return Err(bad(anyhow!("{} already exists and is not empty: choose another path", args.path.display())));
     }
-    let sdk = match &args.sdk {
-        Some(dir) => Some(local_sdk(dir).map_err(bad)?),
-        None => local_sdk(&built_from()).ok(),
+    let (files, local) = match args.lang {
+        Lang::Rust => {
+            let sdk = match &args.sdk {
+                Some(dir) => Some(local_sdk(dir).map_err(bad)?),
+                None => local_sdk(&built_from()).ok(),
+            };
+            (rust_project(&name, sdk.as_deref()), sdk.is_some())
+        }
+        Lang::Python => {
+            let sdk = match &args.sdk {
+                Some(dir) => Some(local_python_sdk(dir).map_err(bad)?),
+                None => local_python_sdk(&built_from()).ok(),
+            };
+            (python_project(&name, sdk.as_deref()), sdk.is_some())
+        }
     };
-    let Lang::Rust = args.lang;
-    let files = rust_project(&name, sdk.as_deref());
     let io = |e: std::io::Error| Failure::new(Code::Runtime, anyhow!("cannot write {}: {e}", args.path.display()));
-    std::fs::create_dir_all(args.path.join("src")).map_err(io)?;
     for (file, text) in files {
-        std::fs::write(args.path.join(file), text).map_err(io)?;
+        let path = args.path.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(path, text).map_err(io)?;
     }
     let dir = args.path.display();
-    let sdk_note = match &sdk {
-        Some(_) => "the guest SDK from a local copy (see [patch.crates-io] in Cargo.toml)",
-        None => "the guest SDK from crates.io",
+    let (lang, sdk_note) = match (args.lang, local) {
+        (Lang::Rust, true) => ("Rust", "the guest SDK from a local copy (see [patch.crates-io] in Cargo.toml)"),
+        (Lang::Rust, false) => ("Rust", "the guest SDK from crates.io"),
+        (Lang::Python, true) => ("Python", "the guest SDK from a local copy (see [tool.wasmproc] in pyproject.toml)"),
+        (Lang::Python, false) => ("Python", "the installed wasmproc_guest package"),
     };
-    eprintln!("created {dir}: a Rust task project ({name}) with {sdk_note}");
+    eprintln!("created {dir}: a {lang} task project ({name}) with {sdk_note}");
     eprintln!("next: wasmproc build {dir}   (then: wasmproc run <the printed .wasm> square 7)");
     Ok(Code::Success)
 }
@@ -88,6 +103,75 @@ fn local_sdk(dir: &Path) -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
     }
     Ok(found)
 }
+
+/// The directory holding the Python SDK package (`wasmproc_guest`) in `dir`: a checkout, its
+/// `guest-sdk/python`, or a directory (such as site-packages) holding the package.
+fn local_python_sdk(dir: &Path) -> anyhow::Result<PathBuf> {
+    ["", "src", "python/src", "guest-sdk/python/src"]
+        .iter()
+        .map(|sub| dir.join(sub))
+        .find(|d| d.join("wasmproc_guest/__init__.py").is_file() && d.join("wasmproc_guest/wit/task.wit").is_file())
+        .map(|d| d.canonicalize().unwrap_or(d))
+        .ok_or_else(|| {
+            anyhow!(
+                "{} holds no wasmproc_guest package: --sdk wants a wasmproc checkout or a directory holding the package",
+                dir.display()
+            )
+        })
+}
+
+/// The files of a Python task project.
+fn python_project(name: &str, sdk: Option<&Path>) -> Vec<(&'static str, String)> {
+    let sdk_line = match sdk {
+        Some(dir) => format!(
+            "# The guest SDK from a local copy; remove this line to use the installed wasmproc_guest package.\nsdk = {:?}\n",
+            dir.display().to_string()
+        ),
+        None => String::new(),
+    };
+    let manifest = format!(
+        r#"[project]
+name = "{name}"
+version = "0.1.0"
+requires-python = ">=3.10"
+
+# `wasmproc build` builds `module` into a WebAssembly component with componentize-py.
+[tool.wasmproc]
+module = "app"
+{sdk_line}"#
+    );
+    let app = PYTHON_APP.replace("{file}", name);
+    vec![("pyproject.toml", manifest), ("app.py", app), (".gitignore", "/target\n__pycache__/\n".to_string())]
+}
+
+/// The app module of a new Python project.
+const PYTHON_APP: &str = r#""""The tasks of this module. Build with `wasmproc build`, then for example:
+
+    wasmproc inspect target/{file}.wasm
+    wasmproc run target/{file}.wasm square 7
+    seq 1 10 | wasmproc map target/{file}.wasm square
+
+Parameters and results need annotations: int is i64, float f64, str String, list[int] Vec<i64>,
+tuple[int, str] (i64,String), int | None Option<i64> (see docs/python.md).
+"""
+
+from wasmproc_guest import Guest, task  # Guest: what the component exports
+
+
+@task
+def square(x: int) -> int:
+    """The square of `x`."""
+    return x * x
+
+
+@task
+def add(a: int, b: int) -> int:
+    """The sum of `a` and `b`; an exception is that input's failure."""
+    total = a + b
+    if not -(2**63) <= total < 2**63:
+        raise OverflowError(f"{a} + {b} does not fit in i64")
+    return total
+"#;
 
 /// The files of a Rust task project.
 fn rust_project(name: &str, sdk: Option<&[(&str, PathBuf)]>) -> Vec<(&'static str, String)> {
@@ -163,6 +247,13 @@ mod tests {
         assert!(crate_name(Path::new("9lives")).is_err());
         assert!(crate_name(Path::new("has space")).is_err());
         assert!(crate_name(Path::new("/")).is_err());
+    }
+
+    #[test]
+    fn the_checkout_this_was_built_from_holds_the_python_sdk() {
+        let sdk = local_python_sdk(&built_from()).unwrap();
+        assert!(sdk.ends_with("guest-sdk/python/src"), "{sdk:?}");
+        assert!(local_python_sdk(&sdk).is_ok(), "the package's own directory works too");
     }
 
     #[test]

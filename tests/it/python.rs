@@ -1,0 +1,170 @@
+//! Tasks written in Python (guest-sdk/python), built from `tests/python` with componentize-py by
+//! `wasmproc build` (installed by `.ci/run`: `pip install 'componentize-py>=0.25,<0.26'`), and run
+//! through the CLI and the typed Rust API like a Rust guest.
+
+use crate::common::{cache_dir, ctx, fixtures, scratch};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use wasmproc::{Error, FailureKind, Module, Pool, Queue};
+
+fn cli(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
+        .current_dir(cwd)
+        .args(args)
+        .env("WASMPROC_CACHE_DIR", cache_dir())
+        .output()
+        .expect("run the CLI")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// The Python fixtures, built once per test run from a copy of `tests/python` (nothing is written
+/// into the source tree). A missing componentize-py fails here with what to install.
+fn python_wasm() -> &'static Path {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let dir = scratch("python-fixtures");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(repo().join("tests/python/app.py"), dir.join("app.py")).unwrap();
+        let sdk = repo().join("guest-sdk/python/src");
+        let manifest = std::fs::read_to_string(repo().join("tests/python/pyproject.toml")).unwrap();
+        let manifest = manifest.replace("\"../../guest-sdk/python/src\"", &format!("{:?}", sdk.display().to_string()));
+        std::fs::write(dir.join("pyproject.toml"), manifest).unwrap();
+        let o = cli(&dir, &["build", "."]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "building the Python fixtures failed (is componentize-py installed? `pip install 'componentize-py>=0.25,<0.26'`, as .ci/run does):\n{}",
+            text(&o.stderr)
+        );
+        let wasm = dir.join(text(&o.stdout).trim());
+        assert!(wasm.is_file(), "{wasm:?}");
+        wasm
+    })
+}
+
+fn module() -> &'static Module {
+    static MODULE: OnceLock<Module> = OnceLock::new();
+    MODULE.get_or_init(|| ctx().load(python_wasm()).expect("load the Python fixtures"))
+}
+
+#[test]
+fn a_python_guest_lists_rust_types_and_runs_under_the_cli() {
+    let wasm = python_wasm().to_str().unwrap();
+    let here = std::env::temp_dir();
+    let o = cli(&here, &["inspect", wasm]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let listing = text(&o.stdout);
+    for line in [
+        "square(x: i64) -> i64",
+        "describe(name: String, xs: Vec<i64>) -> (String, i64)",
+        "stats(xs: Vec<f64>) -> Option<(f64, f64)>",
+        "flags(d: HashMap<String, bool>, raw: Vec<u8>) -> Vec<String>",
+        "put_squares(q: Queue<Option<i64>>, n: i64) -> i64",
+    ] {
+        assert!(listing.contains(line), "{line} not in\n{listing}");
+    }
+    let o = cli(&here, &["run", wasm, "describe", "\"ada\"", "[1, 2, 3]"]);
+    assert_eq!((o.status.code(), text(&o.stdout).as_str()), (Some(0), "[\"ADA\",6]\n"), "{}", text(&o.stderr));
+    let o = cli(&here, &["run", wasm, "fail", "7"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("ValueError: 7 is not welcome") && text(&o.stderr).contains("Traceback"));
+    let o = cli(&here, &["run", wasm, "square", "\"seven\""]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("expected an int"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn the_typed_rust_api_calls_a_python_guest_with_postcard() {
+    let m = module();
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    let square = m.task::<i64, i64>("square").unwrap();
+    assert_eq!(pool.map(&square, vec![-3, 0, 4]).unwrap(), vec![9, 0, 16]);
+    let describe = m.task::<(String, Vec<i64>), (String, i64)>("describe").unwrap();
+    assert_eq!(pool.apply(&describe, ("ab".into(), vec![-5, 10])).unwrap(), ("AB".to_string(), 5));
+    let stats = m.task::<Vec<f64>, Option<(f64, f64)>>("stats").unwrap();
+    assert_eq!(pool.apply(&stats, vec![2.5, -1.0]).unwrap(), Some((-1.0, 2.5)));
+    assert_eq!(pool.apply(&stats, vec![]).unwrap(), None);
+    let flags = m.task::<(std::collections::HashMap<String, bool>, Vec<u8>), Vec<String>>("flags").unwrap();
+    let d = std::collections::HashMap::from([("on".to_string(), true), ("off".to_string(), false)]);
+    assert_eq!(pool.apply(&flags, (d, vec![0xca, 0xfe])).unwrap(), vec!["on".to_string(), "cafe".to_string()]);
+    // Python's int is i64: a u64 handle is refused before anything runs.
+    assert!(matches!(m.task::<u64, u64>("square"), Err(Error::SignatureMismatch { .. })));
+
+    // An exception fails its input; SystemExit is a panic; an int too big for i64 is a bad
+    // result. The pool goes on after each.
+    let fail = m.task::<i64, i64>("fail").unwrap();
+    let stop = m.task::<i64, i64>("stop").unwrap();
+    let too_big = m.task::<i64, i64>("too_big").unwrap();
+    let kind = |r: wasmproc::Result<i64>| match r {
+        Err(Error::Task(f)) => (f.kind, f.message),
+        other => panic!("unexpected {other:?}"),
+    };
+    let (k, message) = kind(pool.apply(&fail, 3));
+    assert_eq!(k, FailureKind::Failed);
+    assert!(message.contains("ValueError: 3 is not welcome") && message.contains("in fail"), "{message}");
+    assert_eq!(kind(pool.apply(&stop, 2)).0, FailureKind::Panicked);
+    assert_eq!(kind(pool.apply(&too_big, 1)).0, FailureKind::BadResult);
+    assert_eq!(pool.apply(&square, 12).unwrap(), 144);
+
+    let whoami = m.task::<(), (String, i64, i64, i64)>("whoami").unwrap();
+    let (name, pid, _, parent) = pool.apply(&whoami, ()).unwrap();
+    assert!(name.starts_with("pool") && pool.pids().contains(&(pid as u32)), "{name} {pid}");
+    assert_eq!(parent, i64::from(std::process::id()));
+}
+
+#[test]
+fn a_queue_is_shared_by_a_python_task_a_rust_task_and_the_host() {
+    let q = Queue::<Option<i64>>::new(ctx()).unwrap();
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    // Python puts 0, 1, 4, …, 81; the host takes the first and adds its own.
+    let put_squares = module().task::<(Queue<Option<i64>>, i64), i64>("put_squares").unwrap();
+    assert_eq!(pool.apply(&put_squares, (q.clone(), 10)).unwrap(), 10);
+    assert_eq!(q.get().unwrap(), Some(0));
+    q.put(Some(-5)).unwrap();
+    q.put(None).unwrap();
+    // A Rust task sums the rest: the bytes Python wrote are the bytes Rust reads.
+    let drain = fixtures().task::<Queue<Option<i64>>, i64>("drain_signed").unwrap();
+    assert_eq!(pool.apply(&drain, q.clone()).unwrap(), 285 - 5);
+    // And Python reads what the host writes.
+    for item in [Some(-3), Some(40), None] {
+        q.put(item).unwrap();
+    }
+    let total = module().task::<Queue<Option<i64>>, i64>("total").unwrap();
+    assert_eq!(pool.apply(&total, q).unwrap(), 37);
+}
+
+#[test]
+fn new_and_build_make_a_python_task_project_and_say_what_is_missing() {
+    let root = scratch("scaffold-python");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let o = cli(&root, &["new", "py-tasks", "--lang", "python"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = cli(&root, &["build", "py-tasks"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let wasm = text(&o.stdout).trim().to_string();
+    let o = cli(&root, &["run", &wasm, "square", "7"]);
+    assert_eq!((o.status.code(), text(&o.stdout).as_str()), (Some(0), "49\n"), "{}", text(&o.stderr));
+    let o = cli(&root, &["run", &wasm, "add", "9223372036854775807", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("OverflowError"), "{}", text(&o.stderr));
+
+    // Without componentize-py on PATH: what to install.
+    let o = Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
+        .current_dir(&root)
+        .args(["build", "py-tasks"])
+        .env("PATH", root.join("empty-path"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("pip install 'componentize-py"), "{}", text(&o.stderr));
+}
