@@ -14,7 +14,10 @@
 //! - the cost of a per-task timeout on the large `compute_heavy`, serial: worker processes (killed
 //!   at the deadline, no checks) and a thread worker (epoch checks);
 //! - per-worker memory (PSS): an idle worker, and one that has loaded the module and run a task,
-//!   vs a CPython pool worker that ran the same function.
+//!   vs a CPython pool worker that ran the same function;
+//! - a task written in Python (`tests/python`, built with componentize-py if it is installed):
+//!   `map` throughput and per-item cost next to the Rust guest and CPython's own `Pool`, its
+//!   compile time and its worker's memory.
 //!
 //! Prints a table of medians/throughputs and the ratios the issues set targets for. Each group of
 //! workloads is measured by its own function; `main` runs them in order, then CPython, then
@@ -538,6 +541,7 @@ struct Figures {
     shared: Shared,
     calls: Calls,
     memory: Memory,
+    python_guest: Option<PythonGuest>,
 }
 
 fn main() -> wasmproc::Result<()> {
@@ -560,6 +564,7 @@ fn main() -> wasmproc::Result<()> {
         shared: shared(&b)?,
         calls: calls(&b)?,
         memory: memory(&b)?,
+        python_guest: python_guest(&b)?,
     };
     drop(pool);
 
@@ -571,6 +576,7 @@ fn main() -> wasmproc::Result<()> {
     print_vs_cpython(&figures, py.as_ref());
     print_calls(&figures.calls);
     print_memory(&figures.memory, py.as_ref());
+    print_python_guest(figures.python_guest.as_ref(), py.as_ref(), figures.pool.map_default);
     print_vs_native(&figures.compute);
     drop(b);
     let _ = std::fs::remove_dir_all(&cache);
@@ -837,4 +843,96 @@ fn print_vs_native(c: &Compute) {
         secs(c.big_thread_timeout),
         c.big_thread_timeout / c.big_serial
     );
+}
+
+/// Tasks written in Python (guest-sdk/python), next to the same task in the Rust guest and in
+/// CPython's own `Pool`.
+struct PythonGuest {
+    /// `map(square)` with the default chunk size, items per second.
+    map_default: f64,
+    /// Per-item cost on one worker, chunks of 1000 (µs).
+    per_item_us: f64,
+    /// The same for the Rust guest.
+    rust_per_item_us: f64,
+    /// Compiling the component for one engine, cold (s).
+    compile_s: f64,
+    /// Component size (bytes).
+    size: u64,
+    /// PSS of a worker that ran `square` (KiB).
+    pss_kib: f64,
+}
+
+/// Builds `tests/python` with componentize-py and measures it; `None` (with the reason on stderr)
+/// when componentize-py is not installed.
+fn python_guest(b: &Bench) -> wasmproc::Result<Option<PythonGuest>> {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository");
+    let out = std::env::temp_dir().join(format!("wasmproc-bench-python-{}", std::process::id()));
+    std::fs::create_dir_all(&out).expect("a scratch directory");
+    let wasm = out.join("python-fixtures.wasm");
+    let sdk = repo.join("guest-sdk/python/src");
+    let built = Command::new("componentize-py")
+        .arg("-d")
+        .arg(sdk.join("wasmproc_guest/wit"))
+        .args(["-w", "task", "componentize", "app", "-p"])
+        .arg(repo.join("tests/python"))
+        .arg("-p")
+        .arg(&sdk)
+        .arg("-o")
+        .arg(&wasm)
+        .stdout(std::process::Stdio::null())
+        .status();
+    match built {
+        Ok(s) if s.success() => {}
+        other => {
+            eprintln!(
+                "no Python guest rows: componentize-py failed or is missing ({other:?}); pip install 'componentize-py>=0.25,<0.26'"
+            );
+            return Ok(None);
+        }
+    }
+    let size = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
+    // Cold: a private cache, so the load compiles (the engine that reads the listing).
+    let cold = Context::builder().cache_dir(out.join("cache")).build()?;
+    let t = Instant::now();
+    let module = cold.load(&wasm)?;
+    let compile_s = t.elapsed().as_secs_f64();
+    let square = module.task::<i64, i64>("square")?;
+    let pool = Pool::with_processes(&cold, 2)?;
+    pool.prepare(&module)?;
+    pool.map(&square, 0..1000i64)?;
+    let items: Vec<i64> = (0..MAP_ITEMS as i64).collect();
+    let map_default = MAP_ITEMS as f64 / median_secs(|| drop(pool.map(&square, items.clone()).expect("map")));
+    let one = Pool::with_processes(&cold, 1)?;
+    let chunk: Vec<i64> = (0..1000).collect();
+    one.chunksize(1000).map(&square, chunk.clone())?;
+    let per_item_us = median_secs(|| drop(one.chunksize(1000).map(&square, chunk.clone()).expect("map"))) * 1e3;
+    let pss_kib = pss_kib(one.pids()[0]);
+    let rust_one = Pool::with_processes(&b.ctx, 1)?;
+    let rust_chunk: Vec<u64> = (0..1000).collect();
+    rust_one.chunksize(1000).map(&b.square, rust_chunk.clone())?;
+    let rust_per_item_us =
+        median_secs(|| drop(rust_one.chunksize(1000).map(&b.square, rust_chunk.clone()).expect("map"))) * 1e3;
+    drop((pool, one, rust_one));
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(Some(PythonGuest { map_default, per_item_us, rust_per_item_us, compile_s, size, pss_kib }))
+}
+
+fn print_python_guest(g: Option<&PythonGuest>, py: Option<&Python>, rust_map_default: f64) {
+    let Some(g) = g else { return };
+    let cpython = py.map(|p| p.map_default_items_per_s);
+    let vs = |ours: f64| cpython.map_or("–".into(), |c| format!("{:.2}×", ours / c));
+    println!();
+    println!("| a task in Python (`square`, guest-sdk/python) | Python guest | Rust guest | CPython `Pool` |");
+    println!("|---|---|---|---|");
+    println!(
+        "| map, default chunksize ({MAP_ITEMS} items) | {} ({} of CPython) | {} | {} |",
+        per_s(g.map_default),
+        vs(g.map_default),
+        per_s(rust_map_default),
+        cpython.map_or("–".into(), per_s)
+    );
+    println!("| per item, one worker, chunks of 1000 | {:.2} µs | {:.2} µs | – |", g.per_item_us, g.rust_per_item_us);
+    println!("| component size | {:.1} MB | – | – |", g.size as f64 / 1e6);
+    println!("| first load: compile for one engine (cached afterwards) | {:.1} s | – | – |", g.compile_s);
+    println!("| worker PSS after running it | {:.1} MiB | – | – |", g.pss_kib / 1024.0);
 }

@@ -25,30 +25,34 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
-/// The Python fixtures, built once per test run from a copy of `tests/python` (nothing is written
-/// into the source tree). A missing componentize-py fails here with what to install.
+/// Builds the Python project at `source` (relative to the repository) from a copy in a scratch
+/// directory (nothing is written into the source tree), with `wasmproc build`. A missing
+/// componentize-py fails here with what to install.
+fn build_copy(source: &str) -> PathBuf {
+    let dir = scratch(&source.replace('/', "-"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(repo().join(source).join("app.py"), dir.join("app.py")).unwrap();
+    let sdk = repo().join("guest-sdk/python/src");
+    let manifest = std::fs::read_to_string(repo().join(source).join("pyproject.toml")).unwrap();
+    let manifest = manifest.replace("\"../../guest-sdk/python/src\"", &format!("{:?}", sdk.display().to_string()));
+    std::fs::write(dir.join("pyproject.toml"), manifest).unwrap();
+    let o = cli(&dir, &["build", "."]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "building {source} failed (is componentize-py installed? `pip install 'componentize-py>=0.25,<0.26'`, as .ci/run does):\n{}",
+        text(&o.stderr)
+    );
+    let wasm = dir.join(text(&o.stdout).trim());
+    assert!(wasm.is_file(), "{wasm:?}");
+    wasm
+}
+
+/// The Python fixtures (`tests/python`), built once per test run.
 fn python_wasm() -> &'static Path {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let dir = scratch("python-fixtures");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(repo().join("tests/python/app.py"), dir.join("app.py")).unwrap();
-        let sdk = repo().join("guest-sdk/python/src");
-        let manifest = std::fs::read_to_string(repo().join("tests/python/pyproject.toml")).unwrap();
-        let manifest = manifest.replace("\"../../guest-sdk/python/src\"", &format!("{:?}", sdk.display().to_string()));
-        std::fs::write(dir.join("pyproject.toml"), manifest).unwrap();
-        let o = cli(&dir, &["build", "."]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "building the Python fixtures failed (is componentize-py installed? `pip install 'componentize-py>=0.25,<0.26'`, as .ci/run does):\n{}",
-            text(&o.stderr)
-        );
-        let wasm = dir.join(text(&o.stdout).trim());
-        assert!(wasm.is_file(), "{wasm:?}");
-        wasm
-    })
+    WASM.get_or_init(|| build_copy("tests/python"))
 }
 
 fn module() -> &'static Module {
@@ -115,6 +119,20 @@ fn the_typed_rust_api_calls_a_python_guest_with_postcard() {
     assert_eq!(kind(pool.apply(&too_big, 1)).0, FailureKind::BadResult);
     assert_eq!(pool.apply(&square, 12).unwrap(), 144);
 
+    // The standard library the guide lists works when imported at module level; a module first
+    // imported while a task runs is not there.
+    let stdlib = m.task::<(), Vec<String>>("stdlib").unwrap();
+    let got = pool.apply(&stdlib, ()).unwrap();
+    let want = ["{\"a\": 1}", "acc", "4", "2d711642", "2", "[1, 3, 6]", "07000000", "True", "1", "True"];
+    assert_eq!(got, want);
+    let late = m.task::<(), String>("late_import").unwrap();
+    let (k, message) = match pool.apply(&late, ()) {
+        Err(Error::Task(f)) => (f.kind, f.message),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(k, FailureKind::Failed);
+    assert!(message.contains("No module named 'fractions'"), "{message}");
+
     let whoami = m.task::<(), (String, i64, i64, i64)>("whoami").unwrap();
     let (name, pid, _, parent) = pool.apply(&whoami, ()).unwrap();
     assert!(name.starts_with("pool") && pool.pids().contains(&(pid as u32)), "{name} {pid}");
@@ -167,4 +185,37 @@ fn new_and_build_make_a_python_task_project_and_say_what_is_missing() {
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("pip install 'componentize-py"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn the_python_examples_give_the_tutorials_results() {
+    let wasm = build_copy("examples/python");
+    let w = wasm.to_str().unwrap();
+    let here = std::env::temp_dir();
+    let map = |task: &str, input: &str, extra: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
+            .current_dir(&here)
+            .args(["map", w, task])
+            .args(extra)
+            .env("WASMPROC_CACHE_DIR", cache_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{task}: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let range: String = (0..10).map(|i| format!("{i}\n")).collect();
+    assert_eq!(map("square", &range, &[]), "0\n1\n4\n9\n16\n25\n36\n49\n64\n81\n");
+    assert_eq!(map("cube", "1\n2\n3\n4\n5\n", &[]), "1\n8\n27\n64\n125\n");
+    assert_eq!(map("process_data", &range, &["-p", "4"]), "0\n2\n4\n6\n8\n10\n12\n14\n16\n18\n");
+    assert_eq!(map("add", "[1,2]\n[3,4]\n", &[]), "3\n7\n");
+    assert_eq!(map("compute_heavy", "1000\n10\n", &[]), "332833500\n285\n");
+    assert_eq!(map("process_record", "[1,10]\n[2,70]\n", &[]), "[1,100,\"low\"]\n[2,4900,\"high\"]\n");
+    let start = std::time::Instant::now();
+    assert_eq!(map("slow_square", "1\n2\n3\n4\n", &["-p", "4", "-c", "1"]), "1\n4\n9\n16\n");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
 }

@@ -1,6 +1,17 @@
 """The Python fixtures: tasks the integration tests run through the CLI and the typed Rust API
 (built from this source by the tests with componentize-py)."""
 
+import collections
+import datetime
+import hashlib
+import itertools
+import json
+import math
+import random
+import re
+import struct
+import time
+
 from wasmproc_guest import Guest, Queue, current_process, task
 
 
@@ -71,3 +82,28 @@ def total(q: Queue[int | None]) -> int:
 def whoami() -> tuple[str, int, int, int]:
     p = current_process()
     return (p.name, p.pid, p.worker_id, p.parent_pid)
+
+
+@task
+def stdlib() -> list[str]:
+    """A bit of each standard module the guide (docs/python.md) says works."""
+    return [
+        json.dumps({"a": 1}),
+        re.sub("b", "c", "abc"),
+        str(math.isqrt(17)),
+        hashlib.sha256(b"x").hexdigest()[:8],
+        str(collections.Counter("aab")["a"]),
+        str(list(itertools.accumulate([1, 2, 3]))),
+        struct.pack("<I", 7).hex(),
+        str(0 <= random.random() < 1),
+        str(datetime.date(2026, 11, 30).isoweekday()),
+        str(time.time() > 1e9),
+    ]
+
+
+@task
+def late_import() -> str:
+    """Imports a module only when it runs: it was not kept at build time."""
+    import fractions
+
+    return str(fractions.Fraction(1, 3))
