@@ -18,9 +18,36 @@ pub fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code.into(),
         Err(failure) => {
-            eprintln!("wasmproc: {:#}", failure.error);
+            eprintln!("wasmproc: {}", message(&failure.error));
             failure.code.into()
         }
+    }
+}
+
+/// An error and its causes, each cause said once: many errors already name their cause in their
+/// own message (`cannot read x.wasm: No such file`), which a plain chain would repeat.
+fn message(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let read = wasmproc::Error::Read { path: "x.wasm".into(), source: io };
+        let text = super::message(&anyhow::Error::from(read));
+        assert_eq!(text.matches("No such file").count(), 1, "{text}");
+        let wrapped = anyhow::Error::from(std::io::Error::other("disk full")).context("writing out.jsonl");
+        assert_eq!(super::message(&wrapped), "writing out.jsonl: disk full");
     }
 }
 
