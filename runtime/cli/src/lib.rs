@@ -38,6 +38,18 @@ fn message(error: &anyhow::Error) -> String {
     text
 }
 
+/// Ctrl-C ends the command at once with status 130. Workers need no signal of their own: each
+/// exits as soon as its connection to this process closes (and a terminal's Ctrl-C reaches them
+/// too, being in the same process group).
+fn stop_on_ctrl_c() {
+    extern "C" fn on_sigint(_: libc::c_int) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(exit::Code::Interrupted as i32) }
+    }
+    // SAFETY: installs an async-signal-safe handler for SIGINT.
+    unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -49,16 +61,4 @@ mod tests {
         let wrapped = anyhow::Error::from(std::io::Error::other("disk full")).context("writing out.jsonl");
         assert_eq!(super::message(&wrapped), "writing out.jsonl: disk full");
     }
-}
-
-/// Ctrl-C ends the command at once with status 130. Workers need no signal of their own: each
-/// exits as soon as its connection to this process closes (and a terminal's Ctrl-C reaches them
-/// too, being in the same process group).
-fn stop_on_ctrl_c() {
-    extern "C" fn on_sigint(_: libc::c_int) {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(exit::Code::Interrupted as i32) }
-    }
-    // SAFETY: installs an async-signal-safe handler for SIGINT.
-    unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
 }
