@@ -219,3 +219,22 @@ fn the_python_examples_give_the_tutorials_results() {
     assert_eq!(map("slow_square", "1\n2\n3\n4\n", &["-p", "4", "-c", "1"]), "1\n4\n9\n16\n");
     assert!(start.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[test]
+fn the_python_sdk_carries_the_same_wit_and_installs_with_pip() {
+    let wit = std::fs::read(repo().join("wit/task.wit")).unwrap();
+    let copy = std::fs::read(repo().join("guest-sdk/python/src/wasmproc_guest/wit/task.wit")).unwrap();
+    assert!(wit == copy, "guest-sdk/python/src/wasmproc_guest/wit/task.wit differs from wit/task.wit: copy it over");
+
+    // An installed package (what `wasmproc build` finds without an `sdk` setting) has its WIT.
+    let target = scratch("pip-target");
+    let _ = std::fs::remove_dir_all(&target);
+    let o = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--target"])
+        .arg(&target)
+        .arg(repo().join("guest-sdk/python"))
+        .output()
+        .expect("python3 (with pip) is needed, as for componentize-py");
+    assert!(o.status.success(), "pip install guest-sdk/python: {}", text(&o.stderr));
+    assert_eq!(std::fs::read(target.join("wasmproc_guest/wit/task.wit")).unwrap(), wit);
+}

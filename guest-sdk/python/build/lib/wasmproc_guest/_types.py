@@ -1,0 +1,382 @@
+"""Python annotations as wasmproc types: the Rust type name a task declares, and the postcard and
+JSON encodings both SDKs agree on.
+
+| Python | Rust (listing, postcard) |
+|---|---|
+| `int` | `i64` (zigzag varint) |
+| `float` | `f64` (8 bytes, little endian) |
+| `bool` | `bool` |
+| `str` | `String` |
+| `bytes` | `Vec<u8>` |
+| `None` | `()` |
+| `list[T]` | `Vec<T>` |
+| `tuple[A, B]` | `(A,B)` |
+| `T \\| None`, `Optional[T]` | `Option<T>` |
+| `dict[K, V]` | `HashMap<K,V>` |
+| `Queue[T]` | `Queue<T>` (a queue's handle) |
+
+Python has one integer type: `int` is `i64` on the wire; a value outside its range is a bad
+argument or a bad result, never a wrapped number.
+"""
+
+import struct
+import types
+import typing
+
+I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class WireError(Exception):
+    """Bytes or a value that do not fit the declared type."""
+
+
+class Reader:
+    """Postcard bytes being decoded."""
+
+    def __init__(self, data: bytes):
+        self.data = memoryview(data)
+        self.at = 0
+
+    def byte(self) -> int:
+        if self.at >= len(self.data):
+            raise WireError("input ends early")
+        b = self.data[self.at]
+        self.at += 1
+        return b
+
+    def take(self, n: int) -> bytes:
+        if self.at + n > len(self.data):
+            raise WireError("input ends early")
+        out = bytes(self.data[self.at : self.at + n])
+        self.at += n
+        return out
+
+    def varint(self) -> int:
+        value, shift = 0, 0
+        while True:
+            b = self.byte()
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise WireError("varint too long")
+
+
+def put_varint(out: bytearray, value: int) -> None:
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return
+
+
+class Type:
+    """One declared type: its Rust name and its encodings."""
+
+    rust: str
+
+    def encode(self, out: bytearray, value) -> None:
+        raise NotImplementedError
+
+    def decode(self, r: Reader):
+        raise NotImplementedError
+
+    def from_json(self, value):
+        """Checks (and converts) a value decoded from JSON."""
+        return value
+
+    def to_json(self, value):
+        return value
+
+
+class Int(Type):
+    rust = "i64"
+
+    def check(self, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise WireError(f"expected an int, got {type(value).__name__}")
+        if not I64_MIN <= value <= I64_MAX:
+            raise WireError(f"{value} does not fit in i64")
+        return value
+
+    def encode(self, out, value):
+        value = self.check(value)
+        put_varint(out, ((value << 1) ^ (value >> 63)) & ((1 << 64) - 1))
+
+    def decode(self, r):
+        n = r.varint()
+        return (n >> 1) ^ -(n & 1)
+
+    def from_json(self, value):
+        return self.check(value)
+
+    def to_json(self, value):
+        return self.check(value)
+
+
+class Float(Type):
+    rust = "f64"
+
+    def encode(self, out, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise WireError(f"expected a float, got {type(value).__name__}")
+        out += struct.pack("<d", float(value))
+
+    def decode(self, r):
+        return struct.unpack("<d", r.take(8))[0]
+
+    def from_json(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise WireError(f"expected a number, got {type(value).__name__}")
+        return float(value)
+
+    def to_json(self, value):
+        return self.from_json(value)
+
+
+class Bool(Type):
+    rust = "bool"
+
+    def encode(self, out, value):
+        if not isinstance(value, bool):
+            raise WireError(f"expected a bool, got {type(value).__name__}")
+        out.append(1 if value else 0)
+
+    def decode(self, r):
+        b = r.byte()
+        if b > 1:
+            raise WireError(f"{b} is not a bool")
+        return b == 1
+
+    def from_json(self, value):
+        if not isinstance(value, bool):
+            raise WireError(f"expected true or false, got {type(value).__name__}")
+        return value
+
+    def to_json(self, value):
+        return self.from_json(value)
+
+
+class Str(Type):
+    rust = "String"
+
+    def encode(self, out, value):
+        if not isinstance(value, str):
+            raise WireError(f"expected a str, got {type(value).__name__}")
+        data = value.encode()
+        put_varint(out, len(data))
+        out += data
+
+    def decode(self, r):
+        try:
+            return r.take(r.varint()).decode()
+        except UnicodeDecodeError as e:
+            raise WireError(f"not UTF-8: {e}") from None
+
+    def from_json(self, value):
+        if not isinstance(value, str):
+            raise WireError(f"expected a string, got {type(value).__name__}")
+        return value
+
+    def to_json(self, value):
+        return self.from_json(value)
+
+
+class Bytes(Type):
+    rust = "Vec<u8>"
+
+    def encode(self, out, value):
+        if not isinstance(value, (bytes, bytearray)):
+            raise WireError(f"expected bytes, got {type(value).__name__}")
+        put_varint(out, len(value))
+        out += value
+
+    def decode(self, r):
+        return r.take(r.varint())
+
+    def from_json(self, value):
+        if not isinstance(value, list) or not all(isinstance(b, int) and 0 <= b < 256 for b in value):
+            raise WireError("expected a list of byte values")
+        return bytes(value)
+
+    def to_json(self, value):
+        if not isinstance(value, (bytes, bytearray)):
+            raise WireError(f"expected bytes, got {type(value).__name__}")
+        return list(value)
+
+
+class Unit(Type):
+    rust = "()"
+
+    def encode(self, out, value):
+        if value is not None:
+            raise WireError(f"expected None, got {type(value).__name__}")
+
+    def decode(self, r):
+        return None
+
+    def from_json(self, value):
+        if value is not None:
+            raise WireError("expected null")
+        return None
+
+    def to_json(self, value):
+        return self.from_json(value)
+
+
+class List(Type):
+    def __init__(self, item: Type):
+        self.item = item
+        self.rust = f"Vec<{item.rust}>"
+
+    def encode(self, out, value):
+        if not isinstance(value, (list, tuple)):
+            raise WireError(f"expected a list, got {type(value).__name__}")
+        put_varint(out, len(value))
+        for v in value:
+            self.item.encode(out, v)
+
+    def decode(self, r):
+        return [self.item.decode(r) for _ in range(r.varint())]
+
+    def from_json(self, value):
+        if not isinstance(value, list):
+            raise WireError(f"expected a list, got {type(value).__name__}")
+        return [self.item.from_json(v) for v in value]
+
+    def to_json(self, value):
+        if not isinstance(value, (list, tuple)):
+            raise WireError(f"expected a list, got {type(value).__name__}")
+        return [self.item.to_json(v) for v in value]
+
+
+class Tuple(Type):
+    def __init__(self, items: list):
+        self.items = items
+        self.rust = "(" + ",".join(t.rust for t in items) + ("," if len(items) == 1 else "") + ")"
+
+    def encode(self, out, value):
+        if not isinstance(value, (list, tuple)) or len(value) != len(self.items):
+            raise WireError(f"expected a tuple of {len(self.items)}")
+        for t, v in zip(self.items, value):
+            t.encode(out, v)
+
+    def decode(self, r):
+        return tuple(t.decode(r) for t in self.items)
+
+    def from_json(self, value):
+        if not isinstance(value, list) or len(value) != len(self.items):
+            raise WireError(f"expected an array of {len(self.items)}")
+        return tuple(t.from_json(v) for t, v in zip(self.items, value))
+
+    def to_json(self, value):
+        if not isinstance(value, (list, tuple)) or len(value) != len(self.items):
+            raise WireError(f"expected a tuple of {len(self.items)}")
+        return [t.to_json(v) for t, v in zip(self.items, value)]
+
+
+class Optional(Type):
+    def __init__(self, item: Type):
+        self.item = item
+        self.rust = f"Option<{item.rust}>"
+
+    def encode(self, out, value):
+        if value is None:
+            out.append(0)
+        else:
+            out.append(1)
+            self.item.encode(out, value)
+
+    def decode(self, r):
+        tag = r.byte()
+        if tag > 1:
+            raise WireError(f"{tag} is not an option tag")
+        return self.item.decode(r) if tag else None
+
+    def from_json(self, value):
+        return None if value is None else self.item.from_json(value)
+
+    def to_json(self, value):
+        return None if value is None else self.item.to_json(value)
+
+
+class Dict(Type):
+    def __init__(self, key: Type, value: Type):
+        self.key, self.value = key, value
+        self.rust = f"HashMap<{key.rust},{value.rust}>"
+
+    def encode(self, out, value):
+        if not isinstance(value, dict):
+            raise WireError(f"expected a dict, got {type(value).__name__}")
+        put_varint(out, len(value))
+        for k, v in value.items():
+            self.key.encode(out, k)
+            self.value.encode(out, v)
+
+    def decode(self, r):
+        return {self.key.decode(r): self.value.decode(r) for _ in range(r.varint())}
+
+    def from_json(self, value):
+        if not isinstance(value, dict):
+            raise WireError(f"expected an object, got {type(value).__name__}")
+        if not isinstance(self.key, Str):
+            raise WireError("JSON objects have string keys only")
+        return {k: self.value.from_json(v) for k, v in value.items()}
+
+    def to_json(self, value):
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise WireError("expected a dict with str keys")
+        return {k: self.value.to_json(v) for k, v in value.items()}
+
+
+class Handle(Type):
+    """A shared object passed as an argument: its handle is a u64 (varint; a number in JSON)."""
+
+    def __init__(self, name: str, item: Type, make):
+        self.item, self.make = item, make
+        self.rust = f"{name}<{item.rust}>"
+
+    def encode(self, out, value):
+        put_varint(out, value.handle)
+
+    def decode(self, r):
+        return self.make(r.varint(), self.item)
+
+    def from_json(self, value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise WireError("expected a handle")
+        return self.make(value, self.item)
+
+    def to_json(self, value):
+        return value.handle
+
+
+PRIMITIVES = {int: Int(), float: Float(), bool: Bool(), str: Str(), bytes: Bytes(), type(None): Unit(), None: Unit()}
+
+
+def of(annotation, where: str) -> Type:
+    """The type an annotation declares; `where` names it in errors."""
+    from .queue import Queue
+
+    if annotation in PRIMITIVES:
+        return PRIMITIVES[annotation]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        inner = args[0] if args[1] is type(None) else args[1]
+        return Optional(of(inner, where))
+    if origin is list and len(args) == 1:
+        return List(of(args[0], where))
+    if origin is tuple and args and Ellipsis not in args:
+        return Tuple([of(a, where) for a in args])
+    if origin is dict and len(args) == 2:
+        return Dict(of(args[0], where), of(args[1], where))
+    if origin is Queue and len(args) == 1:
+        return Handle("Queue", of(args[0], where), Queue)
+    raise TypeError(
+        f"{where}: {annotation!r} has no wasmproc type; use int, float, bool, str, bytes, None, "
+        "list[T], tuple[...], T | None, dict[K, V] or Queue[T]"
+    )

@@ -1,0 +1,106 @@
+"""Python's `multiprocessing.Queue` inside a task: a queue the host owns, passed to the task as an
+argument annotated `Queue[T]`. Items are postcard-encoded `T`, item for item the same bytes as a
+Rust guest's `Queue<T>` and the host's."""
+
+import queue as _stdlib_queue
+from typing import Generic, TypeVar
+
+try:  # the generated bindings exist only inside a component build
+    from componentize_py_types import Err
+    from wit_world.imports import queue as wit
+except ImportError:
+    Err = wit = None
+
+from ._types import Reader
+
+T = TypeVar("T")
+
+
+class Closed(Exception):
+    """The queue was closed (Python: `ValueError: Queue is closed`)."""
+
+
+def _fault(err, what: str):
+    """The exception for a WIT queue error."""
+    name = type(err.value).__name__ if hasattr(err, "value") else type(err).__name__
+    if name.endswith("Empty"):
+        return _stdlib_queue.Empty()
+    if name.endswith("Full"):
+        return _stdlib_queue.Full()
+    if name.endswith("Closed"):
+        return Closed(f"the queue is closed ({what})")
+    if name.endswith("TooManyTaskDone"):
+        return ValueError("task_done() called too many times")
+    return RuntimeError(f"the queue no longer exists ({what})")
+
+
+class Queue(Generic[T]):
+    """A host-owned queue (`Queue[int]` as a parameter annotation)."""
+
+    def __init__(self, handle: int, item=None):
+        self.handle = handle
+        self._item = item
+
+    def __class_getitem__(cls, item):
+        return super().__class_getitem__(item)
+
+    def _encode(self, item) -> bytes:
+        out = bytearray()
+        self._item.encode(out, item)
+        return bytes(out)
+
+    def _decode(self, data: bytes):
+        return self._item.decode(Reader(data))
+
+    @staticmethod
+    def _ms(block: bool, timeout):
+        if not block:
+            return 0
+        return None if timeout is None else max(0, int(timeout * 1000))
+
+    def put(self, item, block: bool = True, timeout: float | None = None) -> None:
+        """Appends `item`, waiting for room (`queue.Full` after `timeout` seconds)."""
+
+        try:
+            wit.put(self.handle, self._encode(item), self._ms(block, timeout))
+        except Err as e:
+            raise _fault(e, "put") from None
+
+    def put_nowait(self, item) -> None:
+        self.put(item, block=False)
+
+    def get(self, block: bool = True, timeout: float | None = None):
+        """Takes the oldest item, waiting for one (`queue.Empty` after `timeout` seconds)."""
+
+        try:
+            return self._decode(wit.get(self.handle, self._ms(block, timeout)))
+        except Err as e:
+            raise _fault(e, "get") from None
+
+    def get_nowait(self):
+        return self.get(block=False)
+
+    def qsize(self) -> int:
+
+        try:
+            return wit.len(self.handle)
+        except Err as e:
+            raise _fault(e, "qsize") from None
+
+    def empty(self) -> bool:
+        return self.qsize() == 0
+
+    def close(self) -> None:
+
+        try:
+            wit.close(self.handle)
+        except Err as e:
+            raise _fault(e, "close") from None
+
+    def task_done(self) -> None:
+        """`JoinableQueue.task_done()`."""
+
+        try:
+            wit.task_done(self.handle)
+        except Err as e:
+            raise _fault(e, "task_done") from None
