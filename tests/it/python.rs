@@ -227,14 +227,37 @@ fn the_python_sdk_carries_the_same_wit_and_installs_with_pip() {
     assert!(wit == copy, "guest-sdk/python/src/wasmproc_guest/wit/task.wit differs from wit/task.wit: copy it over");
 
     // An installed package (what `wasmproc build` finds without an `sdk` setting) has its WIT.
+    // Installed from a copy: pip builds in the directory it is given.
+    let copy = scratch("pip-source");
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_tree(&repo().join("guest-sdk/python"), &copy);
     let target = scratch("pip-target");
     let _ = std::fs::remove_dir_all(&target);
     let o = Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "--target"])
         .arg(&target)
-        .arg(repo().join("guest-sdk/python"))
+        .arg(&copy)
         .output()
         .expect("python3 (with pip) is needed, as for componentize-py");
     assert!(o.status.success(), "pip install guest-sdk/python: {}", text(&o.stderr));
     assert_eq!(std::fs::read(target.join("wasmproc_guest/wit/task.wit")).unwrap(), wit);
+}
+
+/// Copies the files under `from` to `to` (without caches and build output).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        if ["__pycache__", "build", "target"].iter().any(|skip| name == *skip)
+            || name.to_string_lossy().ends_with(".egg-info")
+        {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
 }

@@ -22,6 +22,7 @@ argument or a bad result, never a wrapped number.
 import struct
 import types
 import typing
+from abc import ABC, abstractmethod
 
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -74,16 +75,18 @@ def put_varint(out: bytearray, value: int) -> None:
             return
 
 
-class Type:
+class Type(ABC):
     """One declared type: its Rust name and its encodings."""
 
     rust: str
 
+    @abstractmethod
     def encode(self, out: bytearray, value) -> None:
-        raise NotImplementedError
+        """Appends the postcard encoding of `value`."""
 
+    @abstractmethod
     def decode(self, r: Reader):
-        raise NotImplementedError
+        """Reads one value."""
 
     def from_json(self, value):
         """Checks (and converts) a value decoded from JSON."""
