@@ -640,39 +640,16 @@ fn times(r: f64) -> String {
 fn scheduling_rows(w: &Figures, py: Option<&Python>) -> Vec<[String; 5]> {
     let q = |f: fn(&Python) -> f64| py.map(f);
     let (p, c) = (&w.pool, &w.compute);
+    // CPython's figures for each of its start methods, next to ours.
+    let pool_starts =
+        py.map(|q| [("fork", q.startup_fork_s), ("forkserver", q.startup_forkserver_s), ("spawn", q.startup_spawn_s)]);
+    let process_starts =
+        py.map(|q| [("fork", q.process_fork_s), ("forkserver", q.process_forkserver_s), ("spawn", q.process_spawn_s)]);
     vec![
-        start_row(
-            "pool startup → first result",
-            p.startup,
-            py.map(|q| {
-                [("fork", q.startup_fork_s), ("forkserver", q.startup_forkserver_s), ("spawn", q.startup_spawn_s)]
-            }),
-            "≤ 0.3× of fork",
-        ),
-        start_row(
-            "  … with the spawn start method",
-            w.spawn.pool,
-            py.map(|q| {
-                [("fork", q.startup_fork_s), ("forkserver", q.startup_forkserver_s), ("spawn", q.startup_spawn_s)]
-            }),
-            "–",
-        ),
-        start_row(
-            "Process start → join, empty task",
-            w.process_start,
-            py.map(|q| {
-                [("fork", q.process_fork_s), ("forkserver", q.process_forkserver_s), ("spawn", q.process_spawn_s)]
-            }),
-            "≤ 0.5× of fork",
-        ),
-        start_row(
-            "  … with the spawn start method",
-            w.spawn.process,
-            py.map(|q| {
-                [("fork", q.process_fork_s), ("forkserver", q.process_forkserver_s), ("spawn", q.process_spawn_s)]
-            }),
-            "–",
-        ),
+        start_row("pool startup → first result", p.startup, pool_starts, "≤ 0.3× of fork"),
+        start_row("  … with the spawn start method", w.spawn.pool, pool_starts, "–"),
+        start_row("Process start → join, empty task", w.process_start, process_starts, "≤ 0.5× of fork"),
+        start_row("  … with the spawn start method", w.spawn.process, process_starts, "–"),
         compare(
             format!("map square, default chunksize ({MAP_ITEMS} items)"),
             p.map_default,

@@ -56,6 +56,27 @@ pub(crate) fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// The `wasmproc` command (the test build of the CLI), to run in `cwd` with this test process's
+/// module cache.
+pub(crate) fn cli_in(cwd: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"));
+    cmd.current_dir(cwd).env("WASMPROC_CACHE_DIR", cache_dir());
+    cmd
+}
+
+/// Output bytes as text.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh, empty scratch directory unique to this test process.
+pub(crate) fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
 /// A scratch file path unique to this test process.
 pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("wasmproc-test-scratch-{}", std::process::id()));

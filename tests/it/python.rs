@@ -2,23 +2,14 @@
 //! `wasmproc build` (installed by `.ci/run`: `pip install 'componentize-py>=0.25,<0.26'`), and run
 //! through the CLI and the typed Rust API like a Rust guest.
 
-use crate::common::{cache_dir, ctx, fixtures, scratch};
+use crate::common::{cli_in, ctx, fixtures, fresh_dir, scratch, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use wasmproc::{Error, FailureKind, Module, Pool, Queue};
 
 fn cli(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
-        .current_dir(cwd)
-        .args(args)
-        .env("WASMPROC_CACHE_DIR", cache_dir())
-        .output()
-        .expect("run the CLI")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    cli_in(cwd).args(args).output().expect("run the CLI")
 }
 
 fn repo() -> &'static Path {
@@ -29,9 +20,7 @@ fn repo() -> &'static Path {
 /// directory (nothing is written into the source tree), with `wasmproc build`. A missing
 /// componentize-py fails here with what to install.
 fn build_copy(source: &str) -> PathBuf {
-    let dir = scratch(&source.replace('/', "-"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir(&source.replace('/', "-"));
     std::fs::copy(repo().join(source).join("app.py"), dir.join("app.py")).unwrap();
     let sdk = repo().join("guest-sdk/python/src");
     let manifest = std::fs::read_to_string(repo().join(source).join("pyproject.toml")).unwrap();
@@ -162,9 +151,7 @@ fn a_queue_is_shared_by_a_python_task_a_rust_task_and_the_host() {
 
 #[test]
 fn new_and_build_make_a_python_task_project_and_say_what_is_missing() {
-    let root = scratch("scaffold-python");
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
+    let root = fresh_dir("scaffold-python");
     let o = cli(&root, &["new", "py-tasks", "--lang", "python"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let o = cli(&root, &["build", "py-tasks"]);
@@ -177,12 +164,7 @@ fn new_and_build_make_a_python_task_project_and_say_what_is_missing() {
     assert!(text(&o.stderr).contains("OverflowError"), "{}", text(&o.stderr));
 
     // Without componentize-py on PATH: what to install.
-    let o = Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
-        .current_dir(&root)
-        .args(["build", "py-tasks"])
-        .env("PATH", root.join("empty-path"))
-        .output()
-        .unwrap();
+    let o = cli_in(&root).args(["build", "py-tasks"]).env("PATH", root.join("empty-path")).output().unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("pip install 'componentize-py"), "{}", text(&o.stderr));
 }
@@ -193,11 +175,9 @@ fn the_python_examples_give_the_tutorials_results() {
     let w = wasm.to_str().unwrap();
     let here = std::env::temp_dir();
     let map = |task: &str, input: &str, extra: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
-            .current_dir(&here)
+        let mut child = cli_in(&here)
             .args(["map", w, task])
             .args(extra)
-            .env("WASMPROC_CACHE_DIR", cache_dir())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

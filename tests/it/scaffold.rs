@@ -1,36 +1,18 @@
 //! `wasmproc new` and `wasmproc build` as a user runs them, in a temporary directory, and the guest
 //! SDK packaged on its own (`cargo package`) building a task project.
 
-use crate::common::{cache_dir, scratch};
+use crate::common::{cli_in, fresh_dir as fresh, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the CLI in `cwd`; guest builds share the fixtures' target directory.
 fn wasmproc(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
-        .current_dir(cwd)
-        .args(args)
-        .env("WASMPROC_CACHE_DIR", cache_dir())
-        .env("CARGO_TARGET_DIR", guest_target_dir())
-        .output()
-        .expect("run the CLI")
+    cli_in(cwd).args(args).env("CARGO_TARGET_DIR", guest_target_dir()).output().expect("run the CLI")
 }
 
 /// `<target>/wasm-guests`, where the fixtures were built.
 fn guest_target_dir() -> PathBuf {
     Path::new(wasmproc_tests::FIXTURES_WASM).ancestors().nth(3).expect("the fixtures' target directory").to_path_buf()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh, empty directory.
-fn fresh(name: &str) -> PathBuf {
-    let dir = scratch(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Builds the project at `dir` and returns its component.
@@ -104,8 +86,7 @@ fn new_and_build_refuse_what_they_cannot_do_and_say_why() {
     // Without cargo: what to install.
     let o = wasmproc(&root, &["new", "no-tools"]);
     assert_eq!(o.status.code(), Some(0));
-    let o = Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
-        .current_dir(&root)
+    let o = cli_in(&root)
         .args(["build", "no-tools"])
         .env("PATH", root.join("empty-path"))
         .env_remove("CARGO")
