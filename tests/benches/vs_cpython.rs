@@ -831,6 +831,9 @@ struct PythonGuest {
     per_item_us: f64,
     /// The same for the Rust guest.
     rust_per_item_us: f64,
+    /// Per-item cost with JSON (the CLI's codec), Python guest and Rust guest (µs).
+    json_per_item_us: f64,
+    rust_json_per_item_us: f64,
     /// Compiling the component for one engine, cold (s).
     compile_s: f64,
     /// Component size (bytes).
@@ -884,14 +887,30 @@ fn python_guest(b: &Bench) -> wasmproc::Result<Option<PythonGuest>> {
     one.chunksize(1000).map(&square, chunk.clone())?;
     let per_item_us = median_secs(|| drop(one.chunksize(1000).map(&square, chunk.clone()).expect("map"))) * 1e3;
     let pss_kib = pss_kib(one.pids()[0]);
+    let json_chunk: Vec<serde_json::Value> = (0..1000).map(serde_json::Value::from).collect();
+    let json_per_item = |pool: &Pool, task: &wasmproc::Task<serde_json::Value, serde_json::Value>| {
+        pool.chunksize(1000).map(task, json_chunk.clone()).expect("map");
+        median_secs(|| drop(pool.chunksize(1000).map(task, json_chunk.clone()).expect("map"))) * 1e3
+    };
+    let json_per_item_us = json_per_item(&one, &module.json_task("square")?);
     let rust_one = Pool::with_processes(&b.ctx, 1)?;
     let rust_chunk: Vec<u64> = (0..1000).collect();
     rust_one.chunksize(1000).map(&b.square, rust_chunk.clone())?;
     let rust_per_item_us =
         median_secs(|| drop(rust_one.chunksize(1000).map(&b.square, rust_chunk.clone()).expect("map"))) * 1e3;
+    let rust_json_per_item_us = json_per_item(&rust_one, &b.module.json_task("square")?);
     drop((pool, one, rust_one));
     let _ = std::fs::remove_dir_all(&out);
-    Ok(Some(PythonGuest { map_default, per_item_us, rust_per_item_us, compile_s, size, pss_kib }))
+    Ok(Some(PythonGuest {
+        map_default,
+        per_item_us,
+        rust_per_item_us,
+        json_per_item_us,
+        rust_json_per_item_us,
+        compile_s,
+        size,
+        pss_kib,
+    }))
 }
 
 fn print_python_guest(g: Option<&PythonGuest>, py: Option<&Python>, rust_map_default: f64) {
@@ -909,6 +928,7 @@ fn print_python_guest(g: Option<&PythonGuest>, py: Option<&Python>, rust_map_def
         cpython.map_or("–".into(), per_s)
     );
     println!("| per item, one worker, chunks of 1000 | {:.2} µs | {:.2} µs | – |", g.per_item_us, g.rust_per_item_us);
+    println!("| … with JSON, the CLI's codec | {:.2} µs | {:.2} µs | – |", g.json_per_item_us, g.rust_json_per_item_us);
     println!("| component size | {:.1} MB | – | – |", g.size as f64 / 1e6);
     println!("| first load: compile for one engine (cached afterwards) | {:.1} s | – | – |", g.compile_s);
     println!("| worker PSS after running it | {:.1} MiB | – | – |", g.pss_kib / 1024.0);

@@ -6,7 +6,11 @@ use crate::common::{cli_in, ctx, fixtures, fresh_dir, scratch, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use wasmproc::{Error, FailureKind, Module, Pool, Queue};
+use std::time::Duration;
+use wasmproc::{
+    Array, Barrier, Condition, Connection, Dict, Error, Event, FailureKind, JoinableQueue, List, Lock, Manager, Module,
+    Namespace, Pool, Process, Queue, RecvError, Semaphore, SharedMemory, Value, pipe,
+};
 
 fn cli(cwd: &Path, args: &[&str]) -> Output {
     cli_in(cwd).args(args).output().expect("run the CLI")
@@ -147,6 +151,194 @@ fn a_queue_is_shared_by_a_python_task_a_rust_task_and_the_host() {
     }
     let total = module().task::<Queue<Option<i64>>, i64>("total").unwrap();
     assert_eq!(pool.apply(&total, q).unwrap(), 37);
+}
+
+/// Sized numbers: `u64`, `i8`, `f32` and `list[u8]` annotations are the Rust types they name.
+#[test]
+fn sized_numbers_cross_as_the_rust_types_they_name() {
+    let sized = module().task::<(u64, i8, f32, Vec<u8>), (u64, i8, f32, i64)>("sized").unwrap();
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    assert_eq!(pool.apply(&sized, (u64::MAX, -128, 1.5, vec![200, 100])).unwrap(), (u64::MAX, -128, 1.5, 300));
+    let o = cli(&std::env::temp_dir(), &["run", python_wasm().to_str().unwrap(), "sized", "-1", "0", "0", "[]"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("-1 does not fit in u64"), "{}", text(&o.stderr));
+}
+
+/// Python and Rust tasks update one `Value` under one `Lock`, with the host, and none of the adds
+/// is lost; `Value.add` is fused; an `Array` is changed in place.
+#[test]
+#[allow(clippy::approx_constant)] // the tutorial's number
+fn python_and_rust_tasks_share_values_locks_and_arrays() {
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    let py_add = module().task::<(Value<i32>, Lock, u32), ()>("add_with_lock").unwrap();
+    let rust_add = fixtures().task::<(Value<i32>, Lock, u32), ()>("add_with_lock").unwrap();
+    let (counter, lock) = (Value::new(ctx(), 0).unwrap(), Lock::new(ctx()).unwrap());
+    let runs = [
+        pool.apply_async(&py_add, (counter.clone(), lock.clone(), 300)),
+        pool.apply_async(&rust_add, (counter.clone(), lock.clone(), 300)),
+        pool.apply_async(&py_add, (counter.clone(), lock.clone(), 300)),
+    ];
+    for _ in 0..300 {
+        let _held = lock.acquire().unwrap();
+        counter.set(counter.get() + 1);
+    }
+    runs.into_iter().for_each(|r| r.get().unwrap());
+    assert_eq!(counter.get(), 1200);
+
+    let fused = module().task::<(Value<i64>, u32), ()>("add_one_fused").unwrap();
+    let total = Value::new(ctx(), 0_i64).unwrap();
+    let run = pool.apply_async(&fused, (total.clone(), 500));
+    (0..500).for_each(|_| {
+        total.add(1);
+    });
+    run.get().unwrap();
+    assert_eq!(total.get(), 1000);
+
+    let modify = module().task::<(Value<f64>, Array<i32>), ()>("modify_shared").unwrap();
+    let (num, arr) = (Value::new(ctx(), 0.0).unwrap(), Array::new(ctx(), &[0, 1, -2, 3]).unwrap());
+    let p = Process::builder(ctx(), &modify, (num.clone(), arr.clone())).unwrap().start().unwrap();
+    p.join();
+    assert_eq!(p.exit_code(), Some(0));
+    assert_eq!((num.get(), arr.to_vec()), (3.1415926, vec![0, 2, -4, 6]));
+    // A Value of another width is refused before anything runs.
+    assert!(matches!(
+        module().task::<(Value<i64>, Lock, u32), ()>("add_with_lock"),
+        Err(Error::SignatureMismatch { .. })
+    ));
+}
+
+/// A pipe end works in a Python task as in a Rust one: a Rust task sends to a Python task, and a
+/// Python task answers the host.
+#[test]
+fn python_tasks_use_pipes_with_rust_tasks_and_the_host() {
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    let send_all = fixtures().task::<(Connection<String>, Vec<String>), usize>("send_all").unwrap();
+    let collect = module().task::<Connection<String>, Vec<String>>("collect").unwrap();
+    let (a, b) = pipe::<String>(ctx()).unwrap();
+    let words: Vec<String> = ["Hello", "World", "Done"].map(String::from).to_vec();
+    let got = pool.apply_async(&collect, b);
+    assert_eq!(pool.apply(&send_all, (a, words.clone())).unwrap(), 3);
+    assert_eq!(got.get().unwrap(), words);
+
+    // Python sends to the host, which then sees end of file.
+    let py_send = module().task::<(Connection<String>, Vec<String>), i64>("send_all").unwrap();
+    let (here, there) = pipe::<String>(ctx()).unwrap();
+    assert_eq!(pool.apply(&py_send, (there, words.clone())).unwrap(), 3);
+    assert_eq!((0..3).map(|_| here.recv().unwrap()).collect::<Vec<_>>(), words);
+    assert_eq!(here.recv(), Err(RecvError::Eof));
+
+    let doubler = module().task::<Connection<u64>, u64>("doubler").unwrap();
+    let (here, there) = pipe::<u64>(ctx()).unwrap();
+    let answered = pool.apply_async(&doubler, there);
+    for i in [1, 21, u64::MAX / 4] {
+        here.send(i).unwrap();
+        assert_eq!(here.recv_timeout(Duration::from_secs(30)).unwrap(), i * 2);
+    }
+    here.close();
+    assert_eq!(answered.get().unwrap(), 3);
+}
+
+/// Events, semaphores, conditions and barriers, with Python and Rust tasks waiting together.
+#[test]
+fn python_tasks_wait_on_events_semaphores_conditions_and_barriers() {
+    let pool = Pool::with_processes(ctx(), 3).unwrap();
+    let py_wait = module().task::<Barrier, u32>("barrier_wait").unwrap();
+    let rust_wait = fixtures().task::<Barrier, u32>("barrier_wait").unwrap();
+    let barrier = Barrier::new(ctx(), 4).unwrap();
+    let guests = [
+        pool.apply_async(&py_wait, barrier.clone()),
+        pool.apply_async(&rust_wait, barrier.clone()),
+        pool.apply_async(&py_wait, barrier.clone()),
+    ];
+    let mut indices = vec![barrier.wait_timeout(Duration::from_secs(30)).unwrap()];
+    indices.extend(guests.into_iter().map(|g| g.get().unwrap()));
+    indices.sort();
+    assert_eq!(indices, vec![0, 1, 2, 3]);
+
+    let arrive = module().task::<(Event, Value<i32>, u64), bool>("arrive_and_wait_event").unwrap();
+    let (event, arrived) = (Event::new(ctx()).unwrap(), Value::new(ctx(), 0).unwrap());
+    assert!(!pool.apply(&arrive, (event.clone(), arrived.clone(), 10)).unwrap(), "not set: times out");
+    let waiting: Vec<_> = (0..2).map(|_| pool.apply_async(&arrive, (event.clone(), arrived.clone(), 30_000))).collect();
+    assert!(crate::common::eventually(30, || arrived.get() == 3), "the waiters never arrived");
+    event.set();
+    assert!(waiting.into_iter().all(|w| w.get().unwrap()));
+
+    let permit = module().task::<(Semaphore, Value<i32>, Value<i32>, u64), ()>("use_permit").unwrap();
+    let sem = Semaphore::new(ctx(), 2).unwrap();
+    let (active, peak) = (Value::new(ctx(), 0).unwrap(), Value::new(ctx(), 0).unwrap());
+    let runs: Vec<_> =
+        (0..4).map(|_| pool.apply_async(&permit, (sem.clone(), active.clone(), peak.clone(), 50))).collect();
+    runs.into_iter().for_each(|r| r.get().unwrap());
+    assert!((1..=2).contains(&peak.get()), "peak {}", peak.get());
+    assert_eq!((active.get(), sem.value()), (0, 2));
+
+    let wait_for = module().task::<(Condition, Value<i32>, i32), i32>("wait_for_value").unwrap();
+    let (cond, value) = (Condition::new(ctx()).unwrap(), Value::new(ctx(), 0).unwrap());
+    let waiter = pool.apply_async(&wait_for, (cond.clone(), value.clone(), 3));
+    for _ in 0..3 {
+        let held = cond.acquire().unwrap();
+        value.update(|v| v + 1);
+        held.notify_all();
+    }
+    assert_eq!(waiter.get_timeout(Duration::from_secs(30)).unwrap(), 3);
+
+    let try_lock = module().task::<(Lock, u64), String>("try_lock_for").unwrap();
+    let lock = Lock::new(ctx()).unwrap();
+    let held = lock.acquire().unwrap();
+    assert_eq!(pool.apply(&try_lock, (lock.clone(), 20)).unwrap(), "timed out");
+    drop(held);
+    assert_eq!(pool.apply(&try_lock, (lock, 20)).unwrap(), "acquired");
+}
+
+/// Manager objects, shared memory and a joinable queue, from Python tasks next to Rust ones.
+#[test]
+fn python_tasks_use_managers_shared_memory_and_joinable_queues() {
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    let manager = Manager::new(ctx()).unwrap();
+    let (d, l, lock) = (manager.dict::<u32, u32>().unwrap(), manager.list::<u32>().unwrap(), Lock::new(ctx()).unwrap());
+    let py = module().task::<(Dict<u32, u32>, List<u32>, Lock, u32), ()>("manager_worker").unwrap();
+    let rust = fixtures().task::<(Dict<u32, u32>, List<u32>, Lock, u32), ()>("manager_worker").unwrap();
+    let runs: Vec<_> = (0..4)
+        .map(|i| pool.apply_async(if i % 2 == 0 { &py } else { &rust }, (d.clone(), l.clone(), lock.clone(), i)))
+        .collect();
+    runs.into_iter().for_each(|r| r.get().unwrap());
+    let mut entries = d.items().unwrap();
+    entries.sort();
+    assert_eq!(entries, vec![(0, 0), (1, 10), (2, 20), (3, 30)]);
+    let mut items = l.to_vec().unwrap();
+    items.sort();
+    assert_eq!(items, vec![0, 1, 2, 3]);
+
+    let misc = module().task::<(Namespace, List<String>), String>("manager_misc").unwrap();
+    let ns = manager.namespace().unwrap();
+    ns.set("greeting", "hello".to_string()).unwrap();
+    let names = manager.list::<String>().unwrap();
+    names.append("first".into()).unwrap();
+    names.append("last".into()).unwrap();
+    assert_eq!(
+        pool.apply(&misc, (ns.clone(), names.clone())).unwrap(),
+        "hello last list assignment index out of range 1"
+    );
+    assert_eq!(ns.get::<u32>("answer").unwrap(), Some(42));
+    assert_eq!(names.to_vec().unwrap(), vec!["first".to_string()]);
+
+    let mark = module().task::<(SharedMemory, u32, u8), Vec<u8>>("shm_mark").unwrap();
+    let shm = SharedMemory::new(ctx(), 4).unwrap();
+    shm.write(0, b"h").unwrap();
+    assert_eq!(pool.apply(&mark, (shm.clone(), 1, b'a')).unwrap(), b"ha\0\0");
+    match pool.apply(&mark, (shm.clone(), 4, b'x')) {
+        Err(Error::Task(f)) => assert!(f.message.contains("IndexError"), "{f}"),
+        other => panic!("expected an IndexError, got {other:?}"),
+    }
+
+    let worker = module().task::<(JoinableQueue<u64>, Queue<u64>), u64>("joinable_worker").unwrap();
+    let (jobs, results) = (JoinableQueue::<u64>::new(ctx()).unwrap(), Queue::<u64>::new(ctx()).unwrap());
+    let workers: Vec<_> = (0..2).map(|_| pool.apply_async(&worker, (jobs.clone(), results.clone()))).collect();
+    (0..20).for_each(|i| jobs.put(i).unwrap());
+    assert!(jobs.join_timeout(Duration::from_secs(30)), "{} unfinished", jobs.unfinished());
+    assert_eq!(results.len(), 20);
+    jobs.close();
+    assert_eq!(workers.into_iter().map(|w| w.get().unwrap()).sum::<u64>(), 20);
 }
 
 #[test]

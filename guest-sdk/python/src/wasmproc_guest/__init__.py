@@ -9,15 +9,56 @@ def square(x: int) -> int:
 ```
 
 Build with `wasmproc build` (componentize-py), run with `wasmproc run/map` or the Rust API. The
-names mirror Python's `multiprocessing` and the Rust SDK's: `current_process()`, `Queue`.
+names mirror Python's `multiprocessing` and the Rust SDK's: `current_process()`, `Queue`,
+`JoinableQueue`, `Connection` (a pipe end), `Value`, `Array`, `SharedMemory`, the locks of
+`multiprocessing.synchronize`, and the `Manager()` proxies. Each is passed to a task by the host
+and declared by annotating a parameter with it.
 """
 
 from dataclasses import dataclass
 
 from . import _registry
-from .queue import Closed, Queue
+from ._types import f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
+from .connection import Connection
+from .managers import DictProxy, ListProxy, Namespace
+from .queue import Closed, JoinableQueue, Queue
+from .shared_memory import SharedMemory
+from .sharedctypes import Array, Value
+from .synchronize import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 
-__all__ = ["Guest", "task", "current_process", "ProcessInfo", "Queue", "Closed"]
+__all__ = [
+    "Guest",
+    "task",
+    "current_process",
+    "ProcessInfo",
+    "Queue",
+    "JoinableQueue",
+    "Closed",
+    "Connection",
+    "Value",
+    "Array",
+    "SharedMemory",
+    "Lock",
+    "RLock",
+    "Semaphore",
+    "BoundedSemaphore",
+    "Event",
+    "Condition",
+    "Barrier",
+    "DictProxy",
+    "ListProxy",
+    "Namespace",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "f32",
+    "f64",
+]
 
 
 def task(func):

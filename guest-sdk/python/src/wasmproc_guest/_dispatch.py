@@ -11,14 +11,13 @@ by the component's export, never outside one. Everything it uses is imported her
 (componentize-py keeps what was imported when it snapshots the interpreter).
 """
 
-import json
 import struct
 import traceback
 
 from componentize_py_types import Err
 from wit_world.imports import host, types
 
-from . import _registry
+from . import _json, _registry
 from ._types import Reader, WireError
 
 # The outcome tags (wasmproc_wire::outcome::Tag) a guest writes.
@@ -33,7 +32,7 @@ def _frame(out: bytearray, tag: int, data: bytes) -> None:
 def _decode_args(entry, codec_is_json: bool, data: bytes):
     params = entry.params
     if codec_is_json:
-        value = json.loads(data)
+        value = _json.loads(data)
         if len(params) == 0:
             if value is not None:
                 raise WireError("this task takes no arguments")
@@ -52,7 +51,7 @@ def _decode_args(entry, codec_is_json: bool, data: bytes):
 
 def _encode_result(entry, codec_is_json: bool, value) -> bytes:
     if codec_is_json:
-        return json.dumps(entry.returns.to_json(value), separators=(",", ":")).encode()
+        return _json.dumps(entry.returns.to_json(value))
     out = bytearray()
     entry.returns.encode(out, value)
     return bytes(out)
@@ -61,7 +60,7 @@ def _encode_result(entry, codec_is_json: bool, value) -> bytes:
 def _run_one(entry, codec_is_json: bool, data: bytes, out: bytearray) -> None:
     try:
         args = _decode_args(entry, codec_is_json, data)
-    except (WireError, ValueError, TypeError) as e:
+    except (WireError, ValueError, TypeError, OSError) as e:  # OSError: a shared region is missing
         _frame(out, BAD_ARGUMENT, f"{entry.name}: {e}".encode())
         return
     try:

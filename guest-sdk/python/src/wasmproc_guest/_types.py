@@ -13,10 +13,18 @@ JSON encodings both SDKs agree on.
 | `tuple[A, B]` | `(A,B)` |
 | `T \\| None`, `Optional[T]` | `Option<T>` |
 | `dict[K, V]` | `HashMap<K,V>` |
-| `Queue[T]` | `Queue<T>` (a queue's handle) |
+| `i8` … `i64`, `u8` … `u64`, `f32` (from `wasmproc_guest`) | the same Rust type |
+| `Queue[T]`, `JoinableQueue[T]`, `Connection[T]` | the same, `T` as above (a handle) |
+| `Value[T]`, `Array[T]` (`T`: `int`, `float` or `i8` … `f64`) | the same |
+| `Lock`, `RLock`, `Semaphore`, `Event`, `Condition`, `Barrier`, `SharedMemory` | the same |
+| `DictProxy[K, V]`, `ListProxy[T]`, `Namespace` | `Dict<K,V>`, `List<T>`, `Namespace` |
 
 Python has one integer type: `int` is `i64` on the wire; a value outside its range is a bad
-argument or a bad result, never a wrapped number.
+argument or a bad result, never a wrapped number. The sized markers (`u64`, `i32`, …) are `int`
+and `float` subclasses: annotate with them where a Rust host sends that type.
+
+A shared object is passed as its handle; each class says how (`_wasmproc_type`), so this module
+needs none of them.
 """
 
 import struct
@@ -336,35 +344,188 @@ class Dict(Type):
         return {k: self.value.to_json(v) for k, v in value.items()}
 
 
-class Handle(Type):
-    """A shared object passed as an argument: its handle is a u64 (varint; a number in JSON)."""
+class Sized(Type):
+    """A Rust integer of `width` bytes: postcard writes one byte for `u8`/`i8`, a varint for the
+    unsigned ones and a zigzag varint for the signed ones."""
 
-    def __init__(self, name: str, item: Type, make):
-        self.item, self.make = item, make
-        self.rust = f"{name}<{item.rust}>"
+    def __init__(self, rust: str, width: int, signed: bool):
+        self.rust, self.width, self.signed = rust, width, signed
+        bits = 8 * width
+        self.lo, self.hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+    def check(self, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise WireError(f"expected an int, got {type(value).__name__}")
+        if not self.lo <= value <= self.hi:
+            raise WireError(f"{value} does not fit in {self.rust}")
+        return int(value)
 
     def encode(self, out, value):
-        put_varint(out, value.handle)
+        value = self.check(value)
+        if self.width == 1:
+            out.append(value & 0xFF)
+        elif self.signed:
+            put_varint(out, ((value << 1) ^ (value >> 63)) & ((1 << 64) - 1))
+        else:
+            put_varint(out, value)
 
     def decode(self, r):
-        return self.make(r.varint(), self.item)
+        if self.width == 1:
+            b = r.byte()
+            return b - 256 if self.signed and b > 127 else b
+        n = r.varint()
+        value = (n >> 1) ^ -(n & 1) if self.signed else n
+        if not self.lo <= value <= self.hi:
+            raise WireError(f"{value} does not fit in {self.rust}")
+        return value
 
     def from_json(self, value):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise WireError("expected a handle")
-        return self.make(value, self.item)
+        return self.check(value)
 
     def to_json(self, value):
-        return value.handle
+        return self.check(value)
 
 
-PRIMITIVES = {int: Int(), float: Float(), bool: Bool(), str: Str(), bytes: Bytes(), type(None): Unit(), None: Unit()}
+class Float32(Float):
+    rust = "f32"
+
+    def encode(self, out, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise WireError(f"expected a float, got {type(value).__name__}")
+        out += struct.pack("<f", float(value))
+
+    def decode(self, r):
+        return struct.unpack("<f", r.take(4))[0]
+
+
+class Record(Type):
+    """A Rust struct: its fields in order in postcard, an object in JSON (serde also reads an
+    array). Values are tuples."""
+
+    def __init__(self, rust: str, fields: list):
+        self.rust, self.fields = rust, fields
+
+    def encode(self, out, value):
+        for (_, t), v in zip(self.fields, value, strict=True):
+            t.encode(out, v)
+
+    def decode(self, r):
+        return tuple(t.decode(r) for _, t in self.fields)
+
+    def from_json(self, value):
+        if isinstance(value, dict):
+            try:
+                value = [value[name] for name, _ in self.fields]
+            except KeyError as e:
+                raise WireError(f"{self.rust}: missing field {e}") from None
+        if not isinstance(value, list) or len(value) != len(self.fields):
+            raise WireError(f"expected a {self.rust}")
+        return tuple(t.from_json(v) for (_, t), v in zip(self.fields, value))
+
+    def to_json(self, value):
+        return {name: t.to_json(v) for (name, t), v in zip(self.fields, value, strict=True)}
+
+
+class Shared(Type):
+    """A shared object passed as an argument: on the wire its handle (of type `shape`), in Python
+    the object `make(handle)` builds; `cls` is its class (an object is sent as `obj._handle()`)."""
+
+    def __init__(self, rust: str, shape: Type, cls, make):
+        self.rust, self.shape, self.cls, self.make = rust, shape, cls, make
+
+    def _handle(self, value):
+        if not isinstance(value, self.cls):
+            raise WireError(f"expected a {self.cls.__name__}, got {type(value).__name__}")
+        return value._handle()
+
+    def encode(self, out, value):
+        self.shape.encode(out, self._handle(value))
+
+    def decode(self, r):
+        return self.make(self.shape.decode(r))
+
+    def from_json(self, value):
+        return self.make(self.shape.from_json(value))
+
+    def to_json(self, value):
+        return self.shape.to_json(self._handle(value))
+
+
+U64 = Sized("u64", 8, False)
+# The handles of wasmproc_wire::handle.
+QUEUE_HANDLE = U64
+OBJECT_HANDLE = Record("ObjectHandle", [("region", Str()), ("offset", U64)])
+ARRAY_HANDLE = Record("ArrayHandle", [("at", OBJECT_HANDLE), ("len", U64)])
+
+
+# Sized numbers, as annotations: `x: u64`, `Value[i32]`. Values are plain ints and floats.
+class i8(int):
+    """Rust's `i8` (Python typecode 'b')."""
+
+
+class i16(int):
+    """Rust's `i16` ('h')."""
+
+
+class i32(int):
+    """Rust's `i32` ('i')."""
+
+
+class i64(int):
+    """Rust's `i64` ('q'); plain `int` means the same."""
+
+
+class u8(int):
+    """Rust's `u8` ('B')."""
+
+
+class u16(int):
+    """Rust's `u16` ('H')."""
+
+
+class u32(int):
+    """Rust's `u32` ('I')."""
+
+
+class u64(int):
+    """Rust's `u64` ('Q')."""
+
+
+class f32(float):
+    """Rust's `f32` ('f')."""
+
+
+class f64(float):
+    """Rust's `f64` ('d'); plain `float` means the same."""
+
+
+SIZED = {
+    i8: Sized("i8", 1, True),
+    i16: Sized("i16", 2, True),
+    i32: Sized("i32", 4, True),
+    i64: Int(),
+    u8: Sized("u8", 1, False),
+    u16: Sized("u16", 2, False),
+    u32: Sized("u32", 4, False),
+    u64: U64,
+    f32: Float32(),
+    f64: Float(),
+}
+
+PRIMITIVES = {
+    int: Int(),
+    float: Float(),
+    bool: Bool(),
+    str: Str(),
+    bytes: Bytes(),
+    type(None): Unit(),
+    None: Unit(),
+    **SIZED,
+}
 
 
 def of(annotation, where: str) -> Type:
     """The type an annotation declares; `where` names it in errors."""
-    from .queue import Queue
-
     if annotation in PRIMITIVES:
         return PRIMITIVES[annotation]
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -377,9 +538,20 @@ def of(annotation, where: str) -> Type:
         return Tuple([of(a, where) for a in args])
     if origin is dict and len(args) == 2:
         return Dict(of(args[0], where), of(args[1], where))
-    if origin is Queue and len(args) == 1:
-        return Handle("Queue", of(args[0], where), Queue)
+    # A shared object's class says what it is on the wire (`Queue[int]`, `Lock`, …).
+    shared = getattr(origin or annotation, "_wasmproc_type", None)
+    if shared is not None:
+        return shared([of(a, where) for a in args], where)
     raise TypeError(
         f"{where}: {annotation!r} has no wasmproc type; use int, float, bool, str, bytes, None, "
-        "list[T], tuple[...], T | None, dict[K, V] or Queue[T]"
+        "list[T], tuple[...], T | None, dict[K, V], a sized number (u64, i32, f32, …) or a shared "
+        "object (Queue[T], Connection[T], Value[T], Lock, DictProxy[K, V], …)"
     )
+
+
+def expect(args: list, usage: str, where: str) -> None:
+    """Checks that a shared object's annotation has as many type arguments as `usage` shows
+    (`"Lock"`, `"Queue[T]"`, `"DictProxy[K, V]"`)."""
+    wanted = usage.count(",") + 1 if "[" in usage else 0
+    if len(args) != wanted:
+        raise TypeError(f"{where}: annotate it as {usage}")

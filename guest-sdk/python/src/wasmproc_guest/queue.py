@@ -1,8 +1,9 @@
-"""Python's `multiprocessing.Queue` inside a task: a queue the host owns, passed to the task as an
-argument annotated `Queue[T]`. Items are postcard-encoded `T`, item for item the same bytes as a
-Rust guest's `Queue<T>` and the host's."""
+"""Python's `multiprocessing.Queue` and `JoinableQueue` inside a task: a queue the host owns,
+passed to the task as an argument annotated `Queue[T]`. Items are postcard-encoded `T`, item for
+item the same bytes as a Rust guest's `Queue<T>` and the host's."""
 
 import queue as _stdlib_queue
+import time
 from typing import Generic, TypeVar
 
 try:  # the generated bindings exist only inside a component build
@@ -11,7 +12,7 @@ try:  # the generated bindings exist only inside a component build
 except ImportError:
     Err = wit = None
 
-from ._types import Reader
+from ._types import QUEUE_HANDLE, Reader, Shared, expect
 
 T = TypeVar("T")
 
@@ -37,12 +38,20 @@ def _fault(err, what: str):
 class Queue(Generic[T]):
     """A host-owned queue (`Queue[int]` as a parameter annotation)."""
 
-    def __init__(self, handle: int, item=None):
+    _rust = "Queue"
+
+    def __init__(self, handle: int, item):
         self.handle = handle
         self._item = item
 
-    def __class_getitem__(cls, item):
-        return super().__class_getitem__(item)
+    @classmethod
+    def _wasmproc_type(cls, args, where):
+        expect(args, f"{cls.__name__}[T]", where)
+        (item,) = args
+        return Shared(f"{cls._rust}<{item.rust}>", QUEUE_HANDLE, cls, lambda h: cls(h, item))
+
+    def _handle(self):
+        return self.handle
 
     def _encode(self, item) -> bytes:
         out = bytearray()
@@ -90,6 +99,22 @@ class Queue(Generic[T]):
     def empty(self) -> bool:
         return self.qsize() == 0
 
+    def _ready(self, timeout: float | None) -> bool:
+        """Whether a get would return at once (an item, or the queue closed), waiting up to
+        `timeout` seconds (None: until it would). The interface has no wait-without-taking: look,
+        then look again shortly."""
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            try:
+                if wit.len(self.handle) > 0 or wit.is_closed(self.handle):
+                    return True
+            except Err:
+                return True  # gone: the get says why
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            pause = 0.001 if deadline is None else min(0.001, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause)
+
     def close(self) -> None:
 
         try:
@@ -104,3 +129,21 @@ class Queue(Generic[T]):
             wit.task_done(self.handle)
         except Err as e:
             raise _fault(e, "task_done") from None
+
+
+class JoinableQueue(Queue[T]):
+    """The host's `JoinableQueue` (`JoinableQueue[int]`): a queue whose items are marked done."""
+
+    _rust = "JoinableQueue"
+
+    def join(self) -> None:
+        """Waits until every item put has been marked done (`task_done`)."""
+        pause = 0.00002
+        while True:
+            try:
+                if wit.unfinished(self.handle) == 0:
+                    return
+            except Err as e:
+                raise _fault(e, "join") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
