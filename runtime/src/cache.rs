@@ -61,6 +61,11 @@ impl Cache {
         std::env::temp_dir().join(format!("wasmproc-cache-{}", rustix::process::geteuid().as_raw()))
     }
 
+    /// The cache directory.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub(crate) fn path_for(&self, content_hash: &str, engine_key: &str) -> PathBuf {
         self.dir.join(format!("{content_hash}-{engine_key}.cwasm"))
     }

@@ -2,6 +2,7 @@
 
 use crate::broker::Broker;
 use crate::cache::Cache;
+use crate::cluster::{self, Cluster};
 use crate::config::{Settings, StartMethod};
 use crate::engine::{self, Flavor};
 use crate::error::{Error, Result};
@@ -52,6 +53,8 @@ pub(crate) struct ContextInner {
     /// The modules loaded last, newest last: a fork server loads their compiled artifacts before
     /// it forks a pool's worker, which will likely load one of them.
     recent: std::sync::Mutex<Vec<std::sync::Weak<ModuleInner>>>,
+    /// The cluster this context's pools run on, if it was built with one.
+    pub(crate) cluster: Option<Arc<cluster::Connection>>,
 }
 
 /// How many recently loaded modules a new pool worker finds loaded.
@@ -72,6 +75,7 @@ pub struct ContextBuilder {
     stdout_to_stderr: bool,
     start_timeout: Option<Duration>,
     start_method: StartMethod,
+    cluster: Option<Cluster>,
 }
 
 impl ContextBuilder {
@@ -121,6 +125,25 @@ impl ContextBuilder {
         self
     }
 
+    /// Runs this context's pools on a cluster: the nodes started with `wasmproc node` against the
+    /// same NATS server run their chunks; everything else about a pool stays the same (`map`,
+    /// `imap`, `apply_async`, the executor, timeouts and limits, which each node caps). `build`
+    /// connects, and fails within the cluster's connect timeout if it cannot. Processes still
+    /// start on this machine.
+    ///
+    /// ```no_run
+    /// # fn main() -> wasmproc::Result<()> {
+    /// let ctx = wasmproc::Context::builder().cluster("nats://10.0.0.5:4222").build()?;
+    /// let square = ctx.load("tasks.wasm")?.task::<u64, u64>("square")?;
+    /// let pool = wasmproc::Pool::new(&ctx)?; // as many workers as the nodes have slots
+    /// assert_eq!(pool.map(&square, 0..4)?, vec![0, 1, 4, 9]);
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster(mut self, cluster: impl Into<Cluster>) -> Self {
+        self.cluster = Some(cluster.into());
+        self
+    }
+
     /// Creates the engine and opens the cache.
     pub fn build(self) -> Result<Context> {
         let engine_err = |e: wasmtime::Error| Error::Internal(format!("wasmtime engine: {e:#}"));
@@ -144,6 +167,7 @@ impl ContextBuilder {
             start_timeout: self.start_timeout.unwrap_or(Duration::from_secs(20)),
             start_method: self.start_method,
         });
+        let cluster = self.cluster.as_ref().map(cluster::Connection::open).transpose()?.map(Arc::new);
         // Its fork server starts meanwhile (while modules load), so the first worker does not wait.
         spawn::start_early(&settings);
         Ok(Context {
@@ -159,6 +183,7 @@ impl ContextBuilder {
                 next_module: AtomicU64::new(1),
                 broker: Arc::default(),
                 settings,
+                cluster,
             }),
         })
     }
@@ -271,6 +296,11 @@ impl ContextInner {
     fn cached_listing(&self, hash: &str) -> Option<Vec<module::TaskSignature>> {
         let text = std::fs::read_to_string(self.cache.listing_path(hash)).ok()?;
         module::listing_from_json(&text)
+    }
+
+    /// The directory compiled modules are cached in.
+    pub(crate) fn cache_dir(&self) -> &Path {
+        self.cache.dir()
     }
 
     /// The compiled artifacts of the modules loaded last, for engines of `flavor`, newest first.

@@ -146,6 +146,15 @@ pub enum Error {
     /// `cancel_futures`) — Python's `CancelledError`.
     #[error("the call was cancelled before it started")]
     Cancelled,
+    /// The cluster's server could not be reached or used (wrong address, credentials, a server
+    /// without JetStream, a message over its limits); the reason says which and what to do.
+    #[error("cluster {address}: {reason}")]
+    Cluster {
+        /// The server's address.
+        address: String,
+        /// What went wrong, and the fix.
+        reason: String,
+    },
     /// An internal error of the runtime (a bug); the message says where.
     #[error("internal error: {0}")]
     Internal(String),
@@ -163,6 +172,7 @@ impl Error {
             Error::AlreadyTaken => Error::AlreadyTaken,
             Error::Cancelled => Error::Cancelled,
             Error::WorkerStart { reason } => Error::WorkerStart { reason: reason.clone() },
+            Error::Cluster { address, reason } => Error::Cluster { address: address.clone(), reason: reason.clone() },
             Error::Shm(e) => Error::Shm(e.clone()),
             Error::Manager(e) => Error::Manager(e.clone()),
             other => Error::Internal(other.to_string()),

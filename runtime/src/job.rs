@@ -75,6 +75,34 @@ impl Job {
         }
     }
 
+    /// A job of `task` of `module` whose inputs are already encoded (a cluster node's way in).
+    pub(crate) fn encoded(
+        module: Arc<ModuleInner>,
+        task: Arc<TaskSignature>,
+        codec: Codec,
+        args: Vec<u8>,
+        lens: Vec<u32>,
+        reply: flume::Sender<ChunkDone>,
+    ) -> Job {
+        Job {
+            module,
+            task,
+            codec,
+            base: 0,
+            args: Arc::new(args),
+            lens,
+            attempts: 0,
+            cancel: None,
+            _keep: KeepAlive::new(),
+            reply: Some(reply),
+        }
+    }
+
+    /// Whether its arguments refer to shared objects of this process (queues, regions, …).
+    pub(crate) fn refers_to_shared_objects(&self) -> bool {
+        !self._keep.is_empty()
+    }
+
     pub(crate) fn cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Acquire))
     }

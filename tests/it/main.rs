@@ -4,6 +4,7 @@
 mod async_api;
 mod cache;
 mod cli;
+mod cluster;
 mod common;
 mod errors;
 mod executor;

@@ -39,6 +39,15 @@ pub enum FailureKind {
         /// The signal that killed it, if it was killed by one.
         signal: Option<i32>,
     },
+    /// On a cluster: the chunk was delivered `deliveries` times and every node that took it
+    /// stopped before answering (a chunk that brings nodes down is not tried forever).
+    NodeLost {
+        /// How many times it was delivered.
+        deliveries: u32,
+    },
+    /// On a cluster: the node refused the chunk (a directory it does not grant, a module it
+    /// cannot run); the message says why and what to change.
+    Refused,
 }
 
 impl FailureKind {
@@ -57,6 +66,8 @@ impl FailureKind {
             FailureKind::FuelExhausted => "ran out of fuel",
             FailureKind::Undelivered => "put items that were not delivered",
             FailureKind::WorkerDied { .. } => "lost its worker",
+            FailureKind::NodeLost { .. } => "lost every node that ran it",
+            FailureKind::Refused => "was refused by the node",
         }
     }
 }

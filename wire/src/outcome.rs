@@ -78,8 +78,9 @@ impl Tag {
         })
     }
 
-    /// The tag for a failure. [`FailureKind::WorkerDied`] is never framed (the host reports it for
-    /// a worker that can no longer answer); it maps to [`Tag::Load`].
+    /// The tag for a failure. [`FailureKind::WorkerDied`], [`FailureKind::NodeLost`] and
+    /// [`FailureKind::Refused`] are never framed (the host reports them for a whole chunk that
+    /// cannot be answered); they map to [`Tag::Load`].
     pub fn for_failure(kind: &FailureKind) -> Tag {
         match kind {
             FailureKind::BadArgument => Tag::BadArgument,
@@ -92,7 +93,10 @@ impl Tag {
             FailureKind::MemoryLimit => Tag::MemoryLimit,
             FailureKind::FuelExhausted => Tag::FuelExhausted,
             FailureKind::Undelivered => Tag::Undelivered,
-            FailureKind::Load | FailureKind::WorkerDied { .. } => Tag::Load,
+            FailureKind::Load
+            | FailureKind::WorkerDied { .. }
+            | FailureKind::NodeLost { .. }
+            | FailureKind::Refused => Tag::Load,
         }
     }
 }
@@ -110,7 +114,10 @@ pub fn push(buf: &mut Vec<u8>, tag: Tag, bytes: &[u8]) {
 
 /// Appends a failure of `kind` with `message`.
 pub fn push_failure(buf: &mut Vec<u8>, kind: &FailureKind, message: &str) {
-    debug_assert!(!matches!(kind, FailureKind::WorkerDied { .. }), "WorkerDied is never framed");
+    debug_assert!(
+        !matches!(kind, FailureKind::WorkerDied { .. } | FailureKind::NodeLost { .. } | FailureKind::Refused),
+        "whole-chunk failures are never framed"
+    );
     push(buf, Tag::for_failure(kind), message.as_bytes());
 }
 
@@ -192,6 +199,11 @@ impl Outcomes {
     /// The number of outcomes.
     pub fn len(&self) -> usize {
         self.spans.len()
+    }
+
+    /// The buffer it was parsed from (to pass it on whole).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
     }
 
     /// Whether there are none.

@@ -15,8 +15,12 @@ use std::path::PathBuf;
 ///   wasmproc run tasks.wasm square 7              # like pool.apply(square, (7,)) → 49
 ///   seq 1 100 | wasmproc map tasks.wasm square    # like pool.map(square, range(1, 101))
 ///
+/// On a cluster (--cluster nats://…), `run` and `map` send their work to `wasmproc node` processes
+/// on any number of machines instead of local workers.
+///
 /// Exit codes: 0 success, 1 a task failed, 2 bad command line, 3 unusable module, unknown task or
-/// input that does not fit, 4 runtime failure (worker start, cache, output), 130 interrupted.
+/// input that does not fit, 4 runtime failure (worker start, cache, output, cluster), 130
+/// interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "wasmproc", version, max_term_width = 100, verbatim_doc_comment)]
 pub(crate) struct Cli {
@@ -37,6 +41,27 @@ pub(crate) struct GlobalOptions {
     /// program, isolated by the wasm sandbox alone; faster to start and to call)
     #[arg(long, global = true, value_enum, default_value_t = StartMethodArg::Process, help_heading = "Global options")]
     pub(crate) start_method: StartMethodArg,
+    #[command(flatten)]
+    pub(crate) nats: NatsArgs,
+}
+
+/// Where a cluster's NATS server is and how to log in (for `run`/`map --cluster` and `node`).
+#[derive(Debug, Args, Default)]
+pub(crate) struct NatsArgs {
+    /// Run tasks on the nodes of this cluster instead of local workers (a NATS server with
+    /// JetStream, where `wasmproc node` processes serve): nats://HOST:PORT, or
+    /// nats://USER:PASSWORD@HOST:PORT
+    #[arg(long, global = true, env = "WASMPROC_CLUSTER", value_name = "URL", help_heading = "Cluster")]
+    pub(crate) cluster: Option<String>,
+    /// Log in to the cluster's server with this token
+    #[arg(long, global = true, env = "WASMPROC_NATS_TOKEN", value_name = "TOKEN", help_heading = "Cluster")]
+    pub(crate) nats_token: Option<String>,
+    /// Log in to the cluster's server with this NATS credentials file
+    #[arg(long, global = true, env = "WASMPROC_NATS_CREDS", value_name = "FILE", help_heading = "Cluster")]
+    pub(crate) nats_creds: Option<PathBuf>,
+    /// Trust this CA (PEM) for the server's TLS certificate, and require TLS
+    #[arg(long, global = true, env = "WASMPROC_NATS_CA", value_name = "FILE", help_heading = "Cluster")]
+    pub(crate) nats_ca: Option<PathBuf>,
 }
 
 /// `--start-method`.
@@ -81,6 +106,45 @@ pub(crate) enum Command {
     /// to stderr, the path of the .wasm file to stdout, so that
     /// `wasmproc run "$(wasmproc build)" square 7` works.
     Build(BuildArgs),
+    /// Serve a cluster: run the chunks that `run`/`map --cluster` (or a Rust program's cluster
+    /// pools) send to its NATS server, on local sandboxed workers
+    ///
+    /// Stops on SIGTERM or Ctrl-C after finishing what it runs (exit 0). Directories tasks ask for
+    /// are granted only as --allow-dir says, by the path the task sees. With --list, prints the
+    /// nodes that are up instead.
+    ///
+    ///   wasmproc node --cluster nats://10.0.0.5:4222 --slots 4 --name node-a
+    ///   wasmproc node --cluster nats://10.0.0.5:4222 --list
+    Node(NodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NodeArgs {
+    /// List the nodes that are up (name, slots, busy, host) and exit
+    #[arg(long)]
+    pub(crate) list: bool,
+    /// This node's name in the cluster [default: HOST-PID]
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// How many chunks it runs at once (its worker processes) [default: number of CPUs]
+    #[arg(long, value_name = "N")]
+    pub(crate) slots: Option<u32>,
+    /// Let tasks ask for this directory at GUEST: `HOST::GUEST` (read-write) or
+    /// `HOST::GUEST:ro`. Repeatable. Without it, tasks here see no files
+    #[arg(long = "allow-dir", value_name = "HOST::GUEST[:ro]")]
+    pub(crate) allow_dirs: Vec<String>,
+    /// The longest a task may run here; tasks asking for more, or for no limit, get this
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) max_timeout: Option<std::time::Duration>,
+    /// The most memory a task may use here
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) max_memory: Option<u64>,
+    /// The most fuel an input may use here
+    #[arg(long, value_name = "N")]
+    pub(crate) max_fuel: Option<u64>,
+    /// Say on stderr when each chunk starts and is answered (redeliveries are always said)
+    #[arg(long, short)]
+    pub(crate) verbose: bool,
 }
 
 /// The language of a new task project.

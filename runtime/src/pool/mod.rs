@@ -9,6 +9,7 @@
 //! - [`options`]: what the builder set; [`results`]: `AsyncResult` and `IMap`.
 
 mod assign;
+mod backend;
 mod dispatcher;
 mod options;
 mod reader;
@@ -18,12 +19,13 @@ mod slot;
 mod watchdog;
 
 use crate::job::{ChunkDone, Job};
-use options::PoolOptions;
+use backend::Backend;
+pub(crate) use options::PoolOptions;
 pub use results::{AsyncResult, IMap};
 
-/// A pool's dispatcher, held by futures so that `cancel` can withdraw their queued job.
+/// A pool's backend, held by futures so that `cancel` can withdraw their queued job.
 #[derive(Clone)]
-pub(crate) struct PoolHandle(Arc<Dispatcher>);
+pub(crate) struct PoolHandle(Backend);
 
 impl PoolHandle {
     /// Removes the not-yet-started job whose cancel flag is `cancel` (it answers `Terminated`);
@@ -66,7 +68,9 @@ use std::time::Duration;
 /// # Ok(()) }
 /// ```
 pub struct Pool {
-    dispatcher: Arc<Dispatcher>,
+    backend: Backend,
+    /// What the pool was built with (its engine, limits, sandbox).
+    options: PoolOptions,
     processes: usize,
     /// Disconnects when every reader thread has ended (all workers reaped).
     done: flume::Receiver<()>,
@@ -148,8 +152,32 @@ impl Pool {
         }
 
         let (done_tx, done) = flume::bounded::<()>(1);
-        let dispatcher = Dispatcher::start(ctx.inner.clone(), options, pool_name, workers, done_tx);
-        Ok(Pool { dispatcher, processes, done, terminated: AtomicBool::new(false), _ctx: ctx.inner.clone() })
+        let dispatcher = Dispatcher::start(ctx.inner.clone(), options.clone(), pool_name, workers, done_tx);
+        let backend = Backend::Local(dispatcher);
+        Ok(Pool { backend, options, processes, done, terminated: AtomicBool::new(false), _ctx: ctx.inner.clone() })
+    }
+
+    /// A pool whose workers are the nodes of the context's cluster; `processes` (for chunk sizes)
+    /// defaults to the slots of the nodes up now.
+    fn on_cluster(
+        ctx: &Context,
+        conn: &Arc<crate::cluster::Connection>,
+        processes: Option<usize>,
+        options: PoolOptions,
+    ) -> Result<Pool> {
+        let processes = match processes {
+            Some(n) => n,
+            None => conn.nodes()?.iter().map(|n| n.slots as usize).sum::<usize>().max(1),
+        };
+        let name = format!(
+            "{}{}",
+            POOL_COUNTER.fetch_add(1, Ordering::Relaxed),
+            nuid::next().to_string().to_ascii_lowercase()
+        );
+        let (done_tx, done) = flume::bounded::<()>(1);
+        let cluster = crate::cluster::ClusterPool::start(conn.clone(), &options, name, done_tx)?;
+        let backend = Backend::Cluster(cluster);
+        Ok(Pool { backend, options, processes, done, terminated: AtomicBool::new(false), _ctx: ctx.inner.clone() })
     }
 
     /// [`Pool::with_processes`] for async code: starts the workers without blocking the caller's
@@ -171,9 +199,10 @@ impl Pool {
         self.processes
     }
 
-    /// The current process id of each worker (0 for a slot whose worker is being replaced).
+    /// The current process id of each worker (0 for a slot whose worker is being replaced; none
+    /// on a cluster, whose workers are on the nodes).
     pub fn pids(&self) -> Vec<u32> {
-        self.dispatcher.pids()
+        self.backend.pids()
     }
 
     /// Compiles `module` for this pool's workers now (once per module and engine; the result is
@@ -189,8 +218,15 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub fn prepare(&self, module: &Module) -> Result<()> {
-        let flavor = self.dispatcher.options.flavor();
-        self.dispatcher.ctx.ensure_compiled(&module.inner, flavor).map(drop)
+        match &self.backend {
+            Backend::Local(_) => self._ctx.ensure_compiled(&module.inner, self.options.flavor()).map(drop),
+            // On a cluster: uploads it (each node compiles it when it first runs it).
+            Backend::Cluster(_) => {
+                let conn = self._ctx.cluster.clone().expect("a cluster pool's context has a cluster");
+                let m = module.inner.clone();
+                crate::cluster::runtime::wait(async move { conn.upload(&m.hash, &m.name, || m.bytes()).await })
+            }
+        }
     }
 
     /// Applies `task` to every item and returns the results in order — `pool.map(func, iterable)`.
@@ -328,7 +364,7 @@ impl Pool {
 
     /// Stops accepting work; queued work still runs — `pool.close()`.
     pub fn close(&self) {
-        self.dispatcher.close();
+        self.backend.close();
     }
 
     /// Waits for the workers to finish the queued work and exit — `pool.join()`. Unlike Python, it
@@ -350,7 +386,7 @@ impl Pool {
     /// Outstanding results become [`Error::Terminated`]. Returns once the workers are reaped.
     pub fn terminate(&self) {
         self.terminated.store(true, Ordering::Release);
-        self.dispatcher.terminate();
+        self.backend.terminate();
         let _ = self.done.recv_timeout(Duration::from_secs(10));
     }
 
@@ -368,6 +404,21 @@ impl Pool {
     }
 
     /// Encodes and submits every item in chunks; `finish` turns the decoded results into the value.
+    /// Runs one chunk of inputs already encoded with `codec` for `task` of `module`; the answer
+    /// arrives on `reply` (a cluster node's way in).
+    pub(crate) fn submit_encoded(
+        &self,
+        module: &Module,
+        task: &str,
+        codec: wasmproc_wire::Codec,
+        args: Vec<u8>,
+        lens: Vec<u32>,
+        reply: flume::Sender<ChunkDone>,
+    ) -> Result<()> {
+        let sig = Arc::new(module.signature(task)?.clone());
+        self.backend.submit(Job::encoded(module.inner.clone(), sig, codec, args, lens, reply))
+    }
+
     /// Submits one call as a single-input job answered on `reply` with chunk index `id`; the
     /// executor's way in. `cancel` withdraws it while it has not started.
     pub(crate) fn submit_one<A: Serialize, R: DeserializeOwned>(
@@ -382,17 +433,17 @@ impl Pool {
         let (len, keep) = task.encode_into(args, &mut bytes)?;
         let mut job = Job::new(task, id, bytes, vec![len], keep, reply);
         job.cancel = Some(cancel);
-        self.dispatcher.submit(job)
+        self.backend.submit(job)
     }
 
     /// A handle that can withdraw this pool's queued jobs (for futures).
     pub(crate) fn clone_handle(&self) -> PoolHandle {
-        PoolHandle(self.dispatcher.clone())
+        PoolHandle(self.backend.clone())
     }
 
     /// Removes every job that has not started.
     pub(crate) fn withdraw_all(&self) -> usize {
-        self.dispatcher.withdraw(|_| true)
+        self.backend.withdraw(|_| true)
     }
 
     fn start<A, R, T>(
@@ -422,7 +473,7 @@ impl Pool {
             let mut job = Job::new(task, base, chunk_args, lens, keep.clone(), tx.clone());
             base += n;
             job.cancel = Some(cancel.clone());
-            if let Err(e) = self.dispatcher.submit(job) {
+            if let Err(e) = self.backend.submit(job) {
                 cancel.store(true, Ordering::Release);
                 return AsyncResult::failed(e);
             }
@@ -601,6 +652,10 @@ impl PoolBuilder<'_> {
 
     /// Starts the workers; returns once every one has reported ready.
     pub fn build(self) -> Result<Pool> {
+        if let Some(conn) = &self.ctx.inner.cluster {
+            // Host paths mean nothing on the nodes: each maps the guest paths to what it grants.
+            return Pool::on_cluster(self.ctx, conn, self.processes, self.options);
+        }
         self.options.sandbox.validate()?;
         if let Some((module, _)) = &self.options.initializer {
             self.ctx.inner.ensure_compiled(module, self.options.flavor())?;

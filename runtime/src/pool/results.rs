@@ -2,7 +2,7 @@
 //! [`IMap`] for a stream of results that pulls its input lazily.
 
 use super::Pool;
-use super::dispatcher::Dispatcher;
+use super::backend::Backend;
 use crate::error::{Error, Result};
 use crate::job::{ChunkDone, ChunkOutcome, Job};
 use crate::module::Task;
@@ -206,7 +206,7 @@ impl<T: Send + 'static> IntoFuture for AsyncResult<T> {
 /// its error in place and the iteration goes on, as in Python. Implements both [`Iterator`] and
 /// [`futures_core::Stream`].
 pub struct IMap<I: Iterator, R> {
-    dispatcher: Arc<Dispatcher>,
+    backend: Backend,
     task: Task<I::Item, R>,
     input: I,
     input_done: bool,
@@ -245,7 +245,7 @@ where
     pub(crate) fn new(pool: &Pool, task: &Task<I::Item, R>, input: I, chunksize: usize, ordered: bool) -> Self {
         let (tx, rx) = flume::unbounded();
         IMap {
-            dispatcher: pool.dispatcher.clone(),
+            backend: pool.backend.clone(),
             task: task.clone(),
             input,
             input_done: false,
@@ -301,7 +301,7 @@ where
 
     fn submit(&mut self, base: usize, args: Vec<u8>, lens: Vec<u32>, keep: crate::keep::KeepAlive) {
         let len = lens.len();
-        match self.dispatcher.submit(Job::new(&self.task, base, args, lens, keep, self.tx.clone())) {
+        match self.backend.submit(Job::new(&self.task, base, args, lens, keep, self.tx.clone())) {
             Ok(()) => {}
             Err(e) => {
                 for i in 0..len {

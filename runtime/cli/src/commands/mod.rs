@@ -5,6 +5,7 @@ mod compile;
 mod inspect;
 mod map;
 mod new;
+mod node;
 mod run;
 
 use crate::cli::{Cli, Command, GlobalOptions, PoolArgs};
@@ -38,6 +39,7 @@ pub(crate) fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Compile(args) => compile::compile(&cli.global, &args),
         Command::New(args) => new::new(&args),
         Command::Build(args) => build::build(&args),
+        Command::Node(args) => node::node(&cli.global, &args),
     }
 }
 
@@ -48,20 +50,30 @@ pub(crate) fn context(global: &GlobalOptions, processes: Option<usize>) -> Resul
         crate::cli::StartMethodArg::Spawn => wasmproc::StartMethod::Spawn,
         crate::cli::StartMethodArg::Thread => wasmproc::StartMethod::Thread,
     };
-    build_context(global, processes, method)
+    build_context(global, processes, method, true)
 }
 
-/// A context for commands that start no worker (no fork server is started for it).
+/// A context whose workers are local even with `--cluster` (a node's).
+pub(crate) fn build_local_context(global: &GlobalOptions, processes: Option<usize>) -> Result<Context, Failure> {
+    build_context(global, processes, wasmproc::StartMethod::Process, false)
+}
+
+/// A context for commands that start no worker and use no cluster (no fork server is started for
+/// it).
 pub(crate) fn context_without_workers(global: &GlobalOptions) -> Result<Context, Failure> {
-    build_context(global, Some(1), wasmproc::StartMethod::Spawn)
+    build_context(global, Some(1), wasmproc::StartMethod::Spawn, false)
 }
 
 fn build_context(
     global: &GlobalOptions,
     processes: Option<usize>,
     method: wasmproc::StartMethod,
+    on_cluster: bool,
 ) -> Result<Context, Failure> {
     let mut builder = Context::builder().stdout_to_stderr(true).start_method(method);
+    if let Some(cluster) = cluster(global).filter(|_| on_cluster) {
+        builder = builder.cluster(cluster);
+    }
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
@@ -69,6 +81,22 @@ fn build_context(
         builder = builder.processes(n);
     }
     Ok(builder.build()?)
+}
+
+/// The cluster `--cluster` names, with the credentials given, if any.
+pub(crate) fn cluster(global: &GlobalOptions) -> Option<wasmproc::Cluster> {
+    let nats = &global.nats;
+    let mut cluster = wasmproc::Cluster::new(nats.cluster.clone()?);
+    if let Some(token) = &nats.nats_token {
+        cluster = cluster.token(token);
+    }
+    if let Some(creds) = &nats.nats_creds {
+        cluster = cluster.creds_file(creds);
+    }
+    if let Some(ca) = &nats.nats_ca {
+        cluster = cluster.tls_ca(ca);
+    }
+    Some(cluster)
 }
 
 /// A pool of `processes` workers with the grants and limits of `args`.

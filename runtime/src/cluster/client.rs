@@ -1,0 +1,335 @@
+//! A pool whose workers are the cluster's nodes: the client side of the transport.
+//!
+//! Each job becomes one chunk message on the pool's subject of the work-queue stream, with the
+//! chunk's id as its `Nats-Msg-Id` (a publish retried after a lost acknowledgement is dropped by
+//! the server, not stored twice). Nodes pull chunks through the pool's durable consumer and answer
+//! on the pool's subject of the result stream, which the pool reads through a durable consumer of
+//! its own: both survive a server restart with file storage. The first answer for a chunk
+//! completes its job; a later one (JetStream delivers at least once) finds no job and is dropped.
+//!
+//! Invariant, as for the local dispatcher: every job is answered exactly once — by a node's
+//! answer, or `Terminated` when the pool is terminated or the job withdrawn.
+
+use super::connection::Connection;
+use super::message::{self, Answer, Chunk, Limits, Reply};
+use super::runtime;
+use crate::config::DirAccess;
+use crate::error::{Error, Result};
+use crate::job::Job;
+use crate::pool::PoolOptions;
+use async_nats::jetstream::consumer::{AckPolicy, Consumer, pull};
+use async_nats::jetstream::message::PublishMessage as Publish;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    Open,
+    Closed,
+    Terminated,
+}
+
+struct State {
+    /// Jobs published and not yet answered, by chunk id; with the stream sequence once known.
+    pending: HashMap<u64, (Job, Option<u64>)>,
+    next_id: u64,
+    lifecycle: Lifecycle,
+    /// Dropped once the pool is closed (or terminated) and nothing is pending: `join` returns.
+    done: Option<flume::Sender<()>>,
+}
+
+pub(crate) struct ClusterPool {
+    conn: Arc<Connection>,
+    name: String,
+    limits: Limits,
+    state: Mutex<State>,
+    /// Tells the result reader to stop.
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl ClusterPool {
+    /// Creates the pool's consumers and starts reading its answers.
+    pub(crate) fn start(
+        conn: Arc<Connection>,
+        options: &PoolOptions,
+        name: String,
+        done: flume::Sender<()>,
+    ) -> Result<Arc<ClusterPool>> {
+        if options.initializer.is_some() {
+            return Err(conn.cluster.error(
+                "a pool initializer cannot run on a cluster (nodes start their own workers); call the task \
+                 at the start of each task instead",
+            ));
+        }
+        let limits = Limits {
+            timeout_ms: options.timeout.map(|t| t.as_millis().min(u128::from(u64::MAX)) as u64),
+            max_memory: options.max_memory.map(|m| m as u64),
+            fuel: options.fuel,
+            retries: options.retries,
+            dirs: options.sandbox.dirs().iter().map(|d| (d.guest.clone(), d.access == DirAccess::ReadOnly)).collect(),
+            env: options.sandbox.envs().to_vec(),
+            args: options.sandbox.args().to_vec(),
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let state = State { pending: HashMap::new(), next_id: 0, lifecycle: Lifecycle::Open, done: Some(done) };
+        let pool = Arc::new(ClusterPool { conn, name, limits, state: Mutex::new(state), stop });
+        let reader = pool.clone();
+        let results = runtime::wait(async move { reader.create_consumers().await })?;
+        runtime::handle().spawn(read_answers(Arc::downgrade(&pool), results, stopped));
+        Ok(pool)
+    }
+
+    async fn create_consumers(&self) -> Result<Consumer<pull::Config>> {
+        let c = &self.conn;
+        let fail =
+            |what: &str, e: &dyn std::fmt::Display| c.cluster.error(format!("cannot create the pool's {what}: {e}"));
+        c.chunks
+            .create_consumer(pull::Config {
+                durable_name: Some(self.name.clone()),
+                filter_subject: message::chunk_subject(&self.name),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: c.cluster.ack_wait,
+                // Nodes bound the deliveries themselves (see `node`): a chunk delivered more often
+                // than the pool allows is answered as lost by the next node that sees it.
+                max_deliver: -1,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail("chunk consumer", &e))?;
+        c.results
+            .create_consumer(pull::Config {
+                durable_name: Some(format!("{}-results", self.name)),
+                filter_subject: message::result_subject(&self.name),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail("result consumer", &e))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes `job` as one chunk (or several, if it does not fit in one server message).
+    pub(crate) fn submit(self: &Arc<Self>, mut job: Job) -> Result<()> {
+        match self.lock().lifecycle {
+            Lifecycle::Open => {}
+            _ => return Err(Error::PoolClosed),
+        }
+        if job.refers_to_shared_objects() {
+            return Err(self.conn.cluster.error(
+                "a task on a cluster cannot take a Queue, pipe, Manager object, SharedMemory, Value, Array or \
+                 lock: they live in this process, and shared memory and locks cannot span machines. Pass the \
+                 data itself, or run this task on a local pool",
+            ));
+        }
+        let (conn, module) = (self.conn.clone(), job.module.clone());
+        runtime::wait(async move { conn.upload(&module.hash, &module.name, || module.bytes()).await })?;
+        let limit = self.conn.max_payload().saturating_sub(1024);
+        loop {
+            let chunk = self.chunk(&job, 0);
+            if message::encode(&chunk).len() <= limit {
+                break;
+            }
+            if job.len() == 1 {
+                return Err(self.conn.cluster.error(format!(
+                    "an input of {} bytes is larger than the server's largest message ({} bytes); raise \
+                     max_payload in nats-server's configuration",
+                    job.args.len(),
+                    self.conn.max_payload()
+                )));
+            }
+            let rest = job.split_off(job.len() / 2).expect("a job of two or more inputs splits");
+            self.submit(rest)?;
+        }
+        let id = {
+            let mut st = self.lock();
+            let id = st.next_id;
+            st.next_id += 1;
+            id
+        };
+        let payload = message::encode(&self.chunk(&job, id));
+        self.lock().pending.insert(id, (job, None));
+        runtime::handle().spawn(publish(Arc::downgrade(self), id, payload));
+        Ok(())
+    }
+
+    fn chunk(&self, job: &Job, id: u64) -> Chunk {
+        Chunk {
+            pool: self.name.clone(),
+            id,
+            module: job.module.hash.clone(),
+            module_name: job.module.name.clone(),
+            task: job.task.name().to_string(),
+            codec: job.codec,
+            limits: self.limits.clone(),
+            ack_wait_ms: self.conn.cluster.ack_wait.as_millis() as u64,
+            max_deliveries: self.conn.cluster.max_deliveries,
+            lens: job.lens.clone(),
+            input: job.args.to_vec(),
+        }
+    }
+
+    fn terminated(&self) -> bool {
+        self.lock().lifecycle == Lifecycle::Terminated
+    }
+
+    /// Completes the job an answer is for (if it is still pending).
+    fn answer(&self, payload: &[u8]) {
+        let Ok(reply) = message::decode::<Reply>(payload) else { return };
+        let job = {
+            let mut st = self.lock();
+            let job = st.pending.remove(&reply.id).map(|(job, _)| job);
+            if st.lifecycle != Lifecycle::Open && st.pending.is_empty() {
+                st.done = None;
+            }
+            job
+        };
+        match (job, reply.answer) {
+            (Some(job), Answer::Done(framed)) => job.complete(framed),
+            (Some(job), Answer::Failed { kind, message }) => {
+                job.fail(kind, format!("on node {}: {message}", reply.node))
+            }
+            (None, _) => {} // a second delivery's answer, or a withdrawn job's
+        }
+    }
+
+    /// Withdraws the pending jobs whose cancel flag matches (their answers will be dropped);
+    /// how many.
+    pub(crate) fn withdraw(&self, matches: impl Fn(&Arc<AtomicBool>) -> bool) -> usize {
+        let withdrawn: Vec<(Job, Option<u64>)> = {
+            let mut st = self.lock();
+            let ids: Vec<u64> = st
+                .pending
+                .iter()
+                .filter(|(_, (job, _))| job.cancel.as_ref().is_some_and(&matches))
+                .map(|(id, _)| *id)
+                .collect();
+            let out = ids.iter().filter_map(|id| st.pending.remove(id)).collect();
+            if st.lifecycle != Lifecycle::Open && st.pending.is_empty() {
+                st.done = None;
+            }
+            out
+        };
+        let seqs: Vec<u64> = withdrawn.iter().filter_map(|(_, seq)| *seq).collect();
+        if !seqs.is_empty() {
+            let stream = self.conn.chunks.clone();
+            runtime::handle().spawn(async move {
+                for seq in seqs {
+                    let _ = stream.delete_message(seq).await;
+                }
+            });
+        }
+        withdrawn.len()
+    }
+
+    /// Takes no more work; `join` returns once everything pending is answered.
+    pub(crate) fn close(&self) {
+        let mut st = self.lock();
+        if st.lifecycle == Lifecycle::Open {
+            st.lifecycle = Lifecycle::Closed;
+        }
+        if st.pending.is_empty() {
+            st.done = None;
+        }
+    }
+
+    /// Answers everything pending `Terminated`, and removes the pool's chunks and consumers from
+    /// the server.
+    pub(crate) fn terminate(&self) {
+        let pending: Vec<(Job, Option<u64>)> = {
+            let mut st = self.lock();
+            if st.lifecycle == Lifecycle::Terminated {
+                return;
+            }
+            st.lifecycle = Lifecycle::Terminated;
+            st.done = None;
+            st.pending.drain().map(|(_, p)| p).collect()
+        };
+        drop(pending);
+        let _ = self.stop.send(true);
+        let (conn, name) = (self.conn.clone(), self.name.clone());
+        // Wait (briefly) so that nodes stop seeing the pool's chunks by the time this returns.
+        let _ = runtime::wait(async move {
+            tokio::time::timeout(Duration::from_secs(5), async {
+                let _ = conn.chunks.delete_consumer(&name).await;
+                let _ = conn.chunks.purge().filter(message::chunk_subject(&name)).await;
+                let _ = conn.results.delete_consumer(&format!("{name}-results")).await;
+            })
+            .await
+        });
+    }
+}
+
+/// Publishes one chunk until the server has stored it (retrying while it is unreachable), then
+/// records its sequence (to withdraw it).
+async fn publish(pool: Weak<ClusterPool>, id: u64, payload: Vec<u8>) {
+    let payload = bytes::Bytes::from(payload);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let Some(p) = pool.upgrade() else { return };
+        if p.terminated() || !p.lock().pending.contains_key(&id) {
+            return;
+        }
+        let subject = message::chunk_subject(&p.name);
+        let publish = Publish::build().payload(payload.clone()).message_id(format!("{}.{id}", p.name));
+        let js = p.conn.js.clone();
+        drop(p);
+        if let Ok(ack) = js.send_publish(subject, publish).await
+            && let Ok(ack) = ack.await
+        {
+            if let Some(p) = pool.upgrade()
+                && let Some(entry) = p.lock().pending.get_mut(&id)
+            {
+                entry.1 = Some(ack.sequence);
+            }
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Reads the pool's answers until it is terminated or dropped, resuming after errors (a server
+/// restart ends the pull; the durable consumer remembers what was acknowledged).
+async fn read_answers(
+    pool: Weak<ClusterPool>,
+    consumer: Consumer<pull::Config>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() || pool.strong_count() == 0 {
+            return;
+        }
+        let mut messages = match consumer.messages().await {
+            Ok(m) => m,
+            Err(_) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                    _ = stop.changed() => return,
+                }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                next = messages.next() => next,
+                _ = stop.changed() => return,
+            };
+            match next {
+                Some(Ok(msg)) => {
+                    let Some(p) = pool.upgrade() else { return };
+                    p.answer(&msg.payload);
+                    drop(p);
+                    let _ = msg.ack().await;
+                }
+                // An error (a missed heartbeat after a restart) or the end: pull again.
+                Some(Err(_)) | None => break,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

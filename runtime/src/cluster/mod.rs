@@ -1,0 +1,18 @@
+//! The cluster transport: the same pools on many machines, through a NATS JetStream server.
+//!
+//! - [`connection`]: where the server is ([`Cluster`]), connecting, and the streams and buckets;
+//! - [`message`]: what travels (chunks, answers, heartbeats) and under which names;
+//! - [`client`]: a pool whose workers are the nodes (the `Pool` of a cluster context);
+//! - [`runtime`]: the tokio runtime the NATS client runs on.
+//!
+//! The nodes' side, which runs chunks on local pools, is `crate::node`.
+
+mod client;
+pub(crate) mod connection;
+pub(crate) mod message;
+pub(crate) mod runtime;
+
+pub(crate) use client::ClusterPool;
+pub use connection::Cluster;
+pub(crate) use connection::Connection;
+pub use message::NodeStatus;

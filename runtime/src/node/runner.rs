@@ -1,0 +1,147 @@
+//! Running one chunk on this node: the module, fetched from the cluster's store by its digest
+//! (verified, kept on disk, compiled once), and a local pool per distinct set of limits.
+
+use super::policy::NodeOptions;
+use crate::cluster::Connection;
+use crate::cluster::message::{Answer, Chunk, Limits};
+use crate::config::Sandbox;
+use crate::context::Context;
+use crate::error::{Error, FailureKind};
+use crate::job::ChunkOutcome;
+use crate::module::Module;
+use crate::pool::Pool;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+pub(super) struct Runner {
+    pub(super) ctx: Context,
+    pub(super) options: NodeOptions,
+    pub(super) conn: Arc<Connection>,
+    modules: Mutex<HashMap<String, Module>>,
+    pools: Mutex<HashMap<Limits, Arc<Pool>>>,
+    /// Where fetched modules are kept, by digest.
+    dir: PathBuf,
+}
+
+fn failed(kind: FailureKind, message: String) -> Answer {
+    Answer::Failed { kind, message }
+}
+
+impl Runner {
+    pub(super) fn new(ctx: Context, options: NodeOptions, conn: Arc<Connection>) -> Result<Runner, Error> {
+        let dir = ctx.inner.cache_dir().join("cluster-modules");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Cache { path: dir.clone(), reason: format!("cannot create it: {e}") })?;
+        Ok(Runner { ctx, options, conn, modules: Mutex::default(), pools: Mutex::default(), dir })
+    }
+
+    /// Runs `chunk`; `None` if it must go back to the queue (this node's pool was terminated).
+    pub(super) async fn run(self: &Arc<Self>, chunk: Chunk) -> Option<Answer> {
+        let (limits, sandbox) = match self.options.resolve(&chunk.limits) {
+            Ok(resolved) => resolved,
+            Err(message) => return Some(failed(FailureKind::Refused, message)),
+        };
+        let module = match self.module(&chunk.module, &chunk.module_name).await {
+            Ok(m) => m,
+            Err(answer) => return Some(answer),
+        };
+        let (tx, rx) = flume::bounded(1);
+        let this = self.clone();
+        let node = self.options.name.clone();
+        let submitted = tokio::task::spawn_blocking(move || -> Result<(), Answer> {
+            let pool = this
+                .pool(limits, sandbox)
+                .map_err(|e| failed(FailureKind::Load, format!("cannot start workers: {e}")))?;
+            pool.prepare(&module).map_err(|e| {
+                failed(FailureKind::Load, format!("node {node} cannot compile {}: {e}", chunk.module_name))
+            })?;
+            pool.submit_encoded(&module, &chunk.task, chunk.codec, chunk.input, chunk.lens, tx).map_err(|e| match e {
+                Error::UnknownTask { .. } => failed(FailureKind::UnknownTask, e.to_string()),
+                other => failed(FailureKind::Load, other.to_string()),
+            })
+        })
+        .await;
+        match submitted {
+            Ok(Ok(())) => {}
+            Ok(Err(answer)) => return Some(answer),
+            Err(e) => return Some(failed(FailureKind::Load, format!("node error: {e}"))),
+        }
+        match rx.recv_async().await.ok()?.outcome {
+            ChunkOutcome::Done(outcomes) => Some(Answer::Done(outcomes.into_bytes())),
+            ChunkOutcome::Failed { kind, message } => Some(Answer::Failed { kind, message }),
+            ChunkOutcome::Terminated => None,
+        }
+    }
+
+    /// The module whose sha256 is `digest`: loaded already, on disk, or fetched from the store.
+    async fn module(&self, digest: &str, name: &str) -> Result<Module, Answer> {
+        if let Some(m) = self.modules.lock().unwrap_or_else(|p| p.into_inner()).get(digest) {
+            return Ok(m.clone());
+        }
+        let load = |e: String| failed(FailureKind::Load, e);
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(load(format!("{digest:?} is not a module digest")));
+        }
+        let path = self.dir.join(format!("{digest}.wasm"));
+        if !path.is_file() {
+            let mut object = self
+                .conn
+                .modules
+                .get(digest)
+                .await
+                .map_err(|e| load(format!("{name} ({digest}) is not in the cluster's module store: {e}")))?;
+            let mut bytes = Vec::new();
+            object.read_to_end(&mut bytes).await.map_err(|e| load(format!("cannot fetch {name}: {e}")))?;
+            if format!("{:x}", Sha256::digest(&bytes)) != digest {
+                return Err(load(format!("the module store's copy of {name} does not match its digest {digest}")));
+            }
+            let tmp = self.dir.join(format!("{digest}.{}.part", std::process::id()));
+            let written = tokio::fs::write(&tmp, &bytes).await.and_then(|()| std::fs::rename(&tmp, &path));
+            written.map_err(|e| load(format!("node {} cannot store {name}: {e}", self.options.name)))?;
+        }
+        let ctx = self.ctx.clone();
+        let loaded = tokio::task::spawn_blocking(move || ctx.load(&path)).await;
+        let module = match loaded {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => return Err(load(format!("node {} cannot load {name}: {e}", self.options.name))),
+            Err(e) => return Err(load(format!("node error: {e}"))),
+        };
+        self.modules.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.to_string(), module.clone());
+        Ok(module)
+    }
+
+    /// The local pool for `limits` (started on first use, `slots` workers).
+    fn pool(&self, limits: Limits, sandbox: Sandbox) -> Result<Arc<Pool>, Error> {
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pool) = pools.get(&limits) {
+            return Ok(pool.clone());
+        }
+        let mut builder =
+            Pool::builder(&self.ctx).processes(self.options.slots as usize).retries(limits.retries).sandbox(sandbox);
+        if let Some(ms) = limits.timeout_ms {
+            builder = builder.timeout(Duration::from_millis(ms));
+        }
+        if let Some(bytes) = limits.max_memory {
+            builder = builder.max_memory(bytes as usize);
+        }
+        if let Some(fuel) = limits.fuel {
+            builder = builder.fuel(fuel);
+        }
+        let pool = Arc::new(builder.build()?);
+        pools.insert(limits, pool.clone());
+        Ok(pool)
+    }
+
+    /// Stops every local pool (their workers exit).
+    pub(super) fn shutdown(&self) {
+        let pools: Vec<Arc<Pool>> =
+            self.pools.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, p)| p).collect();
+        for pool in pools {
+            pool.join();
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The node's loop: one fetch loop per pool (a durable consumer of the chunk stream), pulling no
+//! more chunks than there are free slots; a progress ack every third of the ack wait while a
+//! chunk runs; the answer stored before the chunk is acknowledged; a heartbeat every 2 s; and
+//! draining when asked to stop.
+//!
+//! A chunk delivered more often than its pool allows (`max_deliveries`: every node that took it
+//! before died) is answered as [`FailureKind::NodeLost`] by the node that sees it next, and never
+//! run again: a chunk that brings nodes down ends as an error, not a loop.
+
+use super::policy::NodeOptions;
+use super::runner::Runner;
+use crate::cluster::message::{self, Answer, Chunk, NodeStatus, Reply};
+use crate::cluster::{Cluster, Connection, runtime};
+use crate::context::Context;
+use crate::error::{FailureKind, Result};
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::consumer::pull;
+use async_nats::jetstream::message::PublishMessage as Publish;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Runs a node: takes chunks from `cluster`'s pools and runs them on local workers of `ctx` (a
+/// context without a cluster), as `options` allows, until `stop` is set; then stops taking
+/// chunks, finishes those it runs and answers them, and returns.
+///
+/// ```no_run
+/// # fn main() -> wasmproc::Result<()> {
+/// use std::sync::{Arc, atomic::AtomicBool};
+/// let ctx = wasmproc::Context::new()?;
+/// let stop = Arc::new(AtomicBool::new(false)); // set it from a signal handler
+/// let options = wasmproc::NodeOptions::new("node-a", 4);
+/// wasmproc::serve_node(&ctx, &wasmproc::Cluster::new("nats://127.0.0.1:4222"), options, stop)?;
+/// # Ok(()) }
+/// ```
+pub fn serve(ctx: &Context, cluster: &Cluster, options: NodeOptions, stop: Arc<AtomicBool>) -> Result<()> {
+    if ctx.inner.cluster.is_some() {
+        return Err(cluster.error("a node runs chunks on local workers: give it a context built without .cluster()"));
+    }
+    let conn = Arc::new(Connection::open(cluster)?);
+    let runner = Arc::new(Runner::new(ctx.clone(), options, conn)?);
+    let serving = runner.clone();
+    runtime::wait(async move { serve_async(serving, stop).await });
+    // Every chunk is answered; the workers can go.
+    runner.shutdown();
+    Ok(())
+}
+
+struct Shared {
+    runner: Arc<Runner>,
+    slots: Arc<Semaphore>,
+    busy: AtomicU32,
+    stop: Arc<AtomicBool>,
+}
+
+async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
+    let slots = runner.options.slots;
+    let shared =
+        Arc::new(Shared { runner, slots: Arc::new(Semaphore::new(slots as usize)), busy: AtomicU32::new(0), stop });
+    let beating = Arc::new(AtomicBool::new(true));
+    tokio::spawn(heartbeat(shared.clone(), beating.clone()));
+    // The pools, each with a flag that ends its fetch loop.
+    let mut loops: HashMap<String, Arc<AtomicBool>> = HashMap::new();
+    while !shared.stop.load(Ordering::Acquire) {
+        let mut names = shared.runner.conn.chunks.consumer_names();
+        let mut seen = Vec::new();
+        while let Some(Ok(name)) = names.next().await {
+            seen.push(name);
+        }
+        for name in &seen {
+            if !loops.contains_key(name) {
+                let gone = Arc::new(AtomicBool::new(false));
+                loops.insert(name.clone(), gone.clone());
+                tokio::spawn(fetch_loop(shared.clone(), name.clone(), gone));
+            }
+        }
+        loops.retain(|name, gone| {
+            let keep = seen.contains(name);
+            if !keep {
+                gone.store(true, Ordering::Release);
+            }
+            keep
+        });
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Draining: the fetch loops see `stop` and end; wait for every slot to come back.
+    let _all = shared.slots.acquire_many(slots).await;
+    beating.store(false, Ordering::Release);
+    let _ = shared.runner.conn.nodes.delete(&shared.runner.options.name).await;
+}
+
+/// Puts this node's status in the node bucket every 2 s while `beating`.
+async fn heartbeat(shared: Arc<Shared>, beating: Arc<AtomicBool>) {
+    let o = &shared.runner.options;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    while beating.load(Ordering::Acquire) {
+        let status = NodeStatus {
+            name: o.name.clone(),
+            slots: o.slots,
+            busy: shared.busy.load(Ordering::Relaxed),
+            host: host.clone(),
+            pid: std::process::id(),
+            draining: shared.stop.load(Ordering::Acquire),
+        };
+        let value = serde_json::to_vec(&status).expect("a status encodes");
+        let _ = shared.runner.conn.nodes.put(&o.name, value.into()).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Pulls pool `name`'s chunks while this node runs and the pool exists: as many at a time as
+/// there are free slots.
+async fn fetch_loop(shared: Arc<Shared>, name: String, gone: Arc<AtomicBool>) {
+    let consumer = match shared.runner.conn.chunks.get_consumer::<pull::Config>(&name).await {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let running = || !gone.load(Ordering::Acquire) && !shared.stop.load(Ordering::Acquire);
+    while running() {
+        let Ok(first) = shared.slots.clone().acquire_owned().await else { return };
+        if !running() {
+            return;
+        }
+        let mut permits = vec![first];
+        while let Ok(p) = shared.slots.clone().try_acquire_owned() {
+            permits.push(p);
+        }
+        // Always with an expiry: a fetch without one can wait forever on a drained consumer.
+        let batch = consumer.fetch().max_messages(permits.len()).expires(Duration::from_millis(500)).messages().await;
+        match batch {
+            Ok(mut batch) => {
+                while let Some(next) = batch.next().await {
+                    let Ok(msg) = next else { break };
+                    let Some(permit) = permits.pop() else { break };
+                    tokio::spawn(handle(shared.clone(), msg, permit));
+                }
+            }
+            Err(_) => {
+                drop(permits);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+}
+
+/// Runs one delivered chunk and answers it; the slot's permit is held until then.
+async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message, _slot: OwnedSemaphorePermit) {
+    shared.busy.fetch_add(1, Ordering::Relaxed);
+    let delivered = msg.info().map(|i| i.delivered.max(1) as u32).unwrap_or(1);
+    let chunk = match message::decode::<Chunk>(&msg.payload) {
+        Ok(c) => c,
+        Err(_) => {
+            // Not a chunk of this version: it can never run anywhere.
+            let _ = msg.ack_with(AckKind::Term).await;
+            shared.busy.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    let (pool, id) = (chunk.pool.clone(), chunk.id);
+    let node = &shared.runner.options;
+    if node.verbose || delivered > 1 {
+        let n = chunk.lens.len();
+        eprintln!(
+            "node {}: chunk {id} of pool {pool}: {n} inputs of `{}`, delivery {delivered}",
+            node.name, chunk.task
+        );
+    }
+    let answer = if delivered > chunk.max_deliveries {
+        let n = delivered - 1;
+        Some(Answer::Failed {
+            kind: FailureKind::NodeLost { deliveries: n },
+            message: format!(
+                "chunk {id} of task `{}` was delivered {n} times and every node that took it stopped before \
+                 answering; it is not tried again (Cluster::max_deliveries is {})",
+                chunk.task, chunk.max_deliveries
+            ),
+        })
+    } else {
+        let tick = Duration::from_millis((chunk.ack_wait_ms / 3).max(100));
+        let progress = async {
+            loop {
+                tokio::time::sleep(tick).await;
+                let _ = msg.ack_with(AckKind::Progress).await;
+            }
+        };
+        tokio::select! {
+            answer = shared.runner.run(chunk) => answer,
+            () = progress => None,
+        }
+    };
+    match answer {
+        Some(answer) => {
+            let reply = Reply { id, node: node.name.clone(), answer };
+            if store_reply(&shared, &pool, id, reply).await {
+                let _ = msg.ack().await;
+                if node.verbose {
+                    eprintln!("node {}: chunk {id} of pool {pool}: answered", node.name);
+                }
+            } else {
+                let _ = msg.ack_with(AckKind::Nak(None)).await;
+            }
+        }
+        None => {
+            let _ = msg.ack_with(AckKind::Nak(None)).await;
+        }
+    }
+    shared.busy.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Publishes an answer until the server has stored it (across a restart), for up to two minutes;
+/// whether it was stored.
+async fn store_reply(shared: &Shared, pool: &str, id: u64, reply: Reply) -> bool {
+    let payload = bytes::Bytes::from(message::encode(&reply));
+    let js = &shared.runner.conn.js;
+    let give_up = Instant::now() + Duration::from_secs(120);
+    let mut backoff = Duration::from_millis(50);
+    while Instant::now() < give_up {
+        let publish = Publish::build().payload(payload.clone()).message_id(format!("{pool}.{id}"));
+        if let Ok(ack) = js.send_publish(message::result_subject(pool), publish).await
+            && ack.await.is_ok()
+        {
+            return true;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+    false
+}

