@@ -34,4 +34,8 @@ pub mod guide {
     pub struct Cli;
     #[doc = include_str!("../docs/plugins.md")]
     pub struct Plugins;
+    #[doc = include_str!("../docs/cluster.md")]
+    pub struct Cluster;
+    #[doc = include_str!("../docs/python.md")]
+    pub struct Python;
 }

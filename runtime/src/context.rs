@@ -167,7 +167,11 @@ impl ContextBuilder {
             start_timeout: self.start_timeout.unwrap_or(Duration::from_secs(20)),
             start_method: self.start_method,
         });
+        let broker = Arc::<crate::broker::Broker>::default();
         let cluster = self.cluster.as_ref().map(cluster::Connection::open).transpose()?.map(Arc::new);
+        if let Some(conn) = &cluster {
+            conn.serve_broker(broker.clone())?;
+        }
         // Its fork server starts meanwhile (while modules load), so the first worker does not wait.
         spawn::start_early(&settings);
         Ok(Context {
@@ -181,7 +185,7 @@ impl ContextBuilder {
                 recent: std::sync::Mutex::default(),
                 cache,
                 next_module: AtomicU64::new(1),
-                broker: Arc::default(),
+                broker,
                 settings,
                 cluster,
             }),

@@ -98,9 +98,10 @@ impl Job {
         }
     }
 
-    /// Whether its arguments refer to shared objects of this process (queues, regions, …).
-    pub(crate) fn refers_to_shared_objects(&self) -> bool {
-        !self._keep.is_empty()
+    /// Whether its arguments refer to shared memory of this process (a `SharedMemory`, `Value`,
+    /// `Array` or lock), which another machine cannot reach.
+    pub(crate) fn refers_to_regions(&self) -> bool {
+        self._keep.iter().any(|o| o.downcast_ref::<crate::shm::raw::Region>().is_some())
     }
 
     pub(crate) fn cancelled(&self) -> bool {

@@ -950,6 +950,9 @@ struct ClusterFigures {
     /// `compute_heavy` over 8 × BIG_HEAVY_N on 2 nodes of 1 slot, and on a local pool of 2 (s).
     heavy: f64,
     local_heavy: f64,
+    /// Queue items per second from a task on a node to the host, and from a local worker.
+    queue: f64,
+    local_queue: f64,
 }
 
 /// A process killed when dropped.
@@ -1022,6 +1025,25 @@ fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
     let items: Vec<u64> = (0..MAP_ITEMS).collect();
     let map = MAP_ITEMS as f64 / median_secs(|| drop(pool.map(&square, items.clone()).expect("map")));
     let local_map = MAP_ITEMS as f64 / median_secs(|| drop(local.map(&square, items.clone()).expect("map")));
+    const CLUSTER_Q: u64 = 2_000;
+    let queue_rate = |ctx: &Context, pool: &Pool| {
+        let produce = ctx
+            .load(wasmproc_tests::FIXTURES_WASM)
+            .expect("load")
+            .task::<(Queue<u64>, u64, u64), u64>("produce")
+            .expect("task");
+        CLUSTER_Q as f64
+            / median_secs(|| {
+                let q = Queue::<u64>::new(ctx).expect("a queue");
+                let run = pool.apply_async(&produce, (q.clone(), 0, CLUSTER_Q));
+                for i in 0..CLUSTER_Q {
+                    assert_eq!(q.get().expect("an item"), i);
+                }
+                run.get().expect("produced");
+            })
+    };
+    let queue = queue_rate(&ctx, &pool);
+    let local_queue = queue_rate(&b.ctx, &local);
     drop((pool, node));
 
     let nodes = [bench_node(&url, "bench-b", 1, &cache), bench_node(&url, "bench-c", 1, &cache)];
@@ -1035,7 +1057,17 @@ fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
     drop((pool, nodes, local));
     let _ = std::fs::remove_dir_all(&store);
     let _ = std::fs::remove_dir_all(&cache);
-    Ok(Some(ClusterFigures { server, apply, local_apply, map, local_map, heavy: heavy_s, local_heavy }))
+    Ok(Some(ClusterFigures {
+        server,
+        apply,
+        local_apply,
+        map,
+        local_map,
+        heavy: heavy_s,
+        local_heavy,
+        queue,
+        local_queue,
+    }))
 }
 
 fn print_cluster(c: Option<&ClusterFigures>) {
@@ -1057,6 +1089,12 @@ fn print_cluster(c: Option<&ClusterFigures>) {
         per_s(c.map),
         per_s(c.local_map),
         c.map / c.local_map
+    );
+    println!(
+        "| Queue: items from a task on a node to the host | {} | {} | {:.2}× throughput | – |",
+        per_s(c.queue),
+        per_s(c.local_queue),
+        c.queue / c.local_queue
     );
     println!(
         "| compute_heavy 8 × 10⁸, 2 nodes of 1 slot | {} | {} | {:.2}× speed | ≥ 0.9× |",

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmproc::{Cluster, Context, DirAccess, Error, FailureKind, Module, Pool, Queue, Sandbox};
+use wasmproc::{
+    Cluster, Connection, Context, Dict, DirAccess, Error, FailureKind, JoinableQueue, Lock, Manager, Module, Pool,
+    Queue, Sandbox, Value, pipe,
+};
 
 /// A nats-server with JetStream on a free loopback port and a store of its own.
 struct Server {
@@ -202,11 +205,10 @@ fn two_nodes_run_the_pool_api_exactly_with_their_own_grants() {
     let f = failure(etc.apply(&read, "/etc/passwd".into()));
     assert!(f.kind == FailureKind::Refused && f.message.contains("--allow-dir HOST::/etc:ro"), "{f}");
 
-    // Shared objects of this process cannot travel: a clear error, before anything is sent.
-    let q = Queue::<u64>::new(&ctx).unwrap();
-    let produce = m.task::<Queue<u64>, u64>("produce_until_closed").unwrap();
-    match pool.apply(&produce, q) {
-        Err(Error::Cluster { reason, .. }) => assert!(reason.contains("cannot take a Queue"), "{reason}"),
+    // Shared memory cannot span machines: a clear error, before anything is sent.
+    let add = m.task::<(Value<i32>, Lock, u32), ()>("add_with_lock").unwrap();
+    match pool.apply(&add, (Value::new(&ctx, 0).unwrap(), Lock::new(&ctx).unwrap(), 1)) {
+        Err(Error::Cluster { reason, .. }) => assert!(reason.contains("Use a Queue or a Manager dict"), "{reason}"),
         other => panic!("expected a cluster error, got {other:?}"),
     }
 
@@ -227,6 +229,51 @@ fn two_nodes_run_the_pool_api_exactly_with_their_own_grants() {
         "{}",
         text(&o.stdout)
     );
+}
+
+/// Queues, pipes and Manager objects of the host, used by tasks on two nodes: their requests
+/// travel to the host's broker by message.
+#[test]
+fn queues_pipes_and_manager_dicts_cross_machines() {
+    let server = Server::start("objects", &[]);
+    let _nodes = [Node::start(&server, "a", 1, &[]), Node::start(&server, "b", 1, &[])];
+    let (ctx, m) = on(Cluster::new(server.url()));
+    let pool = Pool::new(&ctx).unwrap();
+
+    // Two workers, one per node, take jobs from the host and put results back.
+    let worker = m.task::<(JoinableQueue<u64>, Queue<u64>), u64>("joinable_worker").unwrap();
+    let (jobs, results) = (JoinableQueue::<u64>::new(&ctx).unwrap(), Queue::<u64>::new(&ctx).unwrap());
+    let workers: Vec<_> = (0..2).map(|_| pool.apply_async(&worker, (jobs.clone(), results.clone()))).collect();
+    (0..100).for_each(|i| jobs.put(i).unwrap());
+    assert!(jobs.join_timeout(Duration::from_secs(60)), "{} unfinished", jobs.unfinished());
+    let mut got: Vec<u64> = (0..100).map(|_| results.get().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (0..100).map(|i| i * 2).collect::<Vec<_>>());
+    jobs.close();
+    assert_eq!(workers.into_iter().map(|w| w.get().unwrap()).sum::<u64>(), 100);
+
+    // A pipe: the host talks to a task on a node.
+    let doubler = m.task::<Connection<u64>, u64>("doubler").unwrap();
+    let (here, there) = pipe::<u64>(&ctx).unwrap();
+    let answered = pool.apply_async(&doubler, there);
+    for i in 1..=20 {
+        here.send(i).unwrap();
+        assert_eq!(here.recv_timeout(Duration::from_secs(30)).unwrap(), i * 2);
+    }
+    here.close();
+    assert_eq!(answered.get().unwrap(), 20);
+
+    // A Manager dict written from both nodes; each task reads its own writes.
+    let fill = m.task::<(Dict<u64, u64>, u64, u64), (Option<u64>, usize)>("manager_fill").unwrap();
+    let d = Manager::new(&ctx).unwrap().dict::<u64, u64>().unwrap();
+    let runs: Vec<_> = (0..4).map(|i| pool.apply_async(&fill, (d.clone(), i * 500, 500))).collect();
+    for (i, r) in runs.into_iter().enumerate() {
+        let (first, seen) = r.get().unwrap();
+        assert_eq!(first, Some((i as u64 * 500).pow(2)));
+        assert!(seen >= 500);
+    }
+    assert_eq!(d.len(), 2000);
+    assert_eq!(d.get(&1999).unwrap(), Some(1999 * 1999));
 }
 
 #[test]

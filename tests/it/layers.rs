@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 const RUNTIME_LAYERS: &[&[&str]] = &[
     &["error", "config", "engine", "cache", "keep", "spin", "ipc", "shm::raw"],
     &["broker", "worker"],
-    &["context", "module", "job", "spawn", "link"],
+    &["context", "module", "job", "spawn", "link", "cluster"],
     &["queue", "pipe", "manager", "shm"],
-    &["pool", "process", "executor"],
+    &["pool", "process", "executor", "node"],
 ];
 
 /// What the worker must never import (it runs in another process, knowing only the protocol).
-const WORKER_MUST_NOT_IMPORT: &[&str] = &["broker", "context", "pool", "process", "executor", "link", "spawn"];
+const WORKER_MUST_NOT_IMPORT: &[&str] =
+    &["broker", "context", "pool", "process", "executor", "link", "spawn", "cluster", "node"];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

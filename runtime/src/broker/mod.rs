@@ -36,6 +36,18 @@ pub(crate) struct Broker {
     queues: std::sync::Mutex<HashMap<u64, Arc<QueueCore>>>,
     managed: std::sync::Mutex<HashMap<u64, Arc<Managed>>>,
     timers: Arc<Timers>,
+    /// Where every request goes instead, for a broker that stands in for another process's (a
+    /// cluster node's, for the client whose objects a chunk refers to).
+    forward: Option<Arc<dyn Forward>>,
+}
+
+/// A broker elsewhere, reached by message: serves a request without blocking (an answer comes
+/// later through the peer, as for a parked request).
+pub(crate) trait Forward: Send + Sync {
+    /// Sends `op` on; what to do now (usually nothing: the answer follows).
+    fn forward(&self, op: BrokerOp, payload: Vec<u8>, peer: &PeerRef) -> Served;
+    /// The worker behind `peer` is gone.
+    fn forget(&self, peer: u64);
 }
 
 impl std::fmt::Debug for Broker {
@@ -45,6 +57,11 @@ impl std::fmt::Debug for Broker {
 }
 
 impl Broker {
+    /// A broker holding no objects that forwards every request to `to`.
+    pub(crate) fn forwarding(to: Arc<dyn Forward>) -> Broker {
+        Broker { forward: Some(to), ..Broker::default() }
+    }
+
     fn id(&self) -> u64 {
         self.next.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -92,6 +109,9 @@ impl Broker {
 
     /// Drops every request `peer` has parked (its worker is gone; a put it parked never happened).
     pub(crate) fn forget_peer(&self, peer: u64) {
+        if let Some(f) = &self.forward {
+            f.forget(peer);
+        }
         let queues: Vec<Arc<QueueCore>> = self.queues().values().cloned().collect();
         for q in queues {
             q.forget(peer);
@@ -100,6 +120,9 @@ impl Broker {
 
     /// Serves one request from `peer`, without blocking.
     pub(crate) fn serve(&self, op: BrokerOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
+        if let Some(f) = &self.forward {
+            return f.forward(op, payload, peer);
+        }
         let found = match op {
             BrokerOp::Queue { queue, op } => {
                 self.queues().get(&queue).cloned().map(|q| serve_queue(&q, op, payload, peer))

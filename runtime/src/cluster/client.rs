@@ -13,10 +13,8 @@
 use super::connection::Connection;
 use super::message::{self, Answer, Chunk, Limits, Reply};
 use super::runtime;
-use crate::config::DirAccess;
 use crate::error::{Error, Result};
 use crate::job::Job;
-use crate::pool::PoolOptions;
 use async_nats::jetstream::consumer::{AckPolicy, Consumer, pull};
 use async_nats::jetstream::message::PublishMessage as Publish;
 use futures_util::StreamExt;
@@ -51,28 +49,14 @@ pub(crate) struct ClusterPool {
 }
 
 impl ClusterPool {
-    /// Creates the pool's consumers and starts reading its answers.
+    /// Creates the pool's consumers and starts reading its answers; its chunks ask nodes for
+    /// `limits`.
     pub(crate) fn start(
         conn: Arc<Connection>,
-        options: &PoolOptions,
+        limits: Limits,
         name: String,
         done: flume::Sender<()>,
     ) -> Result<Arc<ClusterPool>> {
-        if options.initializer.is_some() {
-            return Err(conn.cluster.error(
-                "a pool initializer cannot run on a cluster (nodes start their own workers); call the task \
-                 at the start of each task instead",
-            ));
-        }
-        let limits = Limits {
-            timeout_ms: options.timeout.map(|t| t.as_millis().min(u128::from(u64::MAX)) as u64),
-            max_memory: options.max_memory.map(|m| m as u64),
-            fuel: options.fuel,
-            retries: options.retries,
-            dirs: options.sandbox.dirs().iter().map(|d| (d.guest.clone(), d.access == DirAccess::ReadOnly)).collect(),
-            env: options.sandbox.envs().to_vec(),
-            args: options.sandbox.args().to_vec(),
-        };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let state = State { pending: HashMap::new(), next_id: 0, lifecycle: Lifecycle::Open, done: Some(done) };
         let pool = Arc::new(ClusterPool { conn, name, limits, state: Mutex::new(state), stop });
@@ -120,15 +104,16 @@ impl ClusterPool {
             Lifecycle::Open => {}
             _ => return Err(Error::PoolClosed),
         }
-        if job.refers_to_shared_objects() {
+        if job.refers_to_regions() {
             return Err(self.conn.cluster.error(
-                "a task on a cluster cannot take a Queue, pipe, Manager object, SharedMemory, Value, Array or \
-                 lock: they live in this process, and shared memory and locks cannot span machines. Pass the \
-                 data itself, or run this task on a local pool",
+                "a task on a cluster cannot take a SharedMemory, Value, Array or lock: shared memory cannot \
+                 span machines. Use a Queue or a Manager dict instead, or run this task on a local pool",
             ));
         }
-        let (conn, module) = (self.conn.clone(), job.module.clone());
-        runtime::wait(async move { conn.upload(&module.hash, &module.name, || module.bytes()).await })?;
+        if !self.conn.has_uploaded(&job.module.hash) {
+            let (conn, module) = (self.conn.clone(), job.module.clone());
+            runtime::wait(async move { conn.upload(&module.hash, &module.name, || module.bytes()).await })?;
+        }
         let limit = self.conn.max_payload().saturating_sub(1024);
         loop {
             let chunk = self.chunk(&job, 0);
@@ -169,6 +154,7 @@ impl ClusterPool {
             limits: self.limits.clone(),
             ack_wait_ms: self.conn.cluster.ack_wait.as_millis() as u64,
             max_deliveries: self.conn.cluster.max_deliveries,
+            broker: self.conn.bridge.clone(),
             lens: job.lens.clone(),
             input: job.args.to_vec(),
         }

@@ -150,6 +150,8 @@ pub(crate) struct Connection {
     pub(crate) nodes: kv::Store,
     /// The modules this connection has uploaded or found in the store.
     uploaded: Mutex<HashSet<String>>,
+    /// The subject this client serves its broker on (see `bridge`).
+    pub(crate) bridge: String,
 }
 
 /// How long a heartbeat stays in the bucket: a node that stops refreshing it is gone after this.
@@ -242,12 +244,24 @@ impl Connection {
                 .await
                 .map_err(|e| fail("the node bucket", &e))?,
         };
-        Ok(Connection { cluster, client, js, chunks, results, modules, nodes, uploaded: Mutex::default() })
+        let bridge = super::bridge::subject(&nuid::next().to_string().to_ascii_lowercase());
+        Ok(Connection { cluster, client, js, chunks, results, modules, nodes, uploaded: Mutex::default(), bridge })
+    }
+
+    /// Serves `broker` (the context's queues and Manager objects) to the nodes' workers.
+    pub(crate) fn serve_broker(&self, broker: std::sync::Arc<crate::broker::Broker>) -> Result<()> {
+        super::bridge::serve(self.client.clone(), self.bridge.clone(), broker)
+            .map_err(|e| self.cluster.error(format!("cannot serve queues to the nodes: {e}")))
     }
 
     /// The largest message the server takes.
     pub(crate) fn max_payload(&self) -> usize {
         self.client.server_info().max_payload
+    }
+
+    /// Whether this connection has already uploaded (or found) the module with sha256 `digest`.
+    pub(crate) fn has_uploaded(&self, digest: &str) -> bool {
+        self.uploaded.lock().unwrap_or_else(|p| p.into_inner()).contains(digest)
     }
 
     /// Makes sure the object store holds the module whose sha256 is `digest` (uploading `bytes`,
@@ -258,7 +272,7 @@ impl Connection {
         name: &str,
         bytes: impl FnOnce() -> Result<std::sync::Arc<[u8]>>,
     ) -> Result<()> {
-        if self.uploaded.lock().unwrap_or_else(|p| p.into_inner()).contains(digest) {
+        if self.has_uploaded(digest) {
             return Ok(());
         }
         if self.modules.info(digest).await.is_err() {

@@ -58,6 +58,8 @@ pub(crate) struct Chunk {
     pub(crate) ack_wait_ms: u64,
     /// Deliveries after which a chunk whose nodes all died is answered as lost.
     pub(crate) max_deliveries: u32,
+    /// The subject the client serves its queues and Manager objects on (see `bridge`).
+    pub(crate) broker: String,
     /// The sizes of the inputs in `input`.
     pub(crate) lens: Vec<u32>,
     #[serde(with = "serde_bytes")]
@@ -124,6 +126,7 @@ mod tests {
             limits: Limits { timeout_ms: Some(5), dirs: vec![("/data".into(), true)], ..Limits::default() },
             ack_wait_ms: 3000,
             max_deliveries: 3,
+            broker: "wasmproc.broker.x".into(),
             lens: vec![1, 2],
             input: b"1 2".to_vec(),
         };

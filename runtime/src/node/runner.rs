@@ -2,7 +2,9 @@
 //! (verified, kept on disk, compiled once), and a local pool per distinct set of limits.
 
 use super::policy::NodeOptions;
+use crate::broker::Broker;
 use crate::cluster::Connection;
+use crate::cluster::bridge::Forwarder;
 use crate::cluster::message::{Answer, Chunk, Limits};
 use crate::config::Sandbox;
 use crate::context::Context;
@@ -22,7 +24,9 @@ pub(super) struct Runner {
     pub(super) options: NodeOptions,
     pub(super) conn: Arc<Connection>,
     modules: Mutex<HashMap<String, Module>>,
-    pools: Mutex<HashMap<Limits, Arc<Pool>>>,
+    /// A pool per client (its broker subject) and set of limits: its workers' queue and Manager
+    /// requests go to that client.
+    pools: Mutex<HashMap<(String, Limits), Arc<Pool>>>,
     /// Where fetched modules are kept, by digest.
     dir: PathBuf,
 }
@@ -52,9 +56,11 @@ impl Runner {
         let (tx, rx) = flume::bounded(1);
         let this = self.clone();
         let node = self.options.name.clone();
-        let submitted = tokio::task::spawn_blocking(move || -> Result<(), Answer> {
+        // In place: once the pool and the module are ready this does not block (a compile or a
+        // pool start the first time does, and tokio moves this thread's other tasks meanwhile).
+        let submitted = tokio::task::block_in_place(move || -> Result<(), Answer> {
             let pool = this
-                .pool(limits, sandbox)
+                .pool(chunk.broker, limits, sandbox)
                 .map_err(|e| failed(FailureKind::Load, format!("cannot start workers: {e}")))?;
             pool.prepare(&module).map_err(|e| {
                 failed(FailureKind::Load, format!("node {node} cannot compile {}: {e}", chunk.module_name))
@@ -63,12 +69,9 @@ impl Runner {
                 Error::UnknownTask { .. } => failed(FailureKind::UnknownTask, e.to_string()),
                 other => failed(FailureKind::Load, other.to_string()),
             })
-        })
-        .await;
-        match submitted {
-            Ok(Ok(())) => {}
-            Ok(Err(answer)) => return Some(answer),
-            Err(e) => return Some(failed(FailureKind::Load, format!("node error: {e}"))),
+        });
+        if let Err(answer) = submitted {
+            return Some(answer);
         }
         match rx.recv_async().await.ok()?.outcome {
             ChunkOutcome::Done(outcomes) => Some(Answer::Done(outcomes.into_bytes())),
@@ -114,14 +117,22 @@ impl Runner {
         Ok(module)
     }
 
-    /// The local pool for `limits` (started on first use, `slots` workers).
-    fn pool(&self, limits: Limits, sandbox: Sandbox) -> Result<Arc<Pool>, Error> {
+    /// The local pool for the client serving its objects on `broker`, with `limits` (started on
+    /// first use, `slots` workers).
+    fn pool(&self, broker: String, limits: Limits, sandbox: Sandbox) -> Result<Arc<Pool>, Error> {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pool) = pools.get(&limits) {
+        let key = (broker, limits);
+        if let Some(pool) = pools.get(&key) {
             return Ok(pool.clone());
         }
-        let mut builder =
-            Pool::builder(&self.ctx).processes(self.options.slots as usize).retries(limits.retries).sandbox(sandbox);
+        let (broker, limits) = (&key.0, &key.1);
+        let forwarder = Forwarder::start(self.conn.client.clone(), broker.clone())
+            .map_err(|e| self.conn.cluster.error(format!("cannot reach the client's queues: {e}")))?;
+        let mut builder = Pool::builder(&self.ctx)
+            .processes(self.options.slots as usize)
+            .retries(limits.retries)
+            .sandbox(sandbox)
+            .broker(Arc::new(Broker::forwarding(forwarder)));
         if let Some(ms) = limits.timeout_ms {
             builder = builder.timeout(Duration::from_millis(ms));
         }
@@ -132,7 +143,7 @@ impl Runner {
             builder = builder.fuel(fuel);
         }
         let pool = Arc::new(builder.build()?);
-        pools.insert(limits, pool.clone());
+        pools.insert(key, pool.clone());
         Ok(pool)
     }
 

@@ -103,7 +103,8 @@ impl Dispatcher {
     /// Makes `spawned` the worker of `slot`; `None` if the pool was terminated meanwhile.
     pub(super) fn install(&self, slot: usize, spawned: Spawned) -> Option<Conn> {
         let Spawned { mut child, pid, stream, killer } = spawned;
-        let linked = stream::link(stream, self.ctx.broker.clone());
+        let broker = self.options.broker.clone().unwrap_or_else(|| self.ctx.broker.clone());
+        let linked = stream::link(stream, broker);
         let mut st = self.lock();
         let (link, reader) = match linked {
             Ok(linked) if st.lifecycle != Lifecycle::Terminated => linked,

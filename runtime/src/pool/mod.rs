@@ -174,8 +174,25 @@ impl Pool {
             POOL_COUNTER.fetch_add(1, Ordering::Relaxed),
             nuid::next().to_string().to_ascii_lowercase()
         );
+        if options.initializer.is_some() {
+            return Err(conn.cluster.error(
+                "a pool initializer cannot run on a cluster (nodes start their own workers); call the task \
+                 at the start of each task instead",
+            ));
+        }
+        let limits = crate::cluster::message::Limits {
+            timeout_ms: options.timeout.map(|t| t.as_millis().min(u128::from(u64::MAX)) as u64),
+            max_memory: options.max_memory.map(|m| m as u64),
+            fuel: options.fuel,
+            retries: options.retries,
+            dirs: (options.sandbox.dirs().iter())
+                .map(|d| (d.guest.clone(), d.access == crate::config::DirAccess::ReadOnly))
+                .collect(),
+            env: options.sandbox.envs().to_vec(),
+            args: options.sandbox.args().to_vec(),
+        };
         let (done_tx, done) = flume::bounded::<()>(1);
-        let cluster = crate::cluster::ClusterPool::start(conn.clone(), &options, name, done_tx)?;
+        let cluster = crate::cluster::ClusterPool::start(conn.clone(), limits, name, done_tx)?;
         let backend = Backend::Cluster(cluster);
         Ok(Pool { backend, options, processes, done, terminated: AtomicBool::new(false), _ctx: ctx.inner.clone() })
     }
@@ -647,6 +664,12 @@ impl PoolBuilder<'_> {
     /// What the pool's guests may touch (files, environment, arguments). Default: nothing.
     pub fn sandbox(mut self, sandbox: crate::config::Sandbox) -> Self {
         self.options.sandbox = sandbox;
+        self
+    }
+
+    /// Sends the workers' queue and manager requests to `broker` instead of the context's.
+    pub(crate) fn broker(mut self, broker: Arc<crate::broker::Broker>) -> Self {
+        self.options.broker = Some(broker);
         self
     }
 

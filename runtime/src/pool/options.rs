@@ -33,6 +33,9 @@ pub(crate) struct PoolOptions {
     /// Artifacts a new worker will likely load (those of the context's recent modules): a fork
     /// server loads them before it forks one.
     pub(crate) preload: Vec<std::path::PathBuf>,
+    /// The broker its workers' queue and manager requests go to, if not the context's (a cluster
+    /// node's pool, whose requests go to the client that owns the objects).
+    pub(crate) broker: Option<Arc<crate::broker::Broker>>,
 }
 
 impl std::fmt::Debug for PoolOptions {
