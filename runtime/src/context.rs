@@ -204,6 +204,15 @@ impl Context {
         ContextBuilder::default()
     }
 
+    /// The nodes of this context's cluster that are up now (none without a cluster): whom its
+    /// pools' work goes to.
+    pub fn nodes(&self) -> Result<Vec<crate::cluster::NodeStatus>> {
+        match &self.inner.cluster {
+            Some(conn) => conn.nodes(),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The default number of processes of this context's pools.
     pub fn processes(&self) -> usize {
         self.inner.settings.processes

@@ -366,7 +366,26 @@ fn cluster_errors_name_the_cause_and_the_fix() {
     }
     let (ctx, m) = on(Cluster::new(server.url()).user_password("alice", "s3cret"));
 
-    // No node up: the map waits, and its timeout ends it.
+    // No node up: the map waits, and its timeout ends it; the CLI says what it waits for.
+    assert!(ctx.nodes().unwrap().is_empty());
+    let first_line = |url: &str, extra: &[&str]| {
+        let mut child = cli_in(&std::env::temp_dir())
+            .args(["run", wasmproc_tests::FIXTURES_WASM, "square", "3", "--cluster", url])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        line
+    };
+    let line = first_line(&server.url(), &["--nats-token", "x"]);
+    assert!(line.contains("credentials"), "a token the server does not know is refused: {line}");
+    let with_password = server.url().replace("nats://", "nats://alice:s3cret@");
+    let line = first_line(&with_password, &[]);
+    assert!(line.contains("no node is up") && line.contains("wasmproc node --cluster"), "{line}");
     let pool = Pool::new(&ctx).unwrap();
     let square = m.task::<u64, u64>("square").unwrap();
     assert!(matches!(pool.map_timeout(&square, 0..10, Duration::from_millis(500)), Err(Error::Timeout)));

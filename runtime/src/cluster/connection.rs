@@ -64,11 +64,13 @@ impl From<String> for Cluster {
 }
 
 impl Cluster {
-    /// The server at `url` (`nats://host:4222`; `nats://user:password@host:4222` also logs in).
+    /// The server at `url` (`nats://host:4222`; `nats://user:password@host:4222` also logs in,
+    /// and the password is kept out of the address shown in messages).
     pub fn new(url: impl Into<String>) -> Cluster {
+        let (url, auth) = split_credentials(&url.into());
         Cluster {
-            url: url.into(),
-            auth: Auth::None,
+            url,
+            auth,
             tls_ca: None,
             ack_wait: Duration::from_secs(30),
             max_deliveries: 3,
@@ -137,6 +139,18 @@ impl Cluster {
     pub(crate) fn error(&self, reason: impl Into<String>) -> Error {
         Error::Cluster { address: self.url.clone(), reason: reason.into() }
     }
+}
+
+/// `scheme://user:password@host…` → (`scheme://host…`, the user and password); other URLs as
+/// they are.
+fn split_credentials(url: &str) -> (String, Auth) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return (url.to_string(), Auth::None) };
+    let (userinfo, host) = (&rest[..at], &rest[at + 1..]);
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let bare = if scheme.is_empty() { host.to_string() } else { format!("{scheme}://{host}") };
+    (bare, Auth::UserPassword(user.to_string(), password.to_string()))
 }
 
 /// A connection to a cluster, with its streams and buckets.
@@ -324,5 +338,20 @@ fn connect_error(e: &async_nats::ConnectError) -> String {
         K::ServerParse => format!("not a server address: {e} (expected nats://host:port)"),
         K::TimedOut => "timed out connecting: is nats-server running there and reachable?".into(),
         _ => format!("cannot connect: {e} (is nats-server running there, with -js?)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_the_url_log_in_and_stay_out_of_the_address() {
+        let c = Cluster::new("nats://alice:s3cret@10.0.0.5:4222");
+        assert_eq!(c.address(), "nats://10.0.0.5:4222");
+        assert!(matches!(&c.auth, Auth::UserPassword(u, p) if u == "alice" && p == "s3cret"));
+        let plain = Cluster::new("nats://10.0.0.5:4222");
+        assert!(matches!(plain.auth, Auth::None) && plain.address() == "nats://10.0.0.5:4222");
+        assert_eq!(Cluster::new("bob:pw@host:1").address(), "host:1");
     }
 }

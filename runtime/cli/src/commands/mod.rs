@@ -80,7 +80,16 @@ fn build_context(
     if let Some(n) = processes {
         builder = builder.processes(n);
     }
-    Ok(builder.build()?)
+    let ctx = builder.build()?;
+    if let Some(cluster) = cluster(global).filter(|_| on_cluster)
+        && ctx.nodes()?.is_empty()
+    {
+        let url = cluster.address();
+        eprintln!(
+            "wasmproc: no node is up on {url} yet; the work waits for one (start one: wasmproc node --cluster {url})"
+        );
+    }
+    Ok(ctx)
 }
 
 /// The cluster `--cluster` names, with the credentials given, if any.
