@@ -86,7 +86,13 @@ struct Node {
 
 impl Node {
     fn start(server: &Server, name: &str, slots: u32, extra: &[&str]) -> Node {
+        Node::start_in(server, name, slots, extra, &cache_dir())
+    }
+
+    /// A node with its own module cache `cache` (one that has fetched nothing yet, if new).
+    fn start_in(server: &Server, name: &str, slots: u32, extra: &[&str], cache: &std::path::Path) -> Node {
         let mut child = cli_in(&std::env::temp_dir())
+            .env("WASMPROC_CACHE_DIR", cache)
             .args(["node", "--cluster", &server.url(), "--name", name, "--slots", &slots.to_string(), "-v"])
             .args(extra)
             .stdout(Stdio::null())
@@ -274,6 +280,23 @@ fn queues_pipes_and_manager_dicts_cross_machines() {
     }
     assert_eq!(d.len(), 2000);
     assert_eq!(d.get(&1999).unwrap(), Some(1999 * 1999));
+}
+
+/// A node that has never seen the module fetches it for several chunks at once (each slot may
+/// be first): every chunk runs.
+#[test]
+fn a_new_module_is_fetched_for_chunks_arriving_together() {
+    let server = Server::start("fetch", &[]);
+    let (ctx, m) = on(Cluster::new(server.url()));
+    let square = m.task::<u64, u64>("square").unwrap();
+    for round in 0..3 {
+        let cache = crate::common::fresh_cache(&format!("node-fetch-{round}"));
+        let node = Node::start_in(&server, &format!("n{round}"), 4, &[], &cache);
+        let pool = Pool::builder(&ctx).processes(4).build().unwrap();
+        assert_eq!(pool.chunksize(1).map(&square, 0..8).unwrap(), (0..8).map(|x| x * x).collect::<Vec<_>>());
+        drop((pool, node));
+        let _ = std::fs::remove_dir_all(&cache);
+    }
 }
 
 #[test]

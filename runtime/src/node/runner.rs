@@ -102,9 +102,18 @@ impl Runner {
             if format!("{:x}", Sha256::digest(&bytes)) != digest {
                 return Err(load(format!("the module store's copy of {name} does not match its digest {digest}")));
             }
-            let tmp = self.dir.join(format!("{digest}.{}.part", std::process::id()));
+            // Chunks of a new module may arrive together: each writes its own file, and the
+            // first rename wins (the bytes are the same).
+            static PART: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = PART.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = self.dir.join(format!("{digest}.{}.{n}.part", std::process::id()));
             let written = tokio::fs::write(&tmp, &bytes).await.and_then(|()| std::fs::rename(&tmp, &path));
-            written.map_err(|e| load(format!("node {} cannot store {name}: {e}", self.options.name)))?;
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                if !path.is_file() {
+                    return Err(load(format!("node {} cannot store {name}: {e}", self.options.name)));
+                }
+            }
         }
         let ctx = self.ctx.clone();
         let loaded = tokio::task::spawn_blocking(move || ctx.load(&path)).await;
