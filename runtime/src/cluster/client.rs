@@ -16,7 +16,6 @@ use super::runtime;
 use crate::error::{Error, Result};
 use crate::job::Job;
 use async_nats::jetstream::consumer::{AckPolicy, Consumer, pull};
-use async_nats::jetstream::message::PublishMessage as Publish;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -254,29 +253,16 @@ impl ClusterPool {
 /// Publishes one chunk until the server has stored it (retrying while it is unreachable), then
 /// records its sequence (to withdraw it).
 async fn publish(pool: Weak<ClusterPool>, id: u64, payload: Vec<u8>) {
-    let payload = bytes::Bytes::from(payload);
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        let Some(p) = pool.upgrade() else { return };
-        if p.terminated() || !p.lock().pending.contains_key(&id) {
-            return;
-        }
-        let subject = message::chunk_subject(&p.name);
-        let publish = Publish::build().payload(payload.clone()).message_id(format!("{}.{id}", p.name));
-        let js = p.conn.js.clone();
-        drop(p);
-        if let Ok(ack) = js.send_publish(subject, publish).await
-            && let Ok(ack) = ack.await
-        {
-            if let Some(p) = pool.upgrade()
-                && let Some(entry) = p.lock().pending.get_mut(&id)
-            {
-                entry.1 = Some(ack.sequence);
-            }
-            return;
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(1));
+    let Some(p) = pool.upgrade() else { return };
+    let (conn, name) = (p.conn.clone(), p.name.clone());
+    drop(p);
+    let pending = || pool.upgrade().is_some_and(|p| !p.terminated() && p.lock().pending.contains_key(&id));
+    let stored = conn.store(message::chunk_subject(&name), format!("{name}.{id}"), payload.into(), pending).await;
+    if let Some(seq) = stored
+        && let Some(p) = pool.upgrade()
+        && let Some(entry) = p.lock().pending.get_mut(&id)
+    {
+        entry.1 = Some(seq);
     }
 }
 

@@ -268,6 +268,31 @@ impl Connection {
             .map_err(|e| self.cluster.error(format!("cannot serve queues to the nodes: {e}")))
     }
 
+    /// Publishes `payload` on `subject` under message id `id` until the server has stored it,
+    /// retrying (the same id: a copy the server already has is dropped) while `keep_trying`
+    /// holds; the stream sequence it was stored at, or `None` if it gave up.
+    pub(crate) async fn store(
+        &self,
+        subject: String,
+        id: String,
+        payload: bytes::Bytes,
+        keep_trying: impl Fn() -> bool,
+    ) -> Option<u64> {
+        use async_nats::jetstream::message::PublishMessage;
+        let mut backoff = Duration::from_millis(50);
+        while keep_trying() {
+            let publish = PublishMessage::build().payload(payload.clone()).message_id(&id);
+            if let Ok(ack) = self.js.send_publish(subject.clone(), publish).await
+                && let Ok(ack) = ack.await
+            {
+                return Some(ack.sequence);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+        None
+    }
+
     /// The largest message the server takes.
     pub(crate) fn max_payload(&self) -> usize {
         self.client.server_info().max_payload

@@ -38,6 +38,14 @@ impl NodeOptions {
         }
     }
 
+    /// A node named after this machine and process (`HOST-PID`, other characters than letters,
+    /// digits, `-` and `_` made `-`) with `slots` slots.
+    pub fn on_this_host(slots: u32) -> NodeOptions {
+        let host: String =
+            hostname().chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
+        NodeOptions::new(format!("{host}-{}", std::process::id()), slots)
+    }
+
     /// What a chunk asking for `asked` gets here: the limits capped by this node's, and the
     /// sandbox with each asked-for guest path mapped to the directory this node grants there; or
     /// why it is refused.
@@ -82,6 +90,11 @@ impl NodeOptions {
         }
         Ok((limits, sandbox))
     }
+}
+
+/// This machine's name (empty if it cannot be read).
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ use crate::context::Context;
 use crate::error::{FailureKind, Result};
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::pull;
-use async_nats::jetstream::message::PublishMessage as Publish;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,7 +94,7 @@ async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
 /// Puts this node's status in the node bucket every 2 s while `beating`.
 async fn heartbeat(shared: Arc<Shared>, beating: Arc<AtomicBool>) {
     let o = &shared.runner.options;
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let host = super::policy::hostname();
     while beating.load(Ordering::Acquire) {
         let status = NodeStatus {
             name: o.name.clone(),
@@ -213,19 +212,10 @@ async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message, _slot:
 /// Publishes an answer until the server has stored it (across a restart), for up to two minutes;
 /// whether it was stored.
 async fn store_reply(shared: &Shared, pool: &str, id: u64, reply: Reply) -> bool {
-    let payload = bytes::Bytes::from(message::encode(&reply));
-    let js = &shared.runner.conn.js;
+    let payload = message::encode(&reply).into();
     let give_up = Instant::now() + Duration::from_secs(120);
-    let mut backoff = Duration::from_millis(50);
-    while Instant::now() < give_up {
-        let publish = Publish::build().payload(payload.clone()).message_id(format!("{pool}.{id}"));
-        if let Ok(ack) = js.send_publish(message::result_subject(pool), publish).await
-            && ack.await.is_ok()
-        {
-            return true;
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(1));
-    }
-    false
+    let conn = &shared.runner.conn;
+    conn.store(message::result_subject(pool), format!("{pool}.{id}"), payload, || Instant::now() < give_up)
+        .await
+        .is_some()
 }

@@ -72,6 +72,16 @@ class Reader:
                 raise WireError("varint too long")
 
 
+def timeout_ms(block: bool, timeout) -> int | None:
+    """A Python `block`/`timeout` pair (seconds) as the interfaces' `timeout-ms`: 0 for no
+    waiting, `None` for waiting as long as it takes."""
+    if not block:
+        return 0
+    if timeout is None or timeout < 0:
+        return None
+    return int(timeout * 1000)
+
+
 def put_varint(out: bytearray, value: int) -> None:
     while True:
         b = value & 0x7F

@@ -12,7 +12,7 @@ try:  # the generated bindings exist only inside a component build
 except ImportError:
     Err = wit = None
 
-from ._types import QUEUE_HANDLE, Reader, Shared, expect
+from ._types import QUEUE_HANDLE, Reader, Shared, expect, timeout_ms
 
 T = TypeVar("T")
 
@@ -61,17 +61,11 @@ class Queue(Generic[T]):
     def _decode(self, data: bytes):
         return self._item.decode(Reader(data))
 
-    @staticmethod
-    def _ms(block: bool, timeout):
-        if not block:
-            return 0
-        return None if timeout is None else max(0, int(timeout * 1000))
-
     def put(self, item, block: bool = True, timeout: float | None = None) -> None:
         """Appends `item`, waiting for room (`queue.Full` after `timeout` seconds)."""
 
         try:
-            wit.put(self.handle, self._encode(item), self._ms(block, timeout))
+            wit.put(self.handle, self._encode(item), timeout_ms(block, timeout))
         except Err as e:
             raise _fault(e, "put") from None
 
@@ -82,7 +76,7 @@ class Queue(Generic[T]):
         """Takes the oldest item, waiting for one (`queue.Empty` after `timeout` seconds)."""
 
         try:
-            return self._decode(wit.get(self.handle, self._ms(block, timeout)))
+            return self._decode(wit.get(self.handle, timeout_ms(block, timeout)))
         except Err as e:
             raise _fault(e, "get") from None
 

@@ -13,21 +13,13 @@ import threading
 import time
 
 from ._region import Obj
-from ._types import OBJECT_HANDLE, Shared, expect
+from ._types import OBJECT_HANDLE, Shared, expect, timeout_ms
 
 try:  # the generated bindings exist only inside a component build
     from componentize_py_types import Err
     from wit_world.imports import sync as wit
 except ImportError:
     Err = wit = None
-
-
-def _ms(block: bool, timeout):
-    if not block:
-        return 0
-    if timeout is None or timeout < 0:
-        return None
-    return int(timeout * 1000)
 
 
 def _kind(err) -> str:
@@ -72,7 +64,7 @@ class Lock(_Object):
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         """Takes the lock; False if `block` is false and it is held, or after `timeout` seconds."""
         try:
-            got = getattr(wit, self._acquire)(*self._at(), _ms(block, timeout))
+            got = getattr(wit, self._acquire)(*self._at(), timeout_ms(block, timeout))
         except Err as e:
             if _kind(e) == "Timeout":
                 return False
@@ -111,7 +103,7 @@ class Semaphore(_Object):
         """Takes a permit; False if none came (at once if `block` is false, else within
         `timeout` seconds)."""
         try:
-            wit.semaphore_acquire(*self._at(), _ms(block, timeout))
+            wit.semaphore_acquire(*self._at(), timeout_ms(block, timeout))
             return True
         except Err as e:
             if _kind(e) == "Timeout":
@@ -165,7 +157,7 @@ class Event(_Object):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Waits until the flag is set, at most `timeout` seconds; returns whether it is."""
-        return self._call(wit.event_wait, _ms(True, timeout))
+        return self._call(wit.event_wait, timeout_ms(True, timeout))
 
     def _call(self, f, *args):
         try:
@@ -182,7 +174,7 @@ class Condition(_Object):
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         """Takes the condition's lock."""
         try:
-            got = wit.rlock_acquire(*self._at(), _ms(block, timeout))
+            got = wit.rlock_acquire(*self._at(), timeout_ms(block, timeout))
         except Err as e:
             if _kind(e) == "Timeout":
                 return False
@@ -210,7 +202,7 @@ class Condition(_Object):
         """Releases the lock, waits for a notify (at most `timeout` seconds), takes the lock back;
         False if it timed out."""
         try:
-            return wit.condition_wait(*self._at(), _ms(True, timeout))
+            return wit.condition_wait(*self._at(), timeout_ms(True, timeout))
         except Err as e:
             if _kind(e) == "NotHeld":
                 raise RuntimeError("cannot wait on un-acquired lock") from None
@@ -253,7 +245,7 @@ class Barrier(_Object):
         """Waits until all parties wait; returns this caller's arrival index. A timeout breaks the
         barrier for everyone."""
         try:
-            return wit.barrier_wait(*self._at(), _ms(True, timeout))
+            return wit.barrier_wait(*self._at(), timeout_ms(True, timeout))
         except Err as e:
             if _kind(e) in ("Timeout", "Broken"):
                 raise threading.BrokenBarrierError from None

@@ -30,12 +30,14 @@ pub(crate) fn node(global: &GlobalOptions, args: &NodeArgs) -> Result<Code, Fail
         return Ok(Code::Success);
     }
     let slots = args.slots.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1));
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-    let name = args.name.clone().unwrap_or_else(|| format!("{host}-{}", std::process::id()));
+    let mut options = match &args.name {
+        Some(name) => wasmproc::NodeOptions::new(name.clone(), slots),
+        None => wasmproc::NodeOptions::on_this_host(slots),
+    };
+    let name = options.name.clone();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(Failure::new(Code::Usage, anyhow!("--name {name:?}: use letters, digits, '-' and '_'")));
     }
-    let mut options = wasmproc::NodeOptions::new(name.clone(), slots);
     options.max_timeout = args.max_timeout;
     options.max_memory = args.max_memory;
     options.max_fuel = args.max_fuel;
