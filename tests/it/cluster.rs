@@ -234,6 +234,48 @@ fn a_new_module_is_fetched_for_chunks_arriving_together() {
     }
 }
 
+/// The processes below `pid` (its children, theirs, …).
+fn descendants(pid: u32) -> usize {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let ppid = stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut below = vec![pid];
+    let mut i = 0;
+    while i < below.len() {
+        let parent = below[i];
+        below.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    below.len() - 1
+}
+
+/// A node keeps workers for a client's pool only while that pool exists: pool after pool, its
+/// workers do not pile up.
+#[test]
+fn a_node_lets_the_workers_of_a_finished_pool_go() {
+    let server = Server::start(&fresh_dir("nats-retire"), &[]);
+    let node = Node::start(&server, "a", 2, &[]);
+    let (ctx, m) = on(Cluster::new(server.url()));
+    let square = m.task::<u64, u64>("square").unwrap();
+    for _ in 0..3 {
+        let pool = Pool::new(&ctx).unwrap();
+        assert_eq!(pool.apply(&square, 5).unwrap(), 25);
+        drop(pool);
+    }
+    // Left: the node's fork server, no workers.
+    assert!(
+        crate::common::eventually(20, || descendants(node.child.id()) <= 1),
+        "{} processes",
+        descendants(node.child.id())
+    );
+}
+
 #[test]
 fn a_node_killed_mid_map_loses_nothing_and_doubles_nothing() {
     let server = Server::start(&fresh_dir("nats-kill"), &[]);

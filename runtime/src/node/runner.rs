@@ -19,14 +19,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
+/// A client pool's name, the subject its client serves its objects on, and the limits.
+type PoolKey = (String, String, Limits);
+
 pub(super) struct Runner {
     pub(super) ctx: Context,
     pub(super) options: NodeOptions,
     pub(super) conn: Arc<Connection>,
     modules: Mutex<HashMap<String, Module>>,
-    /// A pool per client (its broker subject) and set of limits: its workers' queue and Manager
-    /// requests go to that client.
-    pools: Mutex<HashMap<(String, Limits), Arc<Pool>>>,
+    /// A pool per client pool (its name) and set of limits, retired when the client's pool is
+    /// gone; its workers' queue and Manager requests go to the client (its broker subject).
+    pools: Mutex<HashMap<PoolKey, Arc<Pool>>>,
     /// Where fetched modules are kept, by digest.
     dir: PathBuf,
 }
@@ -60,7 +63,7 @@ impl Runner {
         // pool start the first time does, and tokio moves this thread's other tasks meanwhile).
         let submitted = tokio::task::block_in_place(move || -> Result<(), Answer> {
             let pool = this
-                .pool(chunk.broker, limits, sandbox)
+                .pool((chunk.pool, chunk.broker, limits), sandbox)
                 .map_err(|e| failed(FailureKind::Load, format!("cannot start workers: {e}")))?;
             pool.prepare(&module).map_err(|e| {
                 failed(FailureKind::Load, format!("node {node} cannot compile {}: {e}", chunk.module_name))
@@ -126,15 +129,13 @@ impl Runner {
         Ok(module)
     }
 
-    /// The local pool for the client serving its objects on `broker`, with `limits` (started on
-    /// first use, `slots` workers).
-    fn pool(&self, broker: String, limits: Limits, sandbox: Sandbox) -> Result<Arc<Pool>, Error> {
+    /// The local pool for `key` (started on first use, `slots` workers).
+    fn pool(&self, key: PoolKey, sandbox: Sandbox) -> Result<Arc<Pool>, Error> {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (broker, limits);
         if let Some(pool) = pools.get(&key) {
             return Ok(pool.clone());
         }
-        let (broker, limits) = (&key.0, &key.1);
+        let (broker, limits) = (&key.1, &key.2);
         let forwarder = Forwarder::start(self.conn.client.clone(), broker.clone())
             .map_err(|e| self.conn.cluster.error(format!("cannot reach the client's queues: {e}")))?;
         let mut builder = Pool::builder(&self.ctx)
@@ -154,6 +155,14 @@ impl Runner {
         let pool = Arc::new(builder.build()?);
         pools.insert(key, pool.clone());
         Ok(pool)
+    }
+
+    /// Forgets the local pools of client pool `name` (it is gone); each stops once the chunks it
+    /// runs are done with it. Returns them, to be dropped where blocking is fine.
+    pub(super) fn retire(&self, name: &str) -> Vec<Arc<Pool>> {
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        let keys: Vec<PoolKey> = pools.keys().filter(|k| k.0 == name).cloned().collect();
+        keys.iter().filter_map(|k| pools.remove(k)).collect()
     }
 
     /// Stops every local pool (their workers exit).

@@ -76,13 +76,19 @@ async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
                 tokio::spawn(fetch_loop(shared.clone(), name.clone(), gone));
             }
         }
+        let mut retired = Vec::new();
         loops.retain(|name, gone| {
             let keep = seen.contains(name);
             if !keep {
                 gone.store(true, Ordering::Release);
+                retired.extend(shared.runner.retire(name));
             }
             keep
         });
+        if !retired.is_empty() {
+            // Dropping a pool reaps its workers: not on this thread.
+            tokio::task::spawn_blocking(move || drop(retired));
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // Draining: the fetch loops see `stop` and end; wait for every slot to come back.
