@@ -61,18 +61,10 @@ impl Job {
         keep: KeepAlive,
         reply: flume::Sender<ChunkDone>,
     ) -> Job {
-        Job {
-            module: task.module.inner.clone(),
-            task: task.sig.clone(),
-            codec: task.codec,
-            base,
-            args: Arc::new(args),
-            lens,
-            attempts: 0,
-            cancel: None,
-            _keep: keep,
-            reply: Some(reply),
-        }
+        let mut job = Job::encoded(task.module.inner.clone(), task.sig.clone(), task.codec, args, lens, reply);
+        job.base = base;
+        job._keep = keep;
+        job
     }
 
     /// A job of `task` of `module` whose inputs are already encoded (a cluster node's way in).

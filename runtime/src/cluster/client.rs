@@ -114,10 +114,17 @@ impl ClusterPool {
             runtime::wait(async move { conn.upload(&module.hash, &module.name, || module.bytes()).await })?;
         }
         let limit = self.conn.max_payload().saturating_sub(1024);
-        loop {
-            let chunk = self.chunk(&job, 0);
-            if message::encode(&chunk).len() <= limit {
-                break;
+        // Encoded once; a chunk too large for one message gives its second half to a chunk of its
+        // own (ids need only be unique, so the one it took is not reused).
+        let (id, payload) = loop {
+            let id = {
+                let mut st = self.lock();
+                st.next_id += 1;
+                st.next_id - 1
+            };
+            let payload = message::encode(&self.chunk(&job, id));
+            if payload.len() <= limit {
+                break (id, payload);
             }
             if job.len() == 1 {
                 return Err(self.conn.cluster.error(format!(
@@ -129,14 +136,7 @@ impl ClusterPool {
             }
             let rest = job.split_off(job.len() / 2).expect("a job of two or more inputs splits");
             self.submit(rest)?;
-        }
-        let id = {
-            let mut st = self.lock();
-            let id = st.next_id;
-            st.next_id += 1;
-            id
         };
-        let payload = message::encode(&self.chunk(&job, id));
         self.lock().pending.insert(id, (job, None));
         runtime::handle().spawn(publish(Arc::downgrade(self), id, payload));
         Ok(())

@@ -114,41 +114,19 @@ class Type(ABC):
         return value
 
 
-class Int(Type):
-    rust = "i64"
-
-    def check(self, value):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise WireError(f"expected an int, got {type(value).__name__}")
-        if not I64_MIN <= value <= I64_MAX:
-            raise WireError(f"{value} does not fit in i64")
-        return value
-
-    def encode(self, out, value):
-        value = self.check(value)
-        put_varint(out, ((value << 1) ^ (value >> 63)) & ((1 << 64) - 1))
-
-    def decode(self, r):
-        n = r.varint()
-        return (n >> 1) ^ -(n & 1)
-
-    def from_json(self, value):
-        return self.check(value)
-
-    def to_json(self, value):
-        return self.check(value)
-
-
 class Float(Type):
-    rust = "f64"
+    """`f64` (`f32` with `Float("f32", "<f")`): little endian, 8 (or 4) bytes."""
+
+    def __init__(self, rust: str = "f64", fmt: str = "<d"):
+        self.rust, self.fmt, self.width = rust, fmt, struct.calcsize(fmt)
 
     def encode(self, out, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise WireError(f"expected a float, got {type(value).__name__}")
-        out += struct.pack("<d", float(value))
+        out += struct.pack(self.fmt, float(value))
 
     def decode(self, r):
-        return struct.unpack("<d", r.take(8))[0]
+        return struct.unpack(self.fmt, r.take(self.width))[0]
 
     def from_json(self, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -396,18 +374,6 @@ class Sized(Type):
         return self.check(value)
 
 
-class Float32(Float):
-    rust = "f32"
-
-    def encode(self, out, value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise WireError(f"expected a float, got {type(value).__name__}")
-        out += struct.pack("<f", float(value))
-
-    def decode(self, r):
-        return struct.unpack("<f", r.take(4))[0]
-
-
 class Record(Type):
     """A Rust struct: its fields in order in postcard, an object in JSON (serde also reads an
     array). Values are tuples."""
@@ -462,6 +428,12 @@ class Shared(Type):
 
 
 U64 = Sized("u64", 8, False)
+
+
+def Int() -> Sized:
+    """`int`: Rust's `i64`."""
+    return Sized("i64", 8, True)
+
 # The handles of wasmproc_wire::handle.
 QUEUE_HANDLE = U64
 OBJECT_HANDLE = Record("ObjectHandle", [("region", Str()), ("offset", U64)])
@@ -518,7 +490,7 @@ SIZED = {
     u16: Sized("u16", 2, False),
     u32: Sized("u32", 4, False),
     u64: U64,
-    f32: Float32(),
+    f32: Float("f32", "<f"),
     f64: Float(),
 }
 

@@ -45,6 +45,16 @@ def _missing(err) -> bool:
     raise RuntimeError("the managed object no longer exists (the host dropped it)")
 
 
+def _whole(f, *args, empty=None):
+    """A call on the whole object (its length, its items, clearing it): only a gone object
+    fails it."""
+    try:
+        return f(*args)
+    except Err as e:
+        _missing(e)
+        return empty
+
+
 class DictProxy(Generic[K, V]):
     """The host's `manager.dict()` (Rust `Dict<K, V>`): `d[k] = v`, `d[k]`, `k in d`, `len(d)`."""
 
@@ -90,32 +100,17 @@ class DictProxy(Generic[K, V]):
         self.pop(key)
 
     def __contains__(self, key) -> bool:
-        try:
-            return wit.dict_contains(self.handle, _encode(self._k, key))
-        except Err as e:
-            _missing(e)
-            return False
+        return _whole(wit.dict_contains, self.handle, _encode(self._k, key), empty=False)
 
     def __len__(self) -> int:
-        try:
-            return wit.dict_len(self.handle)
-        except Err as e:
-            _missing(e)
-            return 0
+        return _whole(wit.dict_len, self.handle, empty=0)
 
     def clear(self) -> None:
-        try:
-            wit.dict_clear(self.handle)
-        except Err as e:
-            _missing(e)
+        _whole(wit.dict_clear, self.handle)
 
     def items(self) -> list:
         """A copy of the entries, in insertion order."""
-        try:
-            entries = wit.dict_items(self.handle)
-        except Err as e:
-            _missing(e)
-            return []
+        entries = _whole(wit.dict_items, self.handle, empty=[])
         return [(_decode(self._k, k), _decode(self._v, v)) for k, v in entries]
 
     def keys(self) -> list:
@@ -200,19 +195,11 @@ class ListProxy(Generic[T]):
             raise IndexError("pop from empty list") from None
 
     def __len__(self) -> int:
-        try:
-            return wit.list_len(self.handle)
-        except Err as e:
-            _missing(e)
-            return 0
+        return _whole(wit.list_len, self.handle, empty=0)
 
     def copy(self) -> list:
         """A plain list with the items now."""
-        try:
-            items = wit.list_items(self.handle)
-        except Err as e:
-            _missing(e)
-            return []
+        items = _whole(wit.list_items, self.handle, empty=[])
         return [_decode(self._t, b) for b in items]
 
     def __iter__(self):

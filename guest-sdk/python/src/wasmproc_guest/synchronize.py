@@ -55,10 +55,12 @@ class _Object:
         return f"<{type(self).__name__} at {self._obj!r}>"
 
 
-class Lock(_Object):
-    """The host's `wasmproc::Lock` — `multiprocessing.Lock`."""
+class _Held(_Object):
+    """An object with a lock at its offset: `acquire`, `release`, `with`. `_acquire` and
+    `_release` name its interface calls; `_not_held` is the exception a release without it raises."""
 
     _acquire, _release = "lock_acquire", "lock_release"
+    _not_held = (ValueError, "lock released while not held")
     previous_owner_died = False
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
@@ -73,12 +75,13 @@ class Lock(_Object):
         return True
 
     def release(self) -> None:
-        """Releases the lock (`ValueError` if it is not held)."""
+        """Releases the lock (`_not_held` if it is not held)."""
         try:
             getattr(wit, self._release)(*self._at())
         except Err as e:
             if _kind(e) == "NotHeld":
-                raise ValueError("lock released while not held") from None
+                kind, message = self._not_held
+                raise kind(message) from None
             raise _fatal(e) from None
 
     def __enter__(self):
@@ -87,6 +90,11 @@ class Lock(_Object):
 
     def __exit__(self, *exc):
         self.release()
+
+
+class Lock(_Held):
+    """The host's `wasmproc::Lock` — `multiprocessing.Lock`; releasing it while not held raises
+    `ValueError`."""
 
 
 class RLock(Lock):
@@ -166,37 +174,11 @@ class Event(_Object):
             raise _fatal(e) from None
 
 
-class Condition(_Object):
+class Condition(_Held):
     """The host's `wasmproc::Condition`, with its own (recursive) lock."""
 
-    previous_owner_died = False
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        """Takes the condition's lock."""
-        try:
-            got = wit.rlock_acquire(*self._at(), timeout_ms(block, timeout))
-        except Err as e:
-            if _kind(e) == "Timeout":
-                return False
-            raise _fatal(e) from None
-        self.previous_owner_died = got == wit.Acquired.OWNER_DIED
-        return True
-
-    def release(self) -> None:
-        """Releases the condition's lock."""
-        try:
-            wit.rlock_release(*self._at())
-        except Err as e:
-            if _kind(e) == "NotHeld":
-                raise RuntimeError("cannot release un-acquired lock") from None
-            raise _fatal(e) from None
-
-    def __enter__(self):
-        self.acquire()
-        return True
-
-    def __exit__(self, *exc):
-        self.release()
+    _acquire, _release = "rlock_acquire", "rlock_release"
+    _not_held = (RuntimeError, "cannot release un-acquired lock")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Releases the lock, waits for a notify (at most `timeout` seconds), takes the lock back;
