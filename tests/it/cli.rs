@@ -201,6 +201,7 @@ fn sandbox_and_limit_flags() {
 }
 
 /// Descendants of `pid` (children, their children, …), from /proc.
+#[cfg(target_os = "linux")]
 fn descendants(pid: u32) -> Vec<u32> {
     let mut out = children(pid);
     let mut i = 0;
@@ -212,6 +213,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 }
 
 /// Children of `pid`, from /proc.
+#[cfg(target_os = "linux")]
 fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -227,6 +229,7 @@ fn children(pid: u32) -> Vec<u32> {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // Counts the fork server and workers in /proc, and sends SIGINT.
 fn ctrl_c_stops_everything_with_130() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"))
         .args(["map", FIXTURES_WASM, "sleep_ms", "--processes", "2"])
@@ -250,8 +253,7 @@ fn ctrl_c_stops_everything_with_130() {
     };
     assert_eq!(workers.len(), 3, "the CLI started its fork server and, from it, 2 workers: {workers:?}");
     let start = std::time::Instant::now();
-    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    wasmproc_tests::os::kill(child.id(), wasmproc_tests::os::SIGINT);
     let status = child.wait().unwrap();
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(status.code(), Some(130));

@@ -39,10 +39,7 @@ pub(crate) fn fixtures() -> &'static Module {
     MODULE.get_or_init(|| ctx().load(wasmproc_tests::FIXTURES_WASM).expect("load fixtures"))
 }
 
-/// Whether `pid` is gone entirely: not running and not a zombie waiting to be reaped.
-pub(crate) fn process_gone(pid: u32) -> bool {
-    !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
+pub(crate) use wasmproc_tests::os::process_gone;
 
 /// Waits up to `secs` seconds for `cond`.
 pub(crate) fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
@@ -58,6 +55,7 @@ pub(crate) fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 
 /// The `wasmproc` command (the test build of the CLI), to run in `cwd` with this test process's
 /// module cache.
+#[cfg_attr(windows, allow(dead_code))] // Used by modules that run on Unix only.
 pub(crate) fn cli_in(cwd: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wasmproc-test-cli"));
     cmd.current_dir(cwd).env("WASMPROC_CACHE_DIR", cache_dir());
@@ -65,11 +63,13 @@ pub(crate) fn cli_in(cwd: &std::path::Path) -> std::process::Command {
 }
 
 /// Output bytes as text.
+#[cfg_attr(windows, allow(dead_code))] // Used by modules that run on Unix only.
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A fresh, empty scratch directory unique to this test process.
+#[cfg_attr(windows, allow(dead_code))] // Used by modules that run on Unix only.
 pub(crate) fn fresh_dir(name: &str) -> std::path::PathBuf {
     let dir = scratch(name);
     let _ = std::fs::remove_dir_all(&dir);

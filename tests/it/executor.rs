@@ -80,9 +80,8 @@ fn a_dead_worker_fails_only_its_futures_and_the_executor_goes_on() {
     assert_eq!(fine.result().unwrap(), 300);
     let pids = executor.pool().pids();
     for pid in &pids {
-        // SAFETY: signalling our own pool's worker; a worker not running `doomed` idles, and
-        // killing it fails nothing (it is replaced).
-        unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+        // A worker not running `doomed` idles, and killing it fails nothing (it is replaced).
+        wasmproc_tests::os::kill(*pid, wasmproc_tests::os::SIGKILL);
     }
     match doomed.result() {
         Err(Error::Task(f)) => assert!(matches!(f.kind, FailureKind::WorkerDied { .. }), "{f}"),

@@ -3,10 +3,10 @@
 use crate::common::{ctx, eventually, fixtures, process_gone};
 use std::time::{Duration, Instant};
 use wasmproc::{Error, Event, FailureKind, Pool};
+use wasmproc_tests::os;
 
 fn sigkill(pid: u32) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is a worker of this test.
-    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0, "kill {pid}");
+    assert!(os::kill(pid, os::SIGKILL), "kill {pid}");
 }
 
 #[test]
@@ -26,7 +26,7 @@ fn a_killed_worker_fails_its_tasks_and_is_replaced() {
         Err(Error::Task(f)) => match f.kind {
             FailureKind::WorkerDied { pid, signal } => {
                 assert_eq!(pid, before[0]);
-                assert_eq!(signal, Some(libc::SIGKILL));
+                assert_eq!(signal, Some(os::SIGKILL));
                 assert!(f.message.contains("signal 9"), "{}", f.message);
             }
             other => panic!("unexpected kind {other:?}"),

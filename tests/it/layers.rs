@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The runtime's modules by layer, lowest first.
 const RUNTIME_LAYERS: &[&[&str]] = &[
-    &["error", "config", "engine", "cache", "keep", "spin", "ipc", "shm::raw"],
+    &["sys", "error", "config", "engine", "cache", "keep", "spin", "ipc", "shm::raw"],
     &["broker", "worker"],
     &["context", "module", "job", "spawn", "link", "cluster"],
     &["queue", "pipe", "manager", "shm"],

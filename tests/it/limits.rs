@@ -4,10 +4,10 @@
 use crate::common::{ctx, eventually, fixtures, process_gone};
 use std::time::{Duration, Instant};
 use wasmproc::{Error, Event, FailureKind, Pool, Value};
+use wasmproc_tests::os;
 
 fn sigkill(pid: u32) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is a worker of this test.
-    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0, "kill {pid}");
+    assert!(os::kill(pid, os::SIGKILL), "kill {pid}");
 }
 
 fn kind_of<T: std::fmt::Debug>(r: Result<T, Error>) -> FailureKind {
@@ -102,6 +102,7 @@ fn a_task_sleeping_past_its_timeout_is_interrupted_and_the_worker_goes_on() {
 /// replaces the worker (kills a process at the timeout; stops a thread a second later and, if it
 /// must, abandons it) and says which.
 #[test]
+#[cfg(unix)] // FIFOs are a Unix file type.
 fn a_task_blocked_where_nothing_interrupts_it_is_stopped_by_replacing_its_worker() {
     let (thread_ctx, thread_fixtures) = crate::common::thread_ctx();
     for (ctx, fixtures, mode) in [(ctx(), fixtures(), "process"), (thread_ctx, thread_fixtures, "thread")] {

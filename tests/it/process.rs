@@ -47,8 +47,8 @@ fn terminate_stops_an_infinite_loop_with_minus_fifteen_and_kill_gives_minus_nine
     terminated.join();
     killed.join();
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert_eq!(terminated.exit_code(), Some(-libc::SIGTERM));
-    assert_eq!(killed.exit_code(), Some(-libc::SIGKILL));
+    assert_eq!(terminated.exit_code(), Some(-wasmproc_tests::os::SIGTERM));
+    assert_eq!(killed.exit_code(), Some(-wasmproc_tests::os::SIGKILL));
     assert!(process_gone(terminated.pid().unwrap()) && process_gone(killed.pid().unwrap()));
 }
 
@@ -106,7 +106,10 @@ fn a_process_hands_back_its_value_once() {
     p.kill();
     match p.result() {
         Err(Error::Task(f)) => {
-            assert_eq!(f.kind, FailureKind::WorkerDied { pid: p.pid().unwrap(), signal: Some(libc::SIGKILL) });
+            assert_eq!(
+                f.kind,
+                FailureKind::WorkerDied { pid: p.pid().unwrap(), signal: Some(wasmproc_tests::os::SIGKILL) }
+            );
             assert!(f.message.contains("killed by signal 9"), "{f}");
         }
         other => panic!("unexpected {other:?}"),
@@ -116,6 +119,7 @@ fn a_process_hands_back_its_value_once() {
 }
 
 /// The parent of a running process, from /proc.
+#[cfg(target_os = "linux")]
 fn ppid(pid: u32) -> u32 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("a running process");
     // Fields after the parenthesized command: state, ppid, …
@@ -123,6 +127,7 @@ fn ppid(pid: u32) -> u32 {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // The fork server exists on Linux only (it needs pidfds).
 fn process_workers_are_forked_by_a_fork_server_and_start_in_the_hosts_directory() {
     let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
     let p = Process::builder(ctx(), &sleep, 5_000).unwrap().start().unwrap();
@@ -134,11 +139,12 @@ fn process_workers_are_forked_by_a_fork_server_and_start_in_the_hosts_directory(
     assert_eq!(cwd, std::env::current_dir().unwrap());
     p.terminate();
     p.join();
-    assert_eq!(p.exit_code(), Some(-libc::SIGTERM));
+    assert_eq!(p.exit_code(), Some(-wasmproc_tests::os::SIGTERM));
     assert!(process_gone(worker), "the fork server reaped it");
 }
 
 #[test]
+#[cfg(target_os = "linux")] // Reads parents from /proc.
 fn the_spawn_start_method_starts_each_worker_as_a_new_program() {
     let ctx = wasmproc::Context::builder()
         .cache_dir(crate::common::cache_dir())
@@ -151,13 +157,14 @@ fn the_spawn_start_method_starts_each_worker_as_a_new_program() {
     assert_eq!(ppid(p.pid().unwrap()), std::process::id());
     p.kill();
     p.join();
-    assert_eq!(p.exit_code(), Some(-libc::SIGKILL));
+    assert_eq!(p.exit_code(), Some(-wasmproc_tests::os::SIGKILL));
     let pool = Pool::with_processes(&ctx, 2).unwrap();
     assert!(pool.pids().iter().all(|w| ppid(*w) == std::process::id()));
     assert_eq!(pool.map(&sleep, vec![1, 2, 3]).unwrap(), vec![1, 2, 3]);
 }
 
 #[test]
+#[cfg(target_os = "linux")] // The fork server exists on Linux only.
 fn a_dead_fork_server_is_replaced_and_its_workers_still_answer() {
     // A program path of its own gives this test its own fork server to kill.
     let exe = crate::common::scratch("forkserver-victim");
@@ -172,8 +179,8 @@ fn a_dead_fork_server_is_replaced_and_its_workers_still_answer() {
     let p = Process::builder(&ctx, &sleep, 500).unwrap().start().unwrap();
     assert_eq!(ppid(p.pid().unwrap()), server);
 
-    // SAFETY: kill has no memory-safety preconditions; the pid is of the host's own child.
-    assert_eq!(unsafe { libc::kill(server as i32, libc::SIGKILL) }, 0);
+    // The pid is of the host's own child.
+    assert!(wasmproc_tests::os::kill(server, wasmproc_tests::os::SIGKILL));
     assert!(eventually(10, || process_gone(server)), "the host reaps its dead fork server");
     // Its workers live on: the process answers (its exit status is lost with the server, and
     // its exit code is the one it was told), the pool's worker goes on serving.
@@ -187,5 +194,5 @@ fn a_dead_fork_server_is_replaced_and_its_workers_still_answer() {
     assert_eq!(ppid(replacement), std::process::id());
     q.kill();
     q.join();
-    assert_eq!(q.exit_code(), Some(-libc::SIGKILL));
+    assert_eq!(q.exit_code(), Some(-wasmproc_tests::os::SIGKILL));
 }

@@ -24,7 +24,7 @@ pub enum Code {
     BadInput = 3,
     /// 4: the runtime could not do its job.
     Runtime = 4,
-    /// 130: interrupted.
+    /// 130: interrupted (Ctrl-C, or SIGTERM).
     Interrupted = 130,
 }
 

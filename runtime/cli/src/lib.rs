@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 pub mod exit;
+mod interrupt;
 mod progress;
 
 use clap::Parser;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 /// Parses the process arguments, runs the command, and returns its exit code.
 pub fn main() -> ExitCode {
-    stop_on_ctrl_c();
+    interrupt::install();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code.into(),
@@ -36,18 +37,6 @@ fn message(error: &anyhow::Error) -> String {
         }
     }
     text
-}
-
-/// Ctrl-C ends the command at once with status 130. Workers need no signal of their own: each
-/// exits as soon as its connection to this process closes (and a terminal's Ctrl-C reaches them
-/// too, being in the same process group).
-fn stop_on_ctrl_c() {
-    extern "C" fn on_sigint(_: libc::c_int) {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(exit::Code::Interrupted as i32) }
-    }
-    // SAFETY: installs an async-signal-safe handler for SIGINT.
-    unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
 }
 
 #[cfg(test)]

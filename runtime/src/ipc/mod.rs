@@ -1,6 +1,7 @@
 //! Talking to a worker: the messages ([`protocol`]) and how they are framed on a byte stream
 //! ([`frame`], over the layout of `wasmproc_wire::frame`); the fork server's control line ([`forkserver`]).
 
+#[cfg(target_os = "linux")]
 pub(crate) mod forkserver;
 pub(crate) mod frame;
 pub(crate) mod protocol;

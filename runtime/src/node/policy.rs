@@ -94,7 +94,7 @@ impl NodeOptions {
 
 /// This machine's name (empty if it cannot be read).
 pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+    crate::sys::process::hostname()
 }
 
 #[cfg(test)]

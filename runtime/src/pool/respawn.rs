@@ -7,7 +7,7 @@ use super::slot::{After, Phase};
 use crate::error::FailureKind;
 use crate::job::Job;
 use crate::spawn::{self, WorkerChild};
-use std::os::unix::process::ExitStatusExt;
+use crate::sys::process::signal_of;
 use std::time::Duration;
 use wasmproc_wire::outcome;
 
@@ -87,7 +87,7 @@ impl Dispatcher {
             self.lock().queue.push_front(job);
             return;
         }
-        let signal = status.and_then(|s| s.signal());
+        let signal = status.as_ref().and_then(signal_of);
         let message = match (signal, status) {
             (Some(_), _) if thread => format!("{who} was stopped ({what})"),
             (Some(sig), _) => format!("{who} was killed by signal {sig} ({what})"),

@@ -7,7 +7,7 @@ use crate::error::{FailureKind, TaskFailure};
 use crate::ipc::protocol::ToWorker;
 use crate::link::{Event, Link, LinkReader, Payload, stream};
 use crate::spawn::{Spawned, WorkerChild};
-use std::os::unix::process::ExitStatusExt;
+use crate::sys::{channel::Channel, process as os};
 use wasmproc_wire::outcome::Outcomes;
 
 /// How the call ended: its encoded value or its failure; `None` if the worker never answered.
@@ -19,14 +19,14 @@ pub(super) fn run(inner: &Inner, spawned: Spawned) {
     // at once with 0, which would race with the status it was told to exit with.
     let (answer, _connection) = call(inner, stream);
     if let WorkerChild::Process(_) = child {
-        wait_no_reap(pid);
+        os::wait_exited(pid);
     } else {
         // A thread: waiting is joining it; nothing can be reused meanwhile.
         let _ = child.wait();
     }
     let mut st = inner.lock();
     let status = child.wait().ok();
-    let code = match (status.and_then(|s| s.signal()), status.and_then(|s| s.code()), &answer) {
+    let code = match (status.as_ref().and_then(os::signal_of), status.and_then(|s| s.code()), &answer) {
         (Some(signal), _, _) => -signal,
         // Python's rule, whatever the worker saw: 1 if the task failed (the host may fail it, e.g.
         // when its queue items were refused), else 0. Also when its status was lost (its fork
@@ -54,7 +54,7 @@ pub(super) fn run(inner: &Inner, spawned: Spawned) {
 /// Makes the call (the worker exits 0 or 1 once it has answered) and waits for its answer. A
 /// worker that never answers was killed (or died): its exit status tells how. Returns the
 /// connection too, to be kept open until the worker has exited.
-fn call(inner: &Inner, stream: std::os::unix::net::UnixStream) -> (Answer, Option<LinkReader>) {
+fn call(inner: &Inner, stream: Channel) -> (Answer, Option<LinkReader>) {
     let Ok((link, mut reader)) = stream::link(stream, inner.ctx.broker.clone()) else { return (None, None) };
     (exchange(inner, &link, &mut reader), Some(reader))
 }
@@ -94,13 +94,4 @@ fn parse(inner: &Inner, outcomes: Vec<u8>) -> Result<Vec<u8>, TaskFailure> {
         Ok(o) if o.len() == 1 => o.get(0).map(<[u8]>::to_vec).map_err(|(kind, message)| failure(kind, message)),
         Ok(_) | Err(_) => Err(failure(FailureKind::BadResult, "the worker answered malformed outcomes".into())),
     }
-}
-
-/// Blocks until child `pid` has exited, leaving it unreaped (its pid stays reserved).
-fn wait_no_reap(pid: u32) {
-    use rustix::process::{Pid, WaitId, WaitIdOptions};
-    let Some(pid) = Pid::from_raw(pid as i32) else { return };
-    while let Err(rustix::io::Errno::INTR) =
-        rustix::process::waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOWAIT)
-    {}
 }

@@ -1,9 +1,9 @@
 //! `SharedMemory`: Python's `multiprocessing.shared_memory.SharedMemory`.
 
-use super::raw::futex;
 use super::raw::region::{Region, os_name};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::sys::futex;
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;

@@ -16,18 +16,20 @@
 //! A thread worker cannot be killed by a signal: it is stopped by a flag its guest checks at every
 //! epoch tick (thread workers always run the interruptible engine) and by closing its socket.
 
+#[cfg(target_os = "linux")]
 mod forkserver;
 
 use crate::config::{Settings, StartMethod};
+#[cfg(target_os = "linux")]
 use crate::engine::Flavor;
 use crate::error::{Error, Result};
 use crate::ipc::frame;
 use crate::ipc::protocol::{FromWorker, ToWorker, WorkerInit};
-use crate::worker::{self, Stop, WORKER_FD_VAR};
-use rustix::process::{Pid, Signal};
+use crate::sys::channel::{self, Channel};
+use crate::sys::process;
+use crate::worker::{self, Stop};
+#[cfg(target_os = "linux")]
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -44,10 +46,11 @@ pub(crate) const SIGKILL: i32 = 9;
 pub(crate) enum Killer {
     Pid(u32),
     /// A forked worker (its pid belongs to the fork server to reap).
+    #[cfg(target_os = "linux")]
     Pidfd(Arc<OwnedFd>),
     Thread {
         stop: Arc<Stop>,
-        stream: Arc<UnixStream>,
+        stream: Arc<Channel>,
     },
 }
 
@@ -57,13 +60,10 @@ impl Killer {
         match self {
             // Callers only signal workers they have not reaped (see the pool's and `Process`'s
             // invariants), so the pid cannot have been reused.
-            Killer::Pid(pid) => {
-                if let (Some(pid), Some(sig)) = (Pid::from_raw(*pid as i32), Signal::from_named_raw(signal)) {
-                    let _ = rustix::process::kill_process(pid, sig);
-                }
-            }
+            Killer::Pid(pid) => process::kill(*pid, signal),
+            #[cfg(target_os = "linux")]
             Killer::Pidfd(pidfd) => {
-                if let Some(sig) = Signal::from_named_raw(signal) {
+                if let Some(sig) = rustix::process::Signal::from_named_raw(signal) {
                     let _ = rustix::process::pidfd_send_signal(pidfd.as_fd(), sig);
                 }
             }
@@ -81,6 +81,7 @@ pub(crate) enum WorkerChild {
     /// Started by exec: our child.
     Process(Child),
     /// Forked by a fork server: its child, which reports the exit status.
+    #[cfg(target_os = "linux")]
     Forked(forkserver::Forked),
     Thread {
         join: Option<JoinHandle<i32>>,
@@ -94,6 +95,7 @@ impl WorkerChild {
     pub(crate) fn kill(&mut self) -> std::io::Result<()> {
         match self {
             WorkerChild::Process(c) => c.kill(),
+            #[cfg(target_os = "linux")]
             WorkerChild::Forked(f) => {
                 Killer::Pidfd(f.pidfd.clone()).kill(SIGKILL);
                 Ok(())
@@ -109,6 +111,7 @@ impl WorkerChild {
     pub(crate) fn wait(&mut self) -> std::io::Result<ExitStatus> {
         match self {
             WorkerChild::Process(c) => c.wait(),
+            #[cfg(target_os = "linux")]
             WorkerChild::Forked(f) => f.exit.wait(&f.pidfd),
             WorkerChild::Thread { join, status, killer } => {
                 if let Some(s) = status {
@@ -116,15 +119,14 @@ impl WorkerChild {
                 }
                 let signal = match killer {
                     Killer::Thread { stop, .. } => stop.signal(),
-                    Killer::Pid(_) | Killer::Pidfd(_) => 0,
+                    _ => 0,
                 };
                 let code = match join.take() {
                     None => 0,
                     Some(j) if signal != 0 => finish_or_abandon(j),
                     Some(j) => j.join().unwrap_or(70),
                 };
-                let s =
-                    if signal != 0 { ExitStatus::from_raw(signal) } else { ExitStatus::from_raw((code & 0xff) << 8) };
+                let s = process::status(signal, code);
                 *status = Some(s);
                 Ok(s)
             }
@@ -134,18 +136,18 @@ impl WorkerChild {
     /// Who it is, for messages: `worker process 1234` or `worker thread wasmproc-pool-0`.
     pub(crate) fn describe(&self, pid: u32) -> String {
         match self {
-            WorkerChild::Process(_) | WorkerChild::Forked(_) => format!("worker process {pid}"),
             WorkerChild::Thread { join, .. } => {
                 let name = join.as_ref().and_then(|j| j.thread().name().map(str::to_owned));
                 format!("worker thread {}", name.as_deref().unwrap_or("(unnamed)"))
             }
+            _ => format!("worker process {pid}"),
         }
     }
-
     /// Its status if it has ended, without waiting.
     pub(crate) fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
         match self {
             WorkerChild::Process(c) => c.try_wait(),
+            #[cfg(target_os = "linux")]
             WorkerChild::Forked(f) => f.exit.try_wait(&f.pidfd),
             WorkerChild::Thread { join, status, .. } => {
                 if status.is_some() || join.as_ref().is_none_or(|j| j.is_finished()) {
@@ -181,7 +183,7 @@ pub(crate) struct Spawned {
     pub(crate) child: WorkerChild,
     /// The worker process's id (for a thread worker, the host's own).
     pub(crate) pid: u32,
-    pub(crate) stream: UnixStream,
+    pub(crate) stream: Channel,
     pub(crate) killer: Killer,
 }
 
@@ -191,26 +193,37 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit, preload: &[Pa
     match settings.start_method {
         StartMethod::Thread => spawn_thread(settings, init),
         StartMethod::Spawn => spawn_exec(settings, init),
+        #[cfg(target_os = "linux")]
         StartMethod::Process => match spawn_forked(settings, init.flavor, preload)? {
             Some(spawned) => ready(spawned, settings, init),
             // The server could not fork (and said why on its stderr, or died): exec this one.
             None => spawn_exec(settings, init),
         },
+        // Without a fork server (it needs pidfds), a process worker is started by exec.
+        #[cfg(not(target_os = "linux"))]
+        StartMethod::Process => {
+            let _ = preload;
+            spawn_exec(settings, init)
+        }
     }
 }
 
 /// Starts the context's fork server in the background if its workers will be forked, so that it
 /// is ready when the first worker is wanted. A server that cannot start is reported then.
 pub(crate) fn start_early(settings: &Settings) {
-    if settings.start_method == StartMethod::Process {
+    if cfg!(target_os = "linux") && settings.start_method == StartMethod::Process {
         let (exe, timeout) = (settings.worker_executable.clone(), settings.start_timeout);
         let _ = std::thread::Builder::new().name("wasmproc-forkserver-start".into()).spawn(move || {
+            #[cfg(target_os = "linux")]
             forkserver::start(&exe, timeout);
+            #[cfg(not(target_os = "linux"))]
+            let _ = (exe, timeout);
         });
     }
 }
 
 /// A copy of the fd guests' stdout goes to.
+#[cfg(target_os = "linux")]
 fn guest_stdout(settings: &Settings) -> Result<OwnedFd> {
     let fd = if settings.stdout_to_stderr {
         std::io::stderr().as_fd().try_clone_to_owned()
@@ -221,8 +234,9 @@ fn guest_stdout(settings: &Settings) -> Result<OwnedFd> {
 }
 
 /// A worker forked by the program's fork server; `None` if the server could not fork one.
+#[cfg(target_os = "linux")]
 fn spawn_forked(settings: &Settings, flavor: Flavor, preload: &[PathBuf]) -> Result<Option<Spawned>> {
-    let (host, child_end) = UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
+    let (host, child_end) = channel::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
     let exe = &settings.worker_executable;
     let stdout = guest_stdout(settings)?;
     let request = forkserver::request(flavor, preload);
@@ -238,25 +252,36 @@ fn spawn_forked(settings: &Settings, flavor: Flavor, preload: &[PathBuf]) -> Res
 
 /// A worker that is a new execution of the worker program.
 fn spawn_exec(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
-    let (host, child_end) = UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
     let mut cmd = Command::new(&settings.worker_executable);
-    // The child end becomes the worker's fd 0 (a guest's stdin is WASI's, always empty, never the
-    // process's). Passed as stdin, it reaches only this child and needs no code run between fork
-    // and exec, so std starts the worker with posix_spawn (no copy of the host's page tables).
-    cmd.env(WORKER_FD_VAR, "0").stdin(Stdio::from(OwnedFd::from(child_end)));
+    // The worker's channel (on Unix its fd 0: a guest's stdin is WASI's, always empty, never the
+    // process's). Nothing runs between fork and exec, so std starts the worker with posix_spawn
+    // (no copy of the host's page tables).
+    let pending = channel::for_child(&mut cmd).map_err(|e| start_err(format!("worker channel: {e}")))?;
     if settings.stdout_to_stderr {
-        cmd.stdout(Stdio::from(guest_stdout(settings)?));
+        cmd.stdout(Stdio::from(std::io::stderr()));
     }
-    let child =
+    let mut child =
         cmd.spawn().map_err(|e| start_err(format!("cannot run {}: {e}", settings.worker_executable.display())))?;
     drop(cmd); // closes our copy of the child end
+    process::kill_with_host(&child);
     let pid = child.id();
+    let host = match pending.connect(&mut child, settings.start_timeout) {
+        Ok(host) => host,
+        Err(e) => {
+            let _ = child.kill();
+            let status = child.wait().map(|s| format!(" ({s})")).unwrap_or_default();
+            let exe = settings.worker_executable.display();
+            return Err(start_err(format!(
+                "{exe}{status} did not take its worker channel: {e}; a worker program must link the wasmproc library"
+            )));
+        }
+    };
     ready(Spawned { child: WorkerChild::Process(child), pid, stream: host, killer: Killer::Pid(pid) }, settings, init)
 }
 
 /// Starts a thread worker serving the child end of a socketpair.
 fn spawn_thread(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
-    let (host, child_end) = UnixStream::pair().map_err(|e| start_err(format!("socketpair: {e}")))?;
+    let (host, child_end) = channel::pair().map_err(|e| start_err(format!("worker channel: {e}")))?;
     let stop = Arc::new(Stop::default());
     let killer = Killer::Thread {
         stop: stop.clone(),

@@ -18,7 +18,6 @@ use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 /// A forked worker not yet reaped.
@@ -192,7 +191,7 @@ fn run(job: Job) -> i32 {
         return 70;
     }
     drop(stdout);
-    match serve_stream(UnixStream::from(socket), None, 1) {
+    match serve_stream(crate::sys::channel::Channel::from(socket), None, 1) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("wasmproc worker {}: {message}", std::process::id());

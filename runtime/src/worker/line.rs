@@ -20,9 +20,9 @@ use super::Stop;
 use crate::ipc::frame;
 use crate::ipc::protocol::{BrokerOp, BrokerReply, FromWorker, QueueOp, ToWorker};
 use crate::spin::SpinReader;
+use crate::sys::channel::{self, Channel};
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use wasmproc_wire::QueueFault;
@@ -39,7 +39,7 @@ pub(super) type Frame = (ToWorker, Vec<u8>);
 
 /// The worker's connection to its host.
 pub(super) struct Line {
-    writer: Mutex<BufWriter<UnixStream>>,
+    writer: Mutex<BufWriter<Channel>>,
     inbox: Mutex<Inbox>,
     /// Queues puts may be sent to without waiting.
     unbounded: Mutex<HashSet<u64>>,
@@ -80,11 +80,8 @@ impl Inbox {
     /// Reads the whole frames that have arrived, without waiting: refusals are returned, work is
     /// kept for the main loop. (Nothing else can come: no call is waiting for an answer.)
     fn take_arrived(&mut self) -> Vec<u64> {
-        use rustix::net::{RecvFlags, recv};
         self.looked = Instant::now();
-        let arrived = !self.reader.buffer().is_empty()
-            || recv(&self.reader.get_ref().0, &mut [0u8; 1], RecvFlags::PEEK | RecvFlags::DONTWAIT)
-                .is_ok_and(|(n, _)| n > 0);
+        let arrived = !self.reader.buffer().is_empty() || channel::readable(&self.reader.get_ref().0);
         let mut refused = Vec::new();
         if !arrived || self.reader.fill_buf().is_err() {
             return refused;
@@ -109,7 +106,7 @@ impl Line {
     /// handshake). Starts the watcher (the flusher starts when first needed); `stop` is a thread
     /// worker's switch.
     pub(super) fn start(
-        stream: UnixStream,
+        stream: Channel,
         reader: BufReader<SpinReader>,
         stop: Option<Arc<Stop>>,
     ) -> io::Result<Arc<Line>> {
@@ -270,16 +267,8 @@ fn flush_loop(line: &Weak<Line>) {
 
 /// Waits until the host's end of `stream` closes, then ends a worker process at once or stops a
 /// thread worker's guest. Wakes for nothing else: it asks only for the hang-up events.
-fn watch(stream: &UnixStream, stop: Option<&Stop>) {
-    use rustix::event::{PollFd, PollFlags, poll};
-    let mut fds = [PollFd::new(stream, PollFlags::RDHUP)];
-    loop {
-        match poll(&mut fds, None) {
-            Ok(_) if !fds[0].revents().is_empty() => break,
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(_) => break,
-        }
-    }
+fn watch(stream: &Channel, stop: Option<&Stop>) {
+    channel::wait_closed(stream);
     match stop {
         None => std::process::exit(0),
         Some(stop) => stop.orphaned(),

@@ -1,8 +1,8 @@
 //! The worker: runs task components for a host, over one byte stream.
 //!
-//! A worker process is entered before `main` when [`WORKER_FD_VAR`] is set (the host re-executed
-//! its own program), or forked by a fork server ([`forkserver`], entered when [`FORKSERVER_FD_VAR`]
-//! is set); a thread worker is a host thread running [`serve_stream`]. Either way it reads
+//! A worker process is entered before `main` when `sys::channel::WORKER_VAR` is set (the host
+//! re-executed its own program), or, on Linux, forked by a fork server ([`forkserver`], entered
+//! when `FORKSERVER_FD_VAR` is set); a thread worker is a host thread running [`serve_stream`]. Either way it reads
 //! frames (`ipc::protocol`) until the host says `Exit` or goes away.
 //!
 //! Layering: the worker knows nothing of the host's broker, context or schedulers. It sees the
@@ -23,6 +23,7 @@
 //!   output, the shared regions its worker has mapped.
 
 mod attachments;
+#[cfg(target_os = "linux")]
 mod forkserver;
 mod host;
 mod instance;
@@ -38,15 +39,14 @@ pub(crate) use host::new_linker;
 pub(crate) use listing::{TaskInfo, list_tasks};
 pub(crate) use state::GuestState;
 
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
+use crate::sys::channel::{self, Channel, WORKER_VAR};
+use crate::sys::process::quick_exit;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-/// The variable that turns a process linking wasmproc into a worker; its value is the socket's fd.
-pub(crate) const WORKER_FD_VAR: &str = "WASMPROC_WORKER_FD";
 /// The variable that turns a process linking wasmproc into a fork server; its value is the fd of
 /// its control line (a `SOCK_SEQPACKET` socket).
+#[cfg(target_os = "linux")]
 pub(crate) const FORKSERVER_FD_VAR: &str = "WASMPROC_FORKSERVER_FD";
 
 /// A thread worker's stop switch: the signal it is "killed" with, seen by its guest at every epoch
@@ -84,23 +84,30 @@ impl Stop {
 /// started as a worker or a fork server; then it serves and exits without returning to `main`.
 #[ctor::ctor(unsafe)]
 fn enter_worker_if_requested() {
-    let (var, fd) = match (std::env::var_os(FORKSERVER_FD_VAR), std::env::var_os(WORKER_FD_VAR)) {
-        (Some(fd), _) => (FORKSERVER_FD_VAR, fd),
-        (None, Some(fd)) => (WORKER_FD_VAR, fd),
-        (None, None) => return,
-    };
-    let Some(fd) = fd.to_str().and_then(|s| s.parse::<i32>().ok()) else {
-        eprintln!("wasmproc worker: {var}={fd:?} is not a file descriptor number");
-        std::process::exit(64);
-    };
-    // SAFETY: the host passed us this descriptor (the child end of a socketpair) and nothing else
-    // in this process owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    if var == FORKSERVER_FD_VAR {
+    #[cfg(target_os = "linux")]
+    if let Some(fd) = std::env::var_os(FORKSERVER_FD_VAR) {
+        let Some(fd) = fd.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            eprintln!("wasmproc fork server: {FORKSERVER_FD_VAR}={fd:?} is not a file descriptor number");
+            std::process::exit(64);
+        };
+        // SAFETY: the host passed us this descriptor (our end of the control line) and nothing
+        // else in this process owns it.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         // Workers forked from here return too, and end here.
         quick_exit(forkserver::serve_forks(fd));
     }
-    quick_exit(match serve_stream(UnixStream::from(fd), None, 1) {
+    let Some(value) = std::env::var_os(WORKER_VAR) else { return };
+    let stream = match channel::from_env(&value) {
+        Ok(stream) => stream,
+        Err(message) => {
+            eprintln!("wasmproc worker: {message}");
+            std::process::exit(64);
+        }
+    };
+    // Ends without `exit`'s atexit handlers and thread-local destructors: nothing a worker holds
+    // needs them (its socket is flushed before it returns, guest output is written unbuffered),
+    // and in a forked worker they cost ~0.35 ms of its ~3 ms start → join (measured).
+    quick_exit(match serve_stream(stream, None, 1) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("wasmproc worker {}: {message}", std::process::id());
@@ -109,21 +116,10 @@ fn enter_worker_if_requested() {
     })
 }
 
-/// Ends a worker (or fork server) process at once, without `exit`'s atexit handlers and
-/// thread-local destructors: nothing a worker holds needs them (its socket is flushed before it
-/// returns, guest output is written unbuffered), and in a forked worker they cost ~0.35 ms of its
-/// ~3 ms start → join (measured).
-fn quick_exit(code: i32) -> ! {
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    // SAFETY: `_exit` has no preconditions; it ends the process without running any code of it.
-    unsafe { libc::_exit(code) }
-}
-
 /// Serves the host on `stream`; returns the exit code the host asked for. `stop` is set for a
 /// thread worker (and then nothing here exits the process); `stdout_fd` is where guests' stdout
 /// goes (1, or 2 when the host keeps its stdout for itself).
-pub(crate) fn serve_stream(stream: UnixStream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
+pub(crate) fn serve_stream(stream: Channel, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
     let end = stream.try_clone().map_err(|e| e.to_string())?;
     let thread = stop.is_some();
     let result = serve::serve(stream, stop, stdout_fd);

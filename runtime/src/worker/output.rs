@@ -29,8 +29,25 @@ impl PrefixedOutput {
 }
 
 /// Writes straight to the worker's stdout (1) or stderr (2), past std's buffers.
-fn write_fd(n: i32, bytes: &[u8]) -> rustix::io::Result<usize> {
-    if n == 2 { rustix::io::write(std::io::stderr(), bytes) } else { rustix::io::write(std::io::stdout(), bytes) }
+#[cfg(unix)]
+fn write_fd(n: i32, bytes: &[u8]) -> io::Result<usize> {
+    let written =
+        if n == 2 { rustix::io::write(std::io::stderr(), bytes) } else { rustix::io::write(std::io::stdout(), bytes) };
+    Ok(written?)
+}
+
+/// Writes to the worker's stdout (1) or stderr (2), flushed at once.
+#[cfg(windows)]
+fn write_fd(n: i32, bytes: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    if n == 2 {
+        std::io::stderr().write_all(bytes)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)?;
+        out.flush()?;
+    }
+    Ok(bytes.len())
 }
 
 impl IsTerminal for PrefixedOutput {
@@ -79,8 +96,8 @@ fn write_line(n: i32, prefix: &str, line: &[u8]) -> io::Result<()> {
     while at < out.len() {
         match write_fd(n, &out[at..]) {
             Ok(written) => at += written,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -10,12 +10,13 @@
 
 use super::GuestState;
 use super::host::{self, TaskPre};
+#[cfg(target_os = "linux")]
 use super::instance::Loaded;
 use crate::engine::{self, Flavor};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
 /// What a worker needs to run guests of one flavour.
 pub(super) type Prepared = (Arc<Engine>, Linker<GuestState>);
@@ -26,10 +27,12 @@ static PREPARED: Mutex<Vec<(Flavor, Prepared)>> = Mutex::new(Vec::new());
 static PRELOADED: Mutex<Vec<(PathBuf, TaskPre<GuestState>)>> = Mutex::new(Vec::new());
 
 /// How many linked modules the fork server keeps.
+#[cfg(target_os = "linux")]
 const KEEP_PRELOADED: usize = 8;
 
 /// Builds an engine and linker of each flavour a worker starts with by default (the fuel-metered
 /// flavour is rare and is built by the worker that needs it).
+#[cfg(target_os = "linux")]
 pub(super) fn prepare() -> Result<(), String> {
     let mut prepared = PREPARED.lock().unwrap_or_else(PoisonError::into_inner);
     for flavor in [Flavor::Fast, Flavor::Interruptible] {
@@ -60,6 +63,7 @@ fn build(flavor: Flavor) -> Result<Prepared, String> {
 /// flavour, once; the fork server calls this before forking a worker that will load it. Without a
 /// prepared engine of `flavor`, or if loading fails, nothing is kept (the worker loads it itself
 /// and reports the error).
+#[cfg(target_os = "linux")]
 pub(super) fn preload(flavor: Flavor, artifact: &Path) {
     let mut preloaded = PRELOADED.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(i) = preloaded.iter().position(|(path, _)| path == artifact) {
@@ -71,7 +75,7 @@ pub(super) fn preload(flavor: Flavor, artifact: &Path) {
     let Some((_, (engine, linker))) = prepared.iter().find(|(f, _)| *f == flavor) else { return };
     // SAFETY: the host sends only paths of artifacts it wrote into its private cache with
     // `precompile_component` of an identically configured engine (as for a worker's `Load`).
-    let Ok(component) = (unsafe { Component::deserialize_file(engine, artifact) }) else { return };
+    let Ok(component) = (unsafe { crate::engine::load_artifact(engine, artifact) }) else { return };
     let Ok(pre) = Loaded::link(linker, &component) else { return };
     if preloaded.len() == KEEP_PRELOADED {
         preloaded.remove(0);

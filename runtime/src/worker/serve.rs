@@ -13,16 +13,16 @@ use crate::engine;
 use crate::ipc::frame;
 use crate::ipc::protocol::{FromWorker, InitCall, ToWorker, WorkerInit};
 use crate::spin::SpinReader;
+use crate::sys::channel::Channel;
 use std::collections::HashMap;
 use std::io::BufReader;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmproc_wire::FailureKind;
 use wasmproc_wire::outcome;
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
 /// What a started worker runs with.
 struct Worker {
@@ -36,7 +36,7 @@ struct Worker {
 }
 
 /// Serves the host on `stream` until it says `Exit` (its code is returned) or goes away (0).
-pub(super) fn serve(stream: UnixStream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
+pub(super) fn serve(stream: Channel, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
     let read_end = stream.try_clone().map_err(|e| e.to_string())?;
     let mut input = BufReader::with_capacity(64 << 10, SpinReader(read_end));
     let init = match frame::read_frame::<ToWorker>(&mut input) {
@@ -122,7 +122,7 @@ impl Worker {
         // `precompile_component` of an identically configured engine.
         let pre = match prepared::preloaded(&self.engine, artifact) {
             Some(pre) => Ok(pre),
-            None => unsafe { Component::deserialize_file(&self.engine, artifact) }
+            None => unsafe { engine::load_artifact(&self.engine, artifact) }
                 .map_err(|e| format!("cannot load compiled module {}: {e:#}", artifact.display()))
                 .and_then(|component| Loaded::link(&self.linker, &component)),
         };

@@ -6,10 +6,7 @@ use crate::cli::{GlobalOptions, NodeArgs};
 use crate::exit::Code;
 use anyhow::anyhow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Set by SIGTERM or SIGINT: the node drains and exits.
-static STOP: AtomicBool = AtomicBool::new(false);
+use std::sync::atomic::AtomicBool;
 
 pub(crate) fn node(global: &GlobalOptions, args: &NodeArgs) -> Result<Code, Failure> {
     let Some(cluster) = cluster(global) else {
@@ -50,29 +47,10 @@ pub(crate) fn node(global: &GlobalOptions, args: &NodeArgs) -> Result<Code, Fail
         options.allow_dirs.push(wasmproc::DirGrant { host: host.into(), guest, access });
     }
     let ctx = build_local_context(global, Some(slots as usize))?;
-    drain_on_signals();
-    eprintln!("node {name}: serving {} with {slots} slots (SIGTERM or Ctrl-C drains and stops)", cluster.address());
     let stop = Arc::new(AtomicBool::new(false));
-    let watcher = stop.clone();
-    std::thread::spawn(move || {
-        while !STOP.load(Ordering::Acquire) {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        watcher.store(true, Ordering::Release);
-    });
+    crate::interrupt::drain_into(stop.clone());
+    eprintln!("node {name}: serving {} with {slots} slots (SIGTERM or Ctrl-C drains and stops)", cluster.address());
     wasmproc::serve_node(&ctx, &cluster, options, stop)?;
     eprintln!("node {name}: drained, stopping");
     Ok(Code::Success)
-}
-
-/// SIGTERM and SIGINT set [`STOP`] instead of ending the process.
-fn drain_on_signals() {
-    extern "C" fn on_signal(_: libc::c_int) {
-        STOP.store(true, Ordering::Release);
-    }
-    // SAFETY: installs a handler that only stores to an atomic (async-signal-safe).
-    unsafe {
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-    }
 }

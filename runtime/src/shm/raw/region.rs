@@ -1,16 +1,13 @@
-//! A shared memory region: a POSIX shared memory object (`shm_open`) mapped `MAP_SHARED` into the
-//! host and into every worker that attaches it by name.
+//! A shared memory region: a named shared memory object (`sys::shm`) mapped into the host and into
+//! every worker that attaches it by name.
 //!
 //! Only a raw pointer into the mapping is held: another process may write it at any time, so a
 //! `&[u8]` over it would be unsound. Bytes are copied in and out (`read`/`write`); words are
 //! accessed through atomics, which is also what the futex calls need. Every access is bounds and
 //! alignment checked (`wasmproc_wire::shm`), so a bad offset is a [`ShmError`], never a crash.
 
-use rustix::fs::Mode;
-use rustix::mm::{MapFlags, ProtFlags};
-use rustix::shm::OFlags;
+use crate::sys::shm::{self, Mapping};
 use std::io;
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use wasmproc_wire::ShmError;
 use wasmproc_wire::shm::{check_atomic, check_bounds};
@@ -19,9 +16,11 @@ use wasmproc_wire::shm::{check_atomic, check_bounds};
 #[derive(Debug)]
 pub(crate) struct Region {
     name: String,
+    /// Where the mapping starts, and how long it is (copied out of `mapping`: read on every access).
     ptr: *mut u8,
     len: usize,
     owner: bool,
+    _mapping: Mapping,
 }
 
 // SAFETY: the region is plain shared memory; every access goes through raw-pointer copies or
@@ -39,29 +38,19 @@ impl Region {
     /// Creates a new region of `len` bytes (zeroed) under `name`; fails if the name exists.
     /// `owner`: unlink the name when this handle is dropped.
     pub(crate) fn create(name: &str, len: usize, owner: bool) -> io::Result<Region> {
-        let fd = rustix::shm::open(name, OFlags::CREATE | OFlags::EXCL | OFlags::RDWR, Mode::RUSR | Mode::WUSR)?;
-        let mapped = rustix::fs::ftruncate(&fd, len as u64).map_err(io::Error::from).and_then(|()| map(&fd, len));
-        match mapped {
-            Ok(ptr) => Ok(Region { name: name.to_string(), ptr, len, owner }),
-            Err(e) => {
-                let _ = rustix::shm::unlink(name);
-                Err(e)
-            }
-        }
+        let mapping = Mapping::create(name, len)?;
+        Ok(Region { name: name.to_string(), ptr: mapping.ptr(), len: mapping.len(), owner, _mapping: mapping })
     }
 
     /// Maps the existing region `name`, whatever its size.
     pub(crate) fn attach(name: &str) -> io::Result<Region> {
-        let fd = rustix::shm::open(name, OFlags::RDWR, Mode::empty())?;
-        let len = usize::try_from(rustix::fs::fstat(&fd)?.st_size)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a region of negative size"))?;
-        let ptr = map(&fd, len)?;
-        Ok(Region { name: name.to_string(), ptr, len, owner: false })
+        let mapping = Mapping::attach(name)?;
+        Ok(Region { name: name.to_string(), ptr: mapping.ptr(), len: mapping.len(), owner: false, _mapping: mapping })
     }
 
     /// Removes `name`: it can no longer be attached; existing mappings stay valid.
     pub(crate) fn unlink(name: &str) -> io::Result<()> {
-        Ok(rustix::shm::unlink(name)?)
+        shm::unlink(name)
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -145,26 +134,8 @@ impl Region {
     }
 }
 
-/// Maps `len` bytes of `fd` shared, read-write; a zero-length region maps nothing.
-fn map(fd: &OwnedFd, len: usize) -> io::Result<*mut u8> {
-    if len == 0 {
-        return Ok(std::ptr::NonNull::<u64>::dangling().as_ptr().cast());
-    }
-    // SAFETY: a fresh shared mapping of our descriptor at an address the kernel picks; nothing else
-    // refers to that address range yet.
-    let ptr = unsafe {
-        rustix::mm::mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0)
-    }?;
-    Ok(ptr.cast())
-}
-
 impl Drop for Region {
     fn drop(&mut self) {
-        if self.len > 0 {
-            // SAFETY: unmapping the mapping this handle created; no references into it outlive
-            // `self` (atomics borrow `self`).
-            let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
-        }
         if self.owner {
             let _ = Region::unlink(&self.name);
         }

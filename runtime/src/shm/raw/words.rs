@@ -6,14 +6,15 @@
 //! in slices of at most [`SLICE`], so a waiter re-checks its deadline, and a lock waiter notices
 //! that the owner died, even if nobody wakes it.
 //!
-//! Owners are thread ids (`gettid`): a guest runs on its worker's main thread, so each worker is
-//! one owner, and host threads are owners of their own. A lock whose owner thread no longer exists
-//! is taken over by the next acquirer, which is told so (`Acquired::OwnerDied`) — robust-mutex
-//! semantics: the data it guards may be half-updated. (A thread id reused by a new thread within
-//! the slice could hide a death; Linux recycles ids only after wrapping around `pid_max`.)
+//! Owners are thread numbers (`sys::thread`: the thread id on Linux and Windows): a guest runs on
+//! its worker's main thread, so each worker is one owner, and host threads are owners of their
+//! own. A lock whose owner no longer exists is taken over by the next acquirer, which is told so
+//! (`Acquired::OwnerDied`) — robust-mutex semantics: the data it guards may be half-updated. (A
+//! thread id reused by a new thread within the slice could hide a death; Linux recycles ids only
+//! after wrapping around `pid_max`.)
 
-use super::futex;
 use super::region::Region;
+use crate::sys::{futex, thread};
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 use wasmproc_wire::{Acquired, SyncFault};
@@ -24,24 +25,6 @@ pub(crate) const SLICE: Duration = Duration::from_millis(50);
 const SPINS: u32 = 200;
 /// Set in a lock word while someone waits for it.
 const WAITERS: u32 = 1 << 31;
-
-/// The calling thread's id (cached: a syscall per lock operation would cost more than the lock).
-pub(crate) fn thread_id() -> u32 {
-    thread_local! {
-        static TID: u32 = rustix::thread::gettid().as_raw_nonzero().get() as u32;
-    }
-    TID.with(|t| *t)
-}
-
-/// Whether thread `tid` still exists (anywhere on this machine).
-fn alive(tid: u32) -> bool {
-    let Some(pid) = rustix::process::Pid::from_raw(tid as i32) else { return false };
-    // Signal 0 only checks for existence; EPERM means it exists but is not ours.
-    match rustix::process::test_kill_process(pid) {
-        Ok(()) => true,
-        Err(e) => e == rustix::io::Errno::PERM,
-    }
-}
 
 /// The next sleep: up to the deadline, at most one slice; `None` once the deadline passed.
 fn slice(deadline: Option<Instant>) -> Option<Duration> {
@@ -61,7 +44,7 @@ pub(crate) fn lock_acquire(r: &Region, offset: u64, deadline: Option<Instant>) -
 }
 
 fn acquire_word(word: &AtomicU32, deadline: Option<Instant>) -> Result<Acquired, SyncFault> {
-    let me = thread_id();
+    let me = thread::id();
     // After having waited, take the lock with WAITERS set: others may still be asleep.
     let mut mark = 0;
     let mut spins = 0;
@@ -81,7 +64,7 @@ fn acquire_word(word: &AtomicU32, deadline: Option<Instant>) -> Result<Acquired,
             continue;
         }
         let owner = cur & !WAITERS;
-        if owner != 0 && !alive(owner) {
+        if owner != 0 && !thread::alive(owner) {
             if word.compare_exchange(cur, me | (cur & WAITERS), SeqCst, SeqCst).is_ok() {
                 return Ok(Acquired::OwnerDied);
             }
@@ -122,7 +105,7 @@ pub(crate) fn lock_is_held(r: &Region, offset: u64) -> Result<bool, SyncFault> {
 pub(crate) fn rlock_acquire(r: &Region, offset: u64, deadline: Option<Instant>) -> Result<Acquired, SyncFault> {
     let word = r.word32(offset)?;
     let count = r.word32(offset + 4)?;
-    if word.load(SeqCst) & !WAITERS == thread_id() {
+    if word.load(SeqCst) & !WAITERS == thread::id() {
         count.fetch_add(1, SeqCst);
         return Ok(Acquired::Clean);
     }
@@ -134,7 +117,7 @@ pub(crate) fn rlock_acquire(r: &Region, offset: u64, deadline: Option<Instant>) 
 pub(crate) fn rlock_release(r: &Region, offset: u64) -> Result<(), SyncFault> {
     let word = r.word32(offset)?;
     let count = r.word32(offset + 4)?;
-    if word.load(SeqCst) & !WAITERS != thread_id() {
+    if word.load(SeqCst) & !WAITERS != thread::id() {
         return Err(SyncFault::NotHeld);
     }
     if count.fetch_sub(1, SeqCst) == 1 {
@@ -227,7 +210,7 @@ pub(crate) fn condition_wait(r: &Region, offset: u64, deadline: Option<Instant>)
     let word = r.word32(offset)?;
     let count = r.word32(offset + 4)?;
     let seq = r.word32(offset + 8)?;
-    if word.load(SeqCst) & !WAITERS != thread_id() {
+    if word.load(SeqCst) & !WAITERS != thread::id() {
         return Err(SyncFault::NotHeld);
     }
     let start = seq.load(SeqCst);
@@ -249,7 +232,7 @@ pub(crate) fn condition_wait(r: &Region, offset: u64, deadline: Option<Instant>)
 pub(crate) fn condition_notify(r: &Region, offset: u64, n: u32) -> Result<(), SyncFault> {
     let word = r.word32(offset)?;
     let seq = r.word32(offset + 8)?;
-    if word.load(SeqCst) & !WAITERS != thread_id() {
+    if word.load(SeqCst) & !WAITERS != thread::id() {
         return Err(SyncFault::NotHeld);
     }
     seq.fetch_add(1, SeqCst);

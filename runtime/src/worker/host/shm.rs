@@ -4,7 +4,8 @@
 
 use super::super::GuestState;
 use super::wasmproc::task::shm::{self, Alignment, Bounds, ShmError as WitShmError};
-use crate::shm::raw::{Region, futex, words};
+use crate::shm::raw::{Region, words};
+use crate::sys::futex;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

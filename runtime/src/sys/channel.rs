@@ -1,0 +1,228 @@
+//! The worker channel: one connected, bidirectional byte stream between the host and a worker.
+//!
+//! - Unix: a `UnixStream` socketpair. A worker process gets the child end as its fd 0 (passed as
+//!   stdin, it reaches only that child and needs no code between fork and exec, so std uses
+//!   `posix_spawn`), and [`WORKER_VAR`] = `0`.
+//! - Windows has no socketpair: a TCP connection on loopback with Nagle off. A worker process is
+//!   told `127.0.0.1:PORT/TOKEN` in [`WORKER_VAR`] and connects back, sending the one-time token
+//!   first; the host accepts only the connection that sends it.
+//!
+//! Both sides use the stream through `Read`/`Write` on `&Channel`, `try_clone` and `shutdown`,
+//! which both types have; [`try_read`], [`readable`] and [`wait_closed`] cover the rest.
+
+use std::io;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+/// The variable that turns a process linking wasmproc into a worker: how to reach its channel.
+pub(crate) const WORKER_VAR: &str = "WASMPROC_WORKER";
+
+/// The stream type.
+#[cfg(unix)]
+pub(crate) type Channel = std::os::unix::net::UnixStream;
+/// The stream type.
+#[cfg(windows)]
+pub(crate) type Channel = std::net::TcpStream;
+
+/// Two connected ends.
+#[cfg(unix)]
+pub(crate) fn pair() -> io::Result<(Channel, Channel)> {
+    Channel::pair()
+}
+
+/// Two connected ends.
+#[cfg(windows)]
+pub(crate) fn pair() -> io::Result<(Channel, Channel)> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let pending = Pending { listener, token: token() };
+    let mut client = Channel::connect(pending.listener.local_addr()?)?;
+    io::Write::write_all(&mut client, &pending.token.to_le_bytes())?;
+    client.set_nodelay(true)?;
+    let server = pending.accept(Duration::from_secs(10), || false)?;
+    Ok((server, client))
+}
+
+/// Reads what has arrived without blocking: `None` if nothing has.
+pub(crate) fn try_read(channel: &Channel, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    #[cfg(unix)]
+    {
+        use rustix::io::Errno;
+        use rustix::net::{RecvFlags, recv};
+        match recv(channel, buf, RecvFlags::DONTWAIT) {
+            Ok((n, _)) => Some(Ok(n)),
+            Err(Errno::AGAIN | Errno::INTR) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+    #[cfg(windows)]
+    {
+        use std::io::Read;
+        readable(channel).then(|| (&*channel).read(buf))
+    }
+}
+
+/// Whether bytes (or the end of the stream) are waiting to be read.
+pub(crate) fn readable(channel: &Channel) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::net::{RecvFlags, recv};
+        recv(channel, &mut [0u8; 1], RecvFlags::PEEK | RecvFlags::DONTWAIT).is_ok_and(|(n, _)| n > 0)
+    }
+    #[cfg(windows)]
+    {
+        use rustix::event::{PollFd, PollFlags, poll};
+        let mut fds = [PollFd::new(channel, PollFlags::IN)];
+        let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+        poll(&mut fds, Some(&zero)).is_ok_and(|n| n > 0)
+    }
+}
+
+/// Blocks until the other end has closed (or the stream failed). Wakes for nothing else.
+pub(crate) fn wait_closed(channel: &Channel) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let hangup = PollFlags::RDHUP;
+    // Elsewhere only the hang-up itself can be asked for (it is always reported).
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let hangup = PollFlags::HUP;
+    let mut fds = [PollFd::new(channel, hangup)];
+    loop {
+        match poll(&mut fds, None) {
+            Ok(_) if !fds[0].revents().is_empty() => return,
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// The host's side of a worker process's channel until the worker has it.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    #[cfg(unix)]
+    host: Channel,
+    #[cfg(windows)]
+    listener: std::net::TcpListener,
+    #[cfg(windows)]
+    token: u64,
+}
+
+/// Makes `cmd` start a worker on a new channel (sets [`WORKER_VAR`], and on Unix its stdin).
+pub(crate) fn for_child(cmd: &mut Command) -> io::Result<Pending> {
+    #[cfg(unix)]
+    {
+        let (host, child_end) = pair()?;
+        cmd.env(WORKER_VAR, "0").stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(child_end)));
+        Ok(Pending { host })
+    }
+    #[cfg(windows)]
+    {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let token = token();
+        cmd.env(WORKER_VAR, format!("{}/{token:016x}", listener.local_addr()?)).stdin(std::process::Stdio::null());
+        Ok(Pending { listener, token })
+    }
+}
+
+impl Pending {
+    /// The host's end, once the started `child` has its own; gives up after `timeout` or when the
+    /// child exits first. (`cmd` must have been dropped: on Unix it holds the child's end.)
+    pub(crate) fn connect(self, child: &mut Child, timeout: Duration) -> io::Result<Channel> {
+        #[cfg(unix)]
+        {
+            let _ = (child, timeout);
+            Ok(self.host)
+        }
+        #[cfg(windows)]
+        {
+            self.accept(timeout, || child.try_wait().is_ok_and(|s| s.is_some()))
+        }
+    }
+
+    /// Accepts the connection that presents the token.
+    #[cfg(windows)]
+    fn accept(self, timeout: Duration, mut gone: impl FnMut() -> bool) -> io::Result<Channel> {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + timeout;
+        self.listener.set_nonblocking(true)?;
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false)?;
+                    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+                    let mut got = [0u8; 8];
+                    if stream.read_exact(&mut got).is_ok() && u64::from_le_bytes(got) == self.token {
+                        stream.set_read_timeout(None)?;
+                        stream.set_nodelay(true)?;
+                        return Ok(stream);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if gone() {
+                        return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the worker exited before it connected"));
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "the worker did not connect"));
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A worker process's end of its channel, from the value of [`WORKER_VAR`].
+pub(crate) fn from_env(value: &std::ffi::OsStr) -> Result<Channel, String> {
+    let value = value.to_str().ok_or_else(|| format!("{WORKER_VAR}={value:?} is not text"))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let fd: i32 = value.parse().map_err(|_| format!("{WORKER_VAR}={value:?} is not a file descriptor number"))?;
+        // SAFETY: the host passed us this descriptor (the child end of a socketpair) and nothing
+        // else in this process owns it.
+        Ok(Channel::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+    #[cfg(windows)]
+    {
+        let bad = || format!("{WORKER_VAR}={value:?} is not ADDRESS/TOKEN");
+        let (addr, token) = value.split_once('/').ok_or_else(bad)?;
+        let token = u64::from_str_radix(token, 16).map_err(|_| bad())?;
+        let mut stream = Channel::connect(addr).map_err(|e| format!("connecting to the host at {addr}: {e}"))?;
+        io::Write::write_all(&mut stream, &token.to_le_bytes()).map_err(|e| e.to_string())?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        Ok(stream)
+    }
+}
+
+/// A one-time token: 64 random bits (std's hasher keys come from the OS's random source).
+#[cfg(windows)]
+fn token() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn a_pair_carries_bytes_both_ways_and_reports_what_waits() {
+        let (a, b) = pair().unwrap();
+        let mut buf = [0u8; 8];
+        assert!(try_read(&a, &mut buf).is_none(), "nothing has arrived");
+        (&b).write_all(b"ping").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !readable(&a) {
+            assert!(std::time::Instant::now() < deadline, "the bytes never arrived");
+        }
+        assert_eq!(try_read(&a, &mut buf).unwrap().unwrap(), 4);
+        assert_eq!(&buf[..4], b"ping");
+        (&a).write_all(b"pong").unwrap();
+        (&b).read_exact(&mut buf[..4]).unwrap();
+        assert_eq!(&buf[..4], b"pong");
+        let watcher = std::thread::spawn(move || wait_closed(&a));
+        drop(b);
+        watcher.join().unwrap();
+    }
+}
