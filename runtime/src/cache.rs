@@ -160,12 +160,11 @@ fn nanos() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))] // Both check what Windows does not have: modes and remembered hashes.
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg(unix)]
     fn refuses_a_world_writable_directory() {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("wasmproc-cache-test-{}", std::process::id()));

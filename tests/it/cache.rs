@@ -55,6 +55,10 @@ fn a_module_file_is_read_again_when_it_changes() {
 
     // Loaded without reading the file (the cache remembers it), then changed before an engine it
     // needs is compiled: a clear error, never code compiled from other bytes than its listing's.
+    // (Windows remembers no file: every load reads it.)
+    if cfg!(windows) {
+        return;
+    }
     let ctx = Context::builder().cache_dir(&cache).build().unwrap();
     let module = ctx.load(&file).unwrap();
     std::fs::write(&file, [&fixtures[..], b"trailing"].concat()).unwrap();

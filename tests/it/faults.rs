@@ -77,7 +77,10 @@ fn every_input_is_accounted_for_when_workers_are_killed_during_imap() {
 
 #[test]
 fn a_worker_that_cannot_start_is_a_clear_error() {
-    let true_bin = ["/bin/true", "/usr/bin/true"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
+    // A program that exits at once, without taking its worker channel.
+    let exits: &[&str] =
+        if cfg!(windows) { &[r"C:\windows\system32\hostname.exe"] } else { &["/bin/true", "/usr/bin/true"] };
+    let true_bin = exits.iter().find(|p| std::path::Path::new(p).exists()).unwrap();
     let ctx =
         wasmproc::Context::builder().worker_executable(true_bin).cache_dir(crate::common::cache_dir()).build().unwrap();
     match Pool::with_processes(&ctx, 2) {
@@ -133,6 +136,7 @@ fn a_worker_exits_when_its_host_dies() {
 }
 
 #[test]
+#[cfg(unix)] // Needs a program that stays up without answering (`cat`); Wine has none.
 fn a_worker_program_that_never_reports_ready_is_a_clear_error_within_the_start_timeout() {
     // `cat` reads what it is sent and never answers.
     let cat = ["/bin/cat", "/usr/bin/cat"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();

@@ -310,7 +310,8 @@ impl<R> Process<R> {
 
     /// Asks the process to stop — `p.terminate()`: SIGTERM (the worker does not catch it, so it
     /// stops at once and `exit_code` becomes -15), then SIGKILL if it is still running a second
-    /// later. Returns without waiting; `join` to wait.
+    /// later. Returns without waiting; `join` to wait. On Windows the process is ended with
+    /// `TerminateProcess` and exit code `0x10000 + 15`, which `exit_code` reports as -15 too.
     pub fn terminate(&self) {
         if self.inner.signal(SIGTERM) {
             let inner = self.inner.clone();
@@ -322,7 +323,8 @@ impl<R> Process<R> {
         }
     }
 
-    /// Kills the process — `p.kill()` (SIGKILL; `exit_code` becomes -9).
+    /// Kills the process — `p.kill()` (SIGKILL; `exit_code` becomes -9; on Windows
+    /// `TerminateProcess` with exit code `0x10000 + 9`, reported as -9).
     pub fn kill(&self) {
         self.inner.signal(SIGKILL);
     }

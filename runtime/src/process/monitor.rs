@@ -17,7 +17,7 @@ pub(super) fn run(inner: &Inner, spawned: Spawned) {
     let Spawned { mut child, pid, stream, .. } = spawned;
     // The connection stays open until the worker has exited: a worker whose host end closes exits
     // at once with 0, which would race with the status it was told to exit with.
-    let (answer, _connection) = call(inner, stream);
+    let (mut answer, _connection) = call(inner, stream);
     if let WorkerChild::Process(_) = child {
         os::wait_exited(pid);
     } else {
@@ -26,7 +26,13 @@ pub(super) fn run(inner: &Inner, spawned: Spawned) {
     }
     let mut st = inner.lock();
     let status = child.wait().ok();
-    let code = match (status.as_ref().and_then(os::signal_of), status.and_then(|s| s.code()), &answer) {
+    let signal = status.as_ref().and_then(os::signal_of);
+    if signal.is_some() && matches!(answer, Some(Err(_))) {
+        // Stopped by a signal: that is why it failed, whatever it managed to say first (a thread
+        // worker's guest may answer "interrupted" before its channel closes).
+        answer = None;
+    }
+    let code = match (signal, status.and_then(|s| s.code()), &answer) {
         (Some(signal), _, _) => -signal,
         // Python's rule, whatever the worker saw: 1 if the task failed (the host may fail it, e.g.
         // when its queue items were refused), else 0. Also when its status was lost (its fork

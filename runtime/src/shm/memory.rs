@@ -99,7 +99,8 @@ impl SharedMemory {
     }
 
     /// Removes the name: nobody can attach it any more; existing mappings stay valid —
-    /// `shm.unlink()`.
+    /// `shm.unlink()`. On Windows, which has no unlink, this does nothing: a name lives until the
+    /// last mapping of it (in any process) is closed, as in Python.
     pub fn unlink(&self) -> Result<()> {
         Region::unlink(self.region.name())
             .map_err(|source| Error::SharedMemory { name: self.region.name().to_string(), source })

@@ -268,14 +268,26 @@ fn spawn_exec(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
     let host = match pending.connect(&mut child, settings.start_timeout) {
         Ok(host) => host,
         Err(e) => {
-            let _ = child.kill();
-            let status = child.wait().map(|s| format!(" ({s})")).unwrap_or_default();
             let exe = settings.worker_executable.display();
-            return Err(start_err(format!(
-                "{exe}{status} did not take its worker channel: {e}; a worker program must link the wasmproc library"
-            )));
+            let reason = match child.try_wait() {
+                Ok(Some(status)) => format!(
+                    "{exe} exited ({status}) before it was ready; a worker program must link the wasmproc library"
+                ),
+                _ if e.kind() == std::io::ErrorKind::TimedOut => {
+                    format!("{exe} did not report ready within {:?}", settings.start_timeout)
+                }
+                _ => format!("{exe} did not connect its worker channel: {e}"),
+            };
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(start_err(reason));
         }
     };
+    if let Err(e) = channel::close_on_exit(&host, pid) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(start_err(format!("watching worker process {pid}: {e}")));
+    }
     ready(Spawned { child: WorkerChild::Process(child), pid, stream: host, killer: Killer::Pid(pid) }, settings, init)
 }
 

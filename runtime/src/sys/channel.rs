@@ -171,6 +171,28 @@ impl Pending {
     }
 }
 
+/// Makes sure the host's end `channel` of worker process `pid` reads end of file once that process
+/// has exited. On Unix the kernel does so when the process's end closes. Under Wine a killed
+/// worker's connection was seen to stay open (a pool waited for it forever), so on Windows a
+/// thread waits for the process and shuts the host's end down.
+pub(crate) fn close_on_exit(channel: &Channel, pid: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let _ = (channel, pid);
+        Ok(())
+    }
+    #[cfg(windows)]
+    {
+        let end = channel.try_clone()?;
+        let exited = crate::sys::process::exit_waiter(pid)?;
+        std::thread::Builder::new().name(format!("wasmproc-exit-{pid}")).spawn(move || {
+            exited.wait();
+            let _ = end.shutdown(std::net::Shutdown::Both);
+        })?;
+        Ok(())
+    }
+}
+
 /// A worker process's end of its channel, from the value of [`WORKER_VAR`].
 pub(crate) fn from_env(value: &std::ffi::OsStr) -> Result<Channel, String> {
     let value = value.to_str().ok_or_else(|| format!("{WORKER_VAR}={value:?} is not text"))?;

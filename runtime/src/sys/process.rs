@@ -71,6 +71,12 @@ pub(crate) fn kill_with_host(child: &Child) {
     imp::kill_with_host(child)
 }
 
+/// Something to wait on until process `pid` has exited (Windows: a handle to the process).
+#[cfg(windows)]
+pub(crate) fn exit_waiter(pid: u32) -> std::io::Result<imp::ExitWaiter> {
+    imp::ExitWaiter::open(pid)
+}
+
 /// This machine's name.
 pub(crate) fn hostname() -> String {
     imp::hostname()
@@ -144,6 +150,29 @@ mod imp {
 
     pub(super) fn quick_exit(code: i32) -> ! {
         std::process::exit(code)
+    }
+
+    /// A process handle to wait on.
+    #[derive(Debug)]
+    pub(crate) struct ExitWaiter(std::os::windows::io::OwnedHandle);
+
+    impl ExitWaiter {
+        pub(super) fn open(pid: u32) -> std::io::Result<ExitWaiter> {
+            use std::os::windows::io::FromRawHandle;
+            // SAFETY: opening a process handle that we then own.
+            let h = unsafe { OpenProcess(PROCESS_SYNCHRONIZE, 0, pid) };
+            if h.is_null() {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: `h` is a fresh handle nothing else owns.
+            Ok(ExitWaiter(unsafe { std::os::windows::io::OwnedHandle::from_raw_handle(h) }))
+        }
+
+        /// Blocks until the process has exited.
+        pub(crate) fn wait(&self) {
+            // SAFETY: waiting on a live handle we own.
+            unsafe { WaitForSingleObject(self.0.as_raw_handle(), INFINITE) };
+        }
     }
 
     /// The host's job: created on first use, never closed (it closes when the host ends).
