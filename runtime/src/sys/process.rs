@@ -138,13 +138,8 @@ mod imp {
     }
 
     pub(super) fn wait_exited(pid: u32) {
-        // SAFETY: as above.
-        unsafe {
-            let h = OpenProcess(PROCESS_SYNCHRONIZE, 0, pid);
-            if !h.is_null() {
-                WaitForSingleObject(h, INFINITE);
-                CloseHandle(h);
-            }
+        if let Ok(waiter) = ExitWaiter::open(pid) {
+            waiter.wait();
         }
     }
 

@@ -34,16 +34,18 @@ mod imp {
     }
 
     pub(super) fn alive(tid: u32) -> bool {
-        exists(tid as i32)
+        super::exists(tid as i32)
     }
+}
 
-    /// Signal 0 only checks for existence; EPERM means it exists but is not ours.
-    pub(super) fn exists(pid: i32) -> bool {
-        let Some(pid) = rustix::process::Pid::from_raw(pid) else { return false };
-        match rustix::process::test_kill_process(pid) {
-            Ok(()) => true,
-            Err(e) => e == rustix::io::Errno::PERM,
-        }
+/// Whether process (or, on Linux, thread) `pid` exists: signal 0 only checks for existence, and
+/// EPERM means it exists but is not ours.
+#[cfg(unix)]
+fn exists(pid: i32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else { return false };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e == rustix::io::Errno::PERM,
     }
 }
 
@@ -60,11 +62,7 @@ mod imp {
     }
 
     pub(super) fn alive(id: u32) -> bool {
-        let Some(pid) = rustix::process::Pid::from_raw((id >> THREAD_BITS) as i32) else { return false };
-        match rustix::process::test_kill_process(pid) {
-            Ok(()) => true,
-            Err(e) => e == rustix::io::Errno::PERM,
-        }
+        super::exists((id >> THREAD_BITS) as i32)
     }
 }
 
