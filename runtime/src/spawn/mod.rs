@@ -260,8 +260,8 @@ fn spawn_exec(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
     if settings.stdout_to_stderr {
         cmd.stdout(Stdio::from(std::io::stderr()));
     }
-    let mut child =
-        cmd.spawn().map_err(|e| start_err(format!("cannot run {}: {e}", settings.worker_executable.display())))?;
+    let mut child = spawn_retrying(&mut cmd)
+        .map_err(|e| start_err(format!("cannot run {}: {e}", settings.worker_executable.display())))?;
     drop(cmd); // closes our copy of the child end
     process::kill_with_host(&child);
     let pid = child.id();
@@ -289,6 +289,25 @@ fn spawn_exec(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
         return Err(start_err(format!("watching worker process {pid}: {e}")));
     }
     ready(Spawned { child: WorkerChild::Process(child), pid, stream: host, killer: Killer::Pid(pid) }, settings, init)
+}
+
+/// Starts `cmd`, trying again twice after a failure that may pass (not a missing or forbidden
+/// program): process creation can fail for a moment under load (EAGAIN; under Wine, seen as
+/// "Internal error", os error 1359).
+fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut attempt = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e)
+                if attempt < 2
+                    && !matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied) =>
+            {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(10 * attempt));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Starts a thread worker serving the child end of a socketpair.
