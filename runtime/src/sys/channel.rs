@@ -193,6 +193,24 @@ pub(crate) fn close_on_exit(channel: &Channel, pid: u32) -> io::Result<()> {
     }
 }
 
+/// Ends a worker process's use of its channel so that nothing it sent is lost. Windows resets a
+/// socket closed with unread input, and the peer then drops what it has not read yet (a
+/// `Process`'s last queue items were lost so, under Wine): there the worker shuts its sending side
+/// (the host reads everything, then end of file) and reads what is left for a moment before it
+/// exits. Nothing to do on Unix.
+pub(crate) fn finish(channel: &Channel) {
+    #[cfg(unix)]
+    let _ = channel;
+    #[cfg(windows)]
+    {
+        use std::io::Read;
+        let _ = channel.shutdown(std::net::Shutdown::Write);
+        let _ = channel.set_read_timeout(Some(Duration::from_millis(20)));
+        let mut sink = [0u8; 4096];
+        while matches!((&*channel).read(&mut sink), Ok(n) if n > 0) {}
+    }
+}
+
 /// A worker process's end of its channel, from the value of [`WORKER_VAR`].
 pub(crate) fn from_env(value: &std::ffi::OsStr) -> Result<Channel, String> {
     let value = value.to_str().ok_or_else(|| format!("{WORKER_VAR}={value:?} is not text"))?;

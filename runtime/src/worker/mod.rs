@@ -128,6 +128,8 @@ pub(crate) fn serve_stream(stream: Channel, stop: Option<Arc<Stop>>, stdout_fd: 
     // code (and its watcher would exit it with 0 if it saw the socket close first).
     if thread {
         let _ = end.shutdown(std::net::Shutdown::Both);
+    } else {
+        channel::finish(&end);
     }
     result
 }
