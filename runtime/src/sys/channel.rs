@@ -35,9 +35,7 @@ pub(crate) fn pair() -> io::Result<(Channel, Channel)> {
 pub(crate) fn pair() -> io::Result<(Channel, Channel)> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let pending = Pending { listener, token: token() };
-    let mut client = Channel::connect(pending.listener.local_addr()?)?;
-    io::Write::write_all(&mut client, &pending.token.to_le_bytes())?;
-    client.set_nodelay(true)?;
+    let client = connect_back(pending.listener.local_addr()?, pending.token)?;
     let server = pending.accept(Duration::from_secs(10), || false)?;
     Ok((server, client))
 }
@@ -227,11 +225,17 @@ pub(crate) fn from_env(value: &std::ffi::OsStr) -> Result<Channel, String> {
         let bad = || format!("{WORKER_VAR}={value:?} is not ADDRESS/TOKEN");
         let (addr, token) = value.split_once('/').ok_or_else(bad)?;
         let token = u64::from_str_radix(token, 16).map_err(|_| bad())?;
-        let mut stream = Channel::connect(addr).map_err(|e| format!("connecting to the host at {addr}: {e}"))?;
-        io::Write::write_all(&mut stream, &token.to_le_bytes()).map_err(|e| e.to_string())?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        Ok(stream)
+        connect_back(addr, token).map_err(|e| format!("connecting to the host at {addr}: {e}"))
     }
+}
+
+/// The worker's side of a Windows channel: connects to `addr` and presents `token`.
+#[cfg(windows)]
+fn connect_back(addr: impl std::net::ToSocketAddrs, token: u64) -> io::Result<Channel> {
+    let mut stream = Channel::connect(addr)?;
+    io::Write::write_all(&mut stream, &token.to_le_bytes())?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// A one-time token: 64 random bits (std's hasher keys come from the OS's random source).
