@@ -54,7 +54,7 @@ impl Read for SpinReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match spin(|| channel::try_read(&self.0, &mut *buf)) {
             Some(read) => read,
-            None => (&self.0).read(buf),
+            None => channel::read(&self.0, buf),
         }
     }
 }

@@ -48,19 +48,18 @@ fn a_killed_worker_fails_its_tasks_and_is_replaced() {
 fn every_input_is_accounted_for_when_workers_are_killed_during_imap() {
     let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
     let pool = Pool::with_processes(ctx(), 2).unwrap();
-    let killer = {
-        let pids = pool.pids();
-        std::thread::spawn(move || {
-            for pid in pids {
-                std::thread::sleep(Duration::from_millis(150));
-                sigkill(pid);
-            }
-        })
-    };
     let mut ok = 0;
     let mut died = 0;
     let n = 60;
+    // Each worker is killed once results flow, when its module is loaded and it is running an
+    // input nearly all the time. (A worker killed while it still loads has started nothing: its
+    // inputs are resent, not failed. Kills on a timer sometimes all landed during loading under
+    // Wine, and the test saw no failure.)
+    let mut victims = pool.pids();
     for (i, r) in pool.imap(&sleep, std::iter::repeat_n(10u64, n)).enumerate() {
+        if i == 10 || i == 30 {
+            sigkill(victims.pop().unwrap());
+        }
         match r {
             Ok(10) => ok += 1,
             Err(Error::Task(f)) if matches!(f.kind, FailureKind::WorkerDied { .. }) => {
@@ -70,7 +69,7 @@ fn every_input_is_accounted_for_when_workers_are_killed_during_imap() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    killer.join().unwrap();
+    assert!(victims.is_empty());
     assert_eq!(ok + died, n, "each input yields exactly one outcome");
     assert!(died >= 1, "the kills hit running work");
 }

@@ -198,10 +198,6 @@ fn chunks_queued_behind_a_dead_worker_are_resent_and_retries_rerun_the_running_o
 }
 
 #[test]
-// Under Wine 8 a worker killed while another is starting sometimes neither dies nor lets the new
-// one start (its connection stays open, its process handle is never signalled), and the pool waits
-// for it; this test kills 15 workers while the pool replaces them, and hung in 1 of 3 runs there.
-#[cfg(not(windows))]
 fn every_one_of_2000_tasks_is_accounted_for_while_workers_are_killed_at_random() {
     let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
     let pool = Pool::with_processes(ctx(), 3).unwrap();

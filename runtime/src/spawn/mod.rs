@@ -348,12 +348,15 @@ fn ready(mut spawned: Spawned, settings: &Settings, init: &WorkerInit) -> Result
 
 fn handshake(spawned: &mut Spawned, settings: &Settings, init: &WorkerInit) -> Result<()> {
     let stream = &mut spawned.stream;
+    // The wait for ready has its own timeout; the one the channel had (see
+    // `channel::close_on_exit`) is put back after it.
+    let kept = stream.read_timeout().map_err(|e| start_err(e.to_string()))?;
     stream.set_read_timeout(Some(settings.start_timeout)).map_err(|e| start_err(e.to_string()))?;
     let init = ToWorker::Init(init.clone());
     // A worker that exits before reading surfaces below as EOF, with its exit status.
     let _ = frame::write_frame(stream, &init, &[]);
     let reply = frame::read_frame::<FromWorker>(stream);
-    stream.set_read_timeout(None).map_err(|e| start_err(e.to_string()))?;
+    stream.set_read_timeout(kept).map_err(|e| start_err(e.to_string()))?;
     let exe = settings.worker_executable.display();
     match reply {
         Ok(Some((FromWorker::Ready { .. }, _))) => Ok(()),

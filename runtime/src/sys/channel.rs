@@ -172,7 +172,9 @@ impl Pending {
 /// Makes sure the host's end `channel` of worker process `pid` reads end of file once that process
 /// has exited. On Unix the kernel does so when the process's end closes. Under Wine a killed
 /// worker's connection was seen to stay open (a pool waited for it forever), so on Windows a
-/// thread waits for the process and shuts the host's end down.
+/// thread waits for the process and shuts the host's end down. A read already waiting on that
+/// end did not always wake for the shutdown there either, so the end also gets a receive timeout:
+/// [`read`] looks again after [`RECHECK`], and a look after the shutdown reads end of file.
 pub(crate) fn close_on_exit(channel: &Channel, pid: u32) -> io::Result<()> {
     #[cfg(unix)]
     {
@@ -181,6 +183,7 @@ pub(crate) fn close_on_exit(channel: &Channel, pid: u32) -> io::Result<()> {
     }
     #[cfg(windows)]
     {
+        channel.set_read_timeout(Some(RECHECK))?;
         let end = channel.try_clone()?;
         let exited = crate::sys::process::exit_waiter(pid)?;
         std::thread::Builder::new().name(format!("wasmproc-exit-{pid}")).spawn(move || {
@@ -188,6 +191,26 @@ pub(crate) fn close_on_exit(channel: &Channel, pid: u32) -> io::Result<()> {
             let _ = end.shutdown(std::net::Shutdown::Both);
         })?;
         Ok(())
+    }
+}
+
+/// How often a blocked [`read`] of a worker process's channel looks again (Windows; see
+/// [`close_on_exit`]).
+#[cfg(windows)]
+const RECHECK: Duration = Duration::from_millis(100);
+
+/// Reads into `buf`, blocking until bytes arrive or the stream ends (`Ok(0)`). On Windows a
+/// receive timeout set by [`close_on_exit`] makes the read look again rather than fail.
+pub(crate) fn read(channel: &Channel, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    #[cfg(unix)]
+    return (&*channel).read(buf);
+    #[cfg(windows)]
+    loop {
+        match (&*channel).read(buf) {
+            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {}
+            result => return result,
+        }
     }
 }
 
