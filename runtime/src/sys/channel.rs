@@ -292,4 +292,24 @@ mod tests {
         drop(b);
         watcher.join().unwrap();
     }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_read_outlasts_its_timeout_and_ends_at_a_shutdown_made_while_it_waits() {
+        let (a, b) = pair().unwrap();
+        a.set_read_timeout(Some(RECHECK)).unwrap();
+        let end = a.try_clone().unwrap();
+        let other = std::thread::spawn(move || {
+            std::thread::sleep(RECHECK * 3);
+            (&b).write_all(b"x").unwrap();
+            std::thread::sleep(RECHECK * 3);
+            end.shutdown(std::net::Shutdown::Both).unwrap();
+            b
+        });
+        let mut buf = [0u8; 4];
+        assert_eq!(read(&a, &mut buf).unwrap(), 1, "the read waited past its timeout for the byte");
+        // Under Wine the shutdown does not wake the waiting read; the next look sees it.
+        assert_eq!(read(&a, &mut buf).unwrap(), 0, "end of file after the shutdown");
+        drop(other.join().unwrap());
+    }
 }
