@@ -175,6 +175,11 @@ impl Pending {
 /// thread waits for the process and shuts the host's end down. A read already waiting on that
 /// end did not always wake for the shutdown there either, so the end also gets a receive timeout:
 /// [`read`] looks again after [`RECHECK`], and a look after the shutdown reads end of file.
+///
+/// A shutdown discards input not yet read (Windows' rule, and Wine's): a `Process` whose worker
+/// put four queue items and exited at once was seen to deliver only the first, its reader being
+/// slower than the exit. So the shutdown waits until the host has read what the worker sent, or
+/// has read nothing of it for [`STALLED`] (nobody reads this end any more).
 pub(crate) fn close_on_exit(channel: &Channel, pid: u32) -> io::Result<()> {
     #[cfg(unix)]
     {
@@ -188,6 +193,7 @@ pub(crate) fn close_on_exit(channel: &Channel, pid: u32) -> io::Result<()> {
         let exited = crate::sys::process::exit_waiter(pid)?;
         std::thread::Builder::new().name(format!("wasmproc-exit-{pid}")).spawn(move || {
             exited.wait();
+            read_out(&end);
             let _ = end.shutdown(std::net::Shutdown::Both);
         })?;
         Ok(())
@@ -198,6 +204,28 @@ pub(crate) fn close_on_exit(channel: &Channel, pid: u32) -> io::Result<()> {
 /// [`close_on_exit`]).
 #[cfg(windows)]
 const RECHECK: Duration = Duration::from_millis(100);
+
+/// How long the host may leave an exited worker's last bytes unread before its end is shut down
+/// anyway (Windows; see [`close_on_exit`]).
+#[cfg(windows)]
+const STALLED: Duration = Duration::from_secs(2);
+
+/// Returns once `channel` holds no unread bytes, or its unread bytes have not gone down for
+/// [`STALLED`]. Its peer has exited, so nothing more arrives.
+#[cfg(windows)]
+fn read_out(channel: &Channel) {
+    let unread = || rustix::io::ioctl_fionread(channel).unwrap_or(0);
+    let mut left = unread();
+    let mut since = std::time::Instant::now();
+    while left > 0 && since.elapsed() < STALLED {
+        std::thread::sleep(Duration::from_millis(2));
+        let now = unread();
+        if now < left {
+            since = std::time::Instant::now();
+        }
+        left = now;
+    }
+}
 
 /// Reads into `buf`, blocking until bytes arrive or the stream ends (`Ok(0)`). On Windows a
 /// receive timeout set by [`close_on_exit`] makes the read look again rather than fail.
@@ -311,5 +339,43 @@ mod tests {
         // Under Wine the shutdown does not wake the waiting read; the next look sees it.
         assert_eq!(read(&a, &mut buf).unwrap(), 0, "end of file after the shutdown");
         drop(other.join().unwrap());
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn an_exited_peers_last_bytes_are_read_before_the_shutdown() {
+        let (a, b) = pair().unwrap();
+        a.set_read_timeout(Some(RECHECK)).unwrap();
+        let sent: Vec<u8> = (0..64 << 10).map(|i| i as u8).collect();
+        (&b).write_all(&sent).unwrap();
+        drop(b); // the peer is gone, its bytes wait here
+        let end = a.try_clone().unwrap();
+        let closer = std::thread::spawn(move || {
+            read_out(&end);
+            end.shutdown(std::net::Shutdown::Both).unwrap();
+        });
+        // A slow reader: the shutdown waits for it.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            std::thread::sleep(Duration::from_millis(5));
+            match read(&a, &mut buf).unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        closer.join().unwrap();
+        assert!(got == sent, "{} of {} bytes read before end of file", got.len(), sent.len());
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn bytes_nobody_reads_hold_the_shutdown_back_only_for_a_while() {
+        let (a, b) = pair().unwrap();
+        (&b).write_all(b"unread").unwrap();
+        while !readable(&a) {}
+        let started = std::time::Instant::now();
+        read_out(&a);
+        assert!(started.elapsed() >= STALLED && started.elapsed() < STALLED * 3, "{:?}", started.elapsed());
     }
 }
