@@ -223,4 +223,52 @@ mod tests {
         assert_eq!(signal_of(&status(0, 3)), None);
         assert_eq!(status(0, 3).code(), Some(3));
     }
+
+    /// The Job object on its own: a child that is not a worker (nothing watches a channel) still
+    /// ends when its host is killed.
+    #[cfg(windows)]
+    #[test]
+    fn a_child_in_the_hosts_job_ends_when_the_host_is_killed() {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        use std::time::Duration;
+        const ROLE: &str = "WASMPROC_TEST_JOB_ROLE";
+        let name = "sys::process::tests::a_child_in_the_hosts_job_ends_when_the_host_is_killed";
+        let exe = std::env::current_exe().unwrap();
+        let this_test = |role: &str| {
+            let mut cmd = Command::new(&exe);
+            cmd.args(["--exact", name, "--nocapture", "--test-threads=1"]).env(ROLE, role);
+            cmd
+        };
+        match std::env::var(ROLE).as_deref() {
+            Ok("child") => return std::thread::sleep(Duration::from_secs(60)),
+            Ok("host") => {
+                let child = this_test("child").stdout(Stdio::null()).spawn().unwrap();
+                kill_with_host(&child);
+                println!("CHILD {}", child.id());
+                return std::thread::sleep(Duration::from_secs(60));
+            }
+            _ => {}
+        }
+        let mut host = this_test("host").stdout(Stdio::piped()).spawn().unwrap();
+        let mut out = std::io::BufReader::new(host.stdout.take().unwrap());
+        let mut line = String::new();
+        let child: u32 = loop {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "the host exited before it started its child");
+            // libtest may print the test's name on the same line.
+            if let Some(pid) = line.trim().split("CHILD ").nth(1) {
+                break pid.parse().unwrap();
+            }
+        };
+        let waiter = exit_waiter(child).expect("the child runs while its host does");
+        host.kill().unwrap();
+        host.wait().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            waiter.wait();
+            let _ = tx.send(());
+        });
+        assert!(rx.recv_timeout(Duration::from_secs(10)).is_ok(), "child {child} outlived its killed host");
+    }
 }
