@@ -243,10 +243,13 @@ mod tests {
         match std::env::var(ROLE).as_deref() {
             Ok("child") => return std::thread::sleep(Duration::from_secs(60)),
             Ok("host") => {
-                let child = this_test("child").stdout(Stdio::null()).spawn().unwrap();
+                let mut child = this_test("child").stdout(Stdio::null()).spawn().unwrap();
                 kill_with_host(&child);
                 println!("CHILD {}", child.id());
-                return std::thread::sleep(Duration::from_secs(60));
+                std::thread::sleep(Duration::from_secs(60));
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
             }
             _ => {}
         }
