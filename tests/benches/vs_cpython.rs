@@ -944,6 +944,10 @@ struct ClusterFigures {
     /// `apply(square, 7)` one at a time (s per call): on the cluster, and on a local pool.
     apply: f64,
     local_apply: f64,
+    /// The same `apply` on a node of one slot, alone and while a second pool with no work is
+    /// open on that node.
+    apply_one_slot: f64,
+    apply_beside_idle: f64,
     /// `map(square)` over MAP_ITEMS with the default chunk size, one node of 2 slots (items/s).
     map: f64,
     local_map: f64,
@@ -1033,6 +1037,25 @@ fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
     let local_queue = queue_rate(&b.ctx, &local);
     drop((pool, node));
 
+    // A node of one slot shared by a busy pool and one with nothing to do: the idle pool's
+    // pulls must not keep the slot from the busy one.
+    let node = bench_node(&url, "bench-d", 1, &cache);
+    let calls = |pool: &Pool| {
+        median_secs(|| {
+            for _ in 0..20 {
+                assert_eq!(pool.apply(&square, 7).expect("apply"), 49);
+            }
+        }) / 20.0
+    };
+    let pool = Pool::builder(&ctx).processes(1).build()?;
+    pool.apply(&square, 7)?;
+    let apply_one_slot = calls(&pool);
+    let idle = Pool::builder(&ctx).processes(1).build()?;
+    // The node looks for new pools every 250 ms: give it time to start pulling for this one.
+    std::thread::sleep(Duration::from_secs(1));
+    let apply_beside_idle = calls(&pool);
+    drop((pool, idle, node));
+
     let nodes = [bench_node(&url, "bench-b", 1, &cache), bench_node(&url, "bench-c", 1, &cache)];
     let pool = Pool::builder(&ctx).processes(2).build()?;
     let big = vec![BIG_HEAVY_N; HEAVY_ITEMS];
@@ -1047,6 +1070,8 @@ fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
         server,
         apply,
         local_apply,
+        apply_one_slot,
+        apply_beside_idle,
         map,
         local_map,
         heavy: heavy_s,
@@ -1069,6 +1094,18 @@ fn print_cluster(c: Option<&ClusterFigures>) {
         ms(c.apply),
         us(c.local_apply),
         c.apply / c.local_apply
+    );
+    println!(
+        "| the same, node of 1 slot | {} | {} | {:.1}× time | ≤ 0.5 ms |",
+        ms(c.apply_one_slot),
+        us(c.local_apply),
+        c.apply_one_slot / c.local_apply
+    );
+    println!(
+        "| the same, node of 1 slot with a second, idle pool on it | {} | {} | {:.1}× time | ≤ 0.5 ms |",
+        ms(c.apply_beside_idle),
+        us(c.local_apply),
+        c.apply_beside_idle / c.local_apply
     );
     println!(
         "| map square, default chunksize ({MAP_ITEMS} items), 1 node of 2 slots | {} | {} | {:.2}× throughput | ≥ 0.5× |",

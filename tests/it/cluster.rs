@@ -342,6 +342,34 @@ fn a_node_drains_on_sigterm_and_exits_0() {
     assert!(Cluster::new(server.url()).nodes().unwrap().is_empty(), "it left the node list");
 }
 
+/// Two pools on a node of one slot: a fetch holds no slot while it waits, so chunks of both pools
+/// can arrive together and one waits for the slot; every result comes back. A node that drains
+/// with chunks of both under way finishes the one it runs, hands back those waiting, and exits 0;
+/// another node answers the rest.
+#[test]
+fn pools_sharing_a_node_take_turns_and_a_drain_hands_waiting_chunks_back() {
+    let server = Server::start(&fresh_dir("nats-share"), &[]);
+    let mut a = Node::start(&server, "a", 1, &[]);
+    let (ctx, m) = on(Cluster::new(server.url()));
+    let (sleep, square) = (m.task::<u64, u64>("sleep_ms").unwrap(), m.task::<u64, u64>("square").unwrap());
+    let (p1, p2) = (Pool::new(&ctx).unwrap(), Pool::new(&ctx).unwrap());
+    let slow = vec![20; 20];
+    let (s, f) = (p1.chunksize(1).map_async(&sleep, slow.clone()), p2.chunksize(1).map_async(&square, 0..20));
+    assert_eq!(f.get_timeout(Duration::from_secs(60)).unwrap(), (0..20).map(|x| x * x).collect::<Vec<u64>>());
+    assert_eq!(s.get_timeout(Duration::from_secs(60)).unwrap(), slow);
+
+    let taken = a.said("delivery 1");
+    let (s, f) = (p1.chunksize(1).map_async(&sleep, vec![300; 6]), p2.chunksize(1).map_async(&sleep, vec![301; 6]));
+    assert!(crate::common::eventually(60, || a.said("delivery 1") > taken), "node a took no chunk");
+    let b = Node::start(&server, "b", 1, &[]);
+    a.signal(libc::SIGTERM);
+    assert_eq!(s.get_timeout(Duration::from_secs(60)).unwrap(), vec![300; 6]);
+    assert_eq!(f.get_timeout(Duration::from_secs(60)).unwrap(), vec![301; 6]);
+    assert!(crate::common::eventually(60, || a.child.try_wait().unwrap().is_some()), "node a did not drain");
+    assert_eq!(a.child.wait().unwrap().code(), Some(0));
+    assert!(b.said("delivery") > 0, "node b answered what a handed back or never took");
+}
+
 #[test]
 fn cluster_errors_name_the_cause_and_the_fix() {
     // Nothing listens: a quick error naming the address.

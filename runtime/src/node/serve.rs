@@ -1,7 +1,15 @@
 //! The node's loop: one fetch loop per pool (a durable consumer of the chunk stream), pulling no
 //! more chunks than there are free slots; a progress ack every third of the ack wait while a
-//! chunk runs; the answer stored before the chunk is acknowledged; a heartbeat every 2 s; and
-//! draining when asked to stop.
+//! chunk runs or waits for a slot; the answer stored before the chunk is acknowledged; a
+//! heartbeat every 2 s; and draining when asked to stop.
+//!
+//! A fetch holds no slot while it waits for chunks: it waits until a slot is free, then asks
+//! for as many chunks as there are free slots, and each chunk takes its slot when it arrives.
+//! Holding the slots for the fetch's expiry instead let a pool with no work keep them from the
+//! node's other pools for up to half a second at a time. The price: pools that fetch at the same
+//! moment may together receive more chunks than there are free slots; the extra ones wait here
+//! for the next free slot (at most one fetch's worth per pool), kept with progress acks, and are
+//! handed back if the node drains first.
 //!
 //! A chunk delivered more often than its pool allows (`max_deliveries`: every node that took it
 //! before died) is answered as [`FailureKind::NodeLost`] by the node that sees it next, and never
@@ -50,15 +58,27 @@ pub fn serve(ctx: &Context, cluster: &Cluster, options: NodeOptions, stop: Arc<A
 
 struct Shared {
     runner: Arc<Runner>,
+    /// One permit per slot: held by a chunk from when it starts until it is answered.
     slots: Arc<Semaphore>,
+    /// Chunks running (for the heartbeat).
     busy: AtomicU32,
+    /// Fetch loops and delivered chunks not yet answered or handed back: draining waits for none.
+    tasks: AtomicU32,
     stop: Arc<AtomicBool>,
 }
 
+/// How often a chunk waiting for a slot checks whether the node is draining.
+const DRAIN_CHECK: Duration = Duration::from_millis(50);
+
 async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
     let slots = runner.options.slots;
-    let shared =
-        Arc::new(Shared { runner, slots: Arc::new(Semaphore::new(slots as usize)), busy: AtomicU32::new(0), stop });
+    let shared = Arc::new(Shared {
+        runner,
+        slots: Arc::new(Semaphore::new(slots as usize)),
+        busy: AtomicU32::new(0),
+        tasks: AtomicU32::new(0),
+        stop,
+    });
     let beating = Arc::new(AtomicBool::new(true));
     tokio::spawn(heartbeat(shared.clone(), beating.clone()));
     // The pools, each with a flag that ends its fetch loop.
@@ -73,6 +93,7 @@ async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
             if !loops.contains_key(name) {
                 let gone = Arc::new(AtomicBool::new(false));
                 loops.insert(name.clone(), gone.clone());
+                shared.tasks.fetch_add(1, Ordering::AcqRel);
                 tokio::spawn(fetch_loop(shared.clone(), name.clone(), gone));
             }
         }
@@ -91,8 +112,12 @@ async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    // Draining: the fetch loops see `stop` and end; wait for every slot to come back.
-    let _all = shared.slots.acquire_many(slots).await;
+    // Draining: the fetch loops see `stop` and end, chunks waiting for a slot are handed back,
+    // and running ones are answered; wait for all of them.
+    while shared.tasks.load(Ordering::Acquire) > 0 {
+        tokio::time::sleep(DRAIN_CHECK).await;
+    }
+    debug_assert_eq!(shared.slots.available_permits(), slots as usize, "every slot is back");
     beating.store(false, Ordering::Release);
     let _ = shared.runner.conn.nodes.delete(&shared.runner.options.name).await;
 }
@@ -116,54 +141,95 @@ async fn heartbeat(shared: Arc<Shared>, beating: Arc<AtomicBool>) {
     }
 }
 
-/// Pulls pool `name`'s chunks while this node runs and the pool exists: as many at a time as
-/// there are free slots.
+/// Pulls pool `name`'s chunks while this node runs and the pool exists: whenever a slot is free,
+/// as many as there are free slots.
 async fn fetch_loop(shared: Arc<Shared>, name: String, gone: Arc<AtomicBool>) {
-    let consumer = match shared.runner.conn.chunks.get_consumer::<pull::Config>(&name).await {
+    fetch_chunks(&shared, &name, &gone).await;
+    shared.tasks.fetch_sub(1, Ordering::AcqRel);
+}
+
+async fn fetch_chunks(shared: &Arc<Shared>, name: &str, gone: &AtomicBool) {
+    let consumer = match shared.runner.conn.chunks.get_consumer::<pull::Config>(name).await {
         Ok(c) => c,
         Err(_) => return,
     };
     let running = || !gone.load(Ordering::Acquire) && !shared.stop.load(Ordering::Acquire);
     while running() {
-        let Ok(first) = shared.slots.clone().acquire_owned().await else { return };
+        // Wait for a free slot, but leave it free: the chunks take their slots as they arrive.
+        match shared.slots.acquire().await {
+            Ok(free) => drop(free),
+            Err(_) => return,
+        }
         if !running() {
             return;
         }
-        let mut permits = vec![first];
-        while let Ok(p) = shared.slots.clone().try_acquire_owned() {
-            permits.push(p);
-        }
+        let free = shared.slots.available_permits().max(1);
         // Always with an expiry: a fetch without one can wait forever on a drained consumer.
-        let batch = consumer.fetch().max_messages(permits.len()).expires(Duration::from_millis(500)).messages().await;
+        let batch = consumer.fetch().max_messages(free).expires(Duration::from_millis(500)).messages().await;
         match batch {
             Ok(mut batch) => {
                 while let Some(next) = batch.next().await {
                     let Ok(msg) = next else { break };
-                    let Some(permit) = permits.pop() else { break };
-                    tokio::spawn(handle(shared.clone(), msg, permit));
+                    shared.tasks.fetch_add(1, Ordering::AcqRel);
+                    tokio::spawn(handle(shared.clone(), msg));
                 }
             }
-            Err(_) => {
-                drop(permits);
-                tokio::time::sleep(Duration::from_millis(300)).await;
+            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    }
+}
+
+/// Runs one delivered chunk once it has a slot, and answers it; or hands it back if the node
+/// drains before a slot is free.
+async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message) {
+    match message::decode::<Chunk>(&msg.payload) {
+        Ok(chunk) => {
+            let tick = Duration::from_millis((chunk.ack_wait_ms / 3).max(100));
+            match slot(&shared, &msg, tick).await {
+                Some(slot) => {
+                    shared.busy.fetch_add(1, Ordering::Relaxed);
+                    run(&shared, &msg, chunk, tick).await;
+                    shared.busy.fetch_sub(1, Ordering::Relaxed);
+                    drop(slot);
+                }
+                None => {
+                    let _ = msg.ack_with(AckKind::Nak(None)).await;
+                }
+            }
+        }
+        Err(_) => {
+            // Not a chunk of this version: it can never run anywhere.
+            let _ = msg.ack_with(AckKind::Term).await;
+        }
+    }
+    shared.tasks.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// A slot for a delivered chunk: at once if one is free; otherwise the chunk waits for the next
+/// one (in arrival order), kept with a progress ack every `tick`; `None` if the node drains first.
+async fn slot(shared: &Shared, msg: &async_nats::jetstream::Message, tick: Duration) -> Option<OwnedSemaphorePermit> {
+    let acquire = shared.slots.clone().acquire_owned();
+    tokio::pin!(acquire);
+    let mut acked = Instant::now();
+    loop {
+        tokio::select! {
+            permit = &mut acquire => return permit.ok(),
+            () = tokio::time::sleep(DRAIN_CHECK) => {
+                if shared.stop.load(Ordering::Acquire) {
+                    return None;
+                }
+                if acked.elapsed() >= tick {
+                    let _ = msg.ack_with(AckKind::Progress).await;
+                    acked = Instant::now();
+                }
             }
         }
     }
 }
 
-/// Runs one delivered chunk and answers it; the slot's permit is held until then.
-async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message, _slot: OwnedSemaphorePermit) {
-    shared.busy.fetch_add(1, Ordering::Relaxed);
+/// Runs `chunk` (or answers it as lost, past its deliveries), stores the answer and acks it.
+async fn run(shared: &Shared, msg: &async_nats::jetstream::Message, chunk: Chunk, tick: Duration) {
     let delivered = msg.info().map(|i| i.delivered.max(1) as u32).unwrap_or(1);
-    let chunk = match message::decode::<Chunk>(&msg.payload) {
-        Ok(c) => c,
-        Err(_) => {
-            // Not a chunk of this version: it can never run anywhere.
-            let _ = msg.ack_with(AckKind::Term).await;
-            shared.busy.fetch_sub(1, Ordering::Relaxed);
-            return;
-        }
-    };
     let (pool, id) = (chunk.pool.clone(), chunk.id);
     let node = &shared.runner.options;
     if node.verbose || delivered > 1 {
@@ -184,7 +250,6 @@ async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message, _slot:
             ),
         })
     } else {
-        let tick = Duration::from_millis((chunk.ack_wait_ms / 3).max(100));
         let progress = async {
             loop {
                 tokio::time::sleep(tick).await;
@@ -199,7 +264,7 @@ async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message, _slot:
     match answer {
         Some(answer) => {
             let reply = Reply { id, node: node.name.clone(), answer };
-            if store_reply(&shared, &pool, id, reply).await {
+            if store_reply(shared, &pool, id, reply).await {
                 let _ = msg.ack().await;
                 if node.verbose {
                     eprintln!("node {}: chunk {id} of pool {pool}: answered", node.name);
@@ -212,7 +277,6 @@ async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message, _slot:
             let _ = msg.ack_with(AckKind::Nak(None)).await;
         }
     }
-    shared.busy.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Publishes an answer until the server has stored it (across a restart), for up to two minutes;
