@@ -136,7 +136,8 @@ pub enum Error {
     /// The pool was terminated (or dropped) before this work finished.
     #[error("the pool was terminated before the task finished")]
     Terminated,
-    /// `get_timeout` ran out of time; the result may still arrive.
+    /// `get_timeout`, `map_timeout` or `IMap::next_timeout` ran out of time; the result may still
+    /// arrive (except after `map_timeout`, which cancels what had not started).
     #[error("timed out waiting for the result")]
     Timeout,
     /// The result was already taken by an earlier `get_timeout`.

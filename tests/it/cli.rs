@@ -200,6 +200,26 @@ fn sandbox_and_limit_flags() {
     assert!(stderr(&o).contains("/no/such/dir"), "{}", stderr(&o));
 }
 
+#[test]
+fn a_deadline_writes_what_is_in_and_says_how_far_it_got() {
+    // Two quick inputs, then one that would sleep a minute: at the deadline the first two are
+    // written, the third is given up on (its worker killed with the pool), and the exit is 4.
+    let t = std::time::Instant::now();
+    let o = wasmproc(
+        &["map", FIXTURES_WASM, "sleep_ms", "-p", "1", "-c", "1", "--deadline", "2s", "-i", "-"],
+        "0\n1\n60000\n",
+    );
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(4), "0\n1\n"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("gave up after --deadline 2s: 2 inputs answered"), "{}", stderr(&o));
+    assert!(t.elapsed() < std::time::Duration::from_secs(30), "the sleeper was not waited for: {:?}", t.elapsed());
+    let o = wasmproc(&["run", FIXTURES_WASM, "sleep_ms", "60000", "--deadline", "1s"], "");
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(4), ""), "{}", stderr(&o));
+    assert!(stderr(&o).contains("gave up after --deadline 1s: no answer"), "{}", stderr(&o));
+    // Finishing in time is not affected.
+    let o = wasmproc(&["map", FIXTURES_WASM, "square", "--deadline", "1m"], "2\n3\n");
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "4\n9\n"), "{}", stderr(&o));
+}
+
 /// Descendants of `pid` (children, their children, …), from /proc.
 #[cfg(target_os = "linux")]
 fn descendants(pid: u32) -> Vec<u32> {

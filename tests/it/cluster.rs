@@ -3,7 +3,7 @@
 //! Tests wait on what nodes say (their `--verbose` lines) and on results, never on sleeps.
 
 use crate::common::{cache_dir, cli_in, fresh_dir, text};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -423,4 +423,19 @@ fn cluster_errors_name_the_cause_and_the_fix() {
         .unwrap();
     assert_eq!(o.status.code(), Some(4));
     assert!(text(&o.stderr).contains(&url), "{}", text(&o.stderr));
+    // On the command line, --deadline ends the wait for a node, saying none is up.
+    let o = cli_in(&std::env::temp_dir())
+        .args(["map", wasmproc_tests::FIXTURES_WASM, "square", "--cluster", &with_password, "--deadline", "1s"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(b"1\n2\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!((o.status.code(), o.stdout.as_slice()), (Some(4), &b""[..]), "{err}");
+    assert!(err.contains("gave up after --deadline 1s: 0 inputs answered (no node is up on"), "{err}");
 }

@@ -208,6 +208,11 @@ pub(crate) struct PoolArgs {
     /// up fails. Deterministic, unlike --timeout, but slower to run
     #[arg(long, value_name = "N", help_heading = "Sandbox and limits")]
     pub(crate) fuel: Option<u64>,
+    /// Give up when the whole command has not finished within this long (e.g. `30s`, `5m`):
+    /// results already in are written, the rest are not run, and wasmproc exits 4 saying how many
+    /// inputs were answered. On a cluster with no node up, this is what ends the wait
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, help_heading = "Sandbox and limits")]
+    pub(crate) deadline: Option<std::time::Duration>,
     /// Run an input again (up to N times) if its worker process dies while running it
     #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Sandbox and limits")]
     pub(crate) retries: u32,

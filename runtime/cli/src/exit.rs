@@ -6,7 +6,7 @@
 //! | 1 | a task failed (returned an error, panicked, trapped, or lost its worker); with `map --keep-going`, at least one input failed |
 //! | 2 | bad command line (unknown option, missing argument) |
 //! | 3 | bad input: the module cannot be used (unreadable, not wasm, not a component, not a task module), no such task, or arguments/JSON lines that do not fit the task; `new`: the path is taken or cannot name a crate, or `--sdk` holds no SDK; `build`: not a task project, or its code does not compile |
-//! | 4 | the runtime failed: a worker process could not start, the module cache or an output file could not be written, the cluster's server cannot be reached or refuses the credentials; `build`: cargo or the `wasm32-wasip2` target is missing (the message says what to install) |
+//! | 4 | the runtime failed: a worker process could not start, `--deadline` passed before everything was answered, the module cache or an output file could not be written, the cluster's server cannot be reached or refuses the credentials; `build`: cargo or the `wasm32-wasip2` target is missing (the message says what to install) |
 //! | 130 | interrupted (Ctrl-C) |
 
 use std::process::ExitCode;

@@ -361,6 +361,56 @@ where
     fn finished(&self) -> bool {
         self.input_done && self.outstanding == 0
     }
+
+    /// The next result, waiting at most `timeout` for it — Python's `IMapIterator.next(timeout)`.
+    ///
+    /// `None` once every input has been yielded; `Some(Err(Error::Timeout))` if no result came in
+    /// time. A timeout loses nothing: the input stays in flight and a later call yields it. To give
+    /// up for good, drop the iterator and [`terminate`](Pool::terminate) the pool.
+    ///
+    /// ```no_run
+    /// # fn demo(pool: &wasmproc::Pool, square: &wasmproc::Task<u64, u64>) {
+    /// use std::time::Duration;
+    /// let mut squares = pool.imap(square, 0..100);
+    /// loop {
+    ///     match squares.next_timeout(Duration::from_secs(1)) {
+    ///         Some(Ok(n)) => println!("{n}"),
+    ///         Some(Err(wasmproc::Error::Timeout)) => eprintln!("still waiting…"),
+    ///         Some(Err(e)) => eprintln!("failed: {e}"),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R>> {
+        self.next_until(Some(Instant::now() + timeout))
+    }
+
+    /// The next result, waiting until `deadline` at most (forever without one).
+    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R>> {
+        loop {
+            self.fill();
+            if let Some(item) = self.ready_item() {
+                return Some(item);
+            }
+            if self.finished() {
+                return None;
+            }
+            // Every job answers exactly once (see `Job`), and we hold a sender, so this cannot
+            // disconnect while chunks are in flight.
+            let chunk = match deadline {
+                None => self.rx.recv().map_err(|_| Error::Terminated),
+                Some(d) => self.rx.recv_deadline(d).map_err(|e| match e {
+                    flume::RecvTimeoutError::Timeout => Error::Timeout,
+                    flume::RecvTimeoutError::Disconnected => Error::Terminated,
+                }),
+            };
+            match chunk {
+                Ok(chunk) => self.accept(chunk),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
 }
 
 impl<I, R> Iterator for IMap<I, R>
@@ -372,21 +422,7 @@ where
     type Item = Result<R>;
 
     fn next(&mut self) -> Option<Result<R>> {
-        loop {
-            self.fill();
-            if let Some(item) = self.ready_item() {
-                return Some(item);
-            }
-            if self.finished() {
-                return None;
-            }
-            // Every job answers exactly once (see `Job`), and we hold a sender, so this cannot
-            // disconnect while chunks are in flight.
-            match self.rx.recv() {
-                Ok(chunk) => self.accept(chunk),
-                Err(_) => return Some(Err(Error::Terminated)),
-            }
-        }
+        self.next_until(None)
     }
 }
 

@@ -3,7 +3,7 @@
 //! Input lines are read lazily and fed to `imap`/`imap_unordered`, so memory stays bounded however
 //! long the input. Lines that are not JSON never reach a worker: they fail in place.
 
-use super::{Failure, context};
+use super::{Deadline, Failure, context};
 use crate::cli::{GlobalOptions, MapArgs};
 use crate::exit::Code;
 use crate::progress;
@@ -116,12 +116,25 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
     let ledger = Rc::new(RefCell::new(Ledger::default()));
     let lines = Lines { reader, line_no: 0, keep_going: args.keep_going, ledger: ledger.clone() };
     let chunked = pool.chunksize(chunksize);
-    let results = if args.unordered { chunked.imap_unordered(&task, lines) } else { chunked.imap(&task, lines) };
+    let mut results = if args.unordered { chunked.imap_unordered(&task, lines) } else { chunked.imap(&task, lines) };
     let bar = progress::bar(total);
+    let deadline = args.pool.deadline.map(Deadline::new);
 
     let write_err = |e: io::Error| Failure::new(Code::Runtime, anyhow!("writing results: {e}"));
     let mut failed = 0usize;
-    for (position, result) in results.enumerate() {
+    let mut position = 0;
+    loop {
+        let next = match &deadline {
+            Some(d) => results.next_timeout(d.left()),
+            None => results.next(),
+        };
+        let Some(result) = next else { break };
+        if let (Err(wasmproc::Error::Timeout), Some(d)) = (&result, &deadline) {
+            out.flush().map_err(write_err)?;
+            bar.finish_and_clear();
+            let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+            return Err(d.passed(&ctx, global, format!("{position}{of} inputs answered")));
+        }
         // Invalid lines that came before this result (in input order when ordered).
         flush_invalid(&ledger, if args.unordered { usize::MAX } else { position }, &mut out, &mut failed, &bar)
             .map_err(write_err)?;
@@ -145,6 +158,7 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
             }
         }
         bar.inc(1);
+        position += 1;
     }
     flush_invalid(&ledger, usize::MAX, &mut out, &mut failed, &bar).map_err(write_err)?;
     out.flush().map_err(write_err)?;

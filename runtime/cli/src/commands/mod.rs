@@ -108,6 +108,38 @@ pub(crate) fn cluster(global: &GlobalOptions) -> Option<wasmproc::Cluster> {
     Some(cluster)
 }
 
+/// `--deadline`: when a command gives up waiting.
+pub(crate) struct Deadline {
+    limit: std::time::Duration,
+    at: std::time::Instant,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now.
+    pub(crate) fn new(limit: std::time::Duration) -> Deadline {
+        Deadline { limit, at: std::time::Instant::now() + limit }
+    }
+
+    /// How long is left (zero once it has passed).
+    pub(crate) fn left(&self) -> std::time::Duration {
+        self.at.saturating_duration_since(std::time::Instant::now())
+    }
+
+    /// The failure of a command whose deadline passed, `done` saying how far it got; on a cluster
+    /// with no node up, it says so.
+    pub(crate) fn passed(&self, ctx: &Context, global: &GlobalOptions, done: String) -> Failure {
+        let mut why = String::new();
+        if let Some(cluster) = cluster(global)
+            && ctx.nodes().is_ok_and(|n| n.is_empty())
+        {
+            let url = cluster.address();
+            why = format!(" (no node is up on {url}: start one with wasmproc node --cluster {url})");
+        }
+        let limit = humantime::format_duration(self.limit);
+        Failure::new(Code::Runtime, anyhow::anyhow!("gave up after --deadline {limit}: {done}{why}"))
+    }
+}
+
 /// A pool of `processes` workers with the grants and limits of `args`.
 pub(crate) fn pool(ctx: &Context, processes: Option<usize>, args: &PoolArgs) -> Result<wasmproc::Pool, Failure> {
     let mut sandbox = wasmproc::Sandbox::default();

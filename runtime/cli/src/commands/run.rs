@@ -1,6 +1,6 @@
 //! `wasmproc run MODULE TASK [ARG ...]`
 
-use super::{Failure, context};
+use super::{Deadline, Failure, context};
 use crate::cli::{GlobalOptions, RunArgs};
 use crate::exit::Code;
 use anyhow::anyhow;
@@ -43,7 +43,13 @@ pub(crate) fn run(global: &GlobalOptions, args: RunArgs) -> Result<Code, Failure
     };
     let pool = super::pool(&ctx, Some(1), &args.pool)?;
     crate::progress::while_slow(crate::progress::compiling(&args.module), || pool.prepare(&module))?;
-    let result = pool.apply(&task, arg)?;
+    let result = match args.pool.deadline.map(Deadline::new) {
+        None => pool.apply(&task, arg)?,
+        Some(d) => match pool.apply_async(&task, arg).get_timeout(d.left()) {
+            Err(wasmproc::Error::Timeout) => return Err(d.passed(&ctx, global, "no answer".into())),
+            other => other?,
+        },
+    };
     println!("{result}");
     Ok(Code::Success)
 }
