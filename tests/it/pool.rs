@@ -96,6 +96,20 @@ fn imap_yields_in_order_and_unordered_in_completion_order() {
 }
 
 #[test]
+fn imap_next_timeout_gives_up_waiting_without_losing_the_input() {
+    // A guest that waits on an event the test sets: the first wait must time out, the second gets
+    // the value (a timed-out wait loses nothing), then the end.
+    let wait = fixtures().task::<(wasmproc::Event, u64), bool>("wait_event").unwrap();
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    let go = wasmproc::Event::new(ctx()).unwrap();
+    let mut results = pool.imap(&wait, [(go.clone(), 60_000)]);
+    assert!(matches!(results.next_timeout(Duration::from_millis(200)), Some(Err(Error::Timeout))));
+    go.set();
+    assert!(matches!(results.next_timeout(Duration::from_secs(30)), Some(Ok(true))));
+    assert!(results.next_timeout(Duration::from_millis(1)).is_none(), "every input was yielded");
+}
+
+#[test]
 fn imap_pulls_an_endless_input_lazily() {
     let square = fixtures().task::<u64, u64>("square").unwrap();
     let pool = Pool::with_processes(ctx(), 2).unwrap();
