@@ -9,7 +9,7 @@
 //! (Measured with two threads ping-ponging over a socketpair: blocking 63–92 µs per round trip,
 //! spinning 5–6 µs; three yielding spinners on two CPUs 9–10 µs, three that do not yield 117 µs.)
 
-use crate::sys::channel::{self, Channel};
+use crate::ipc::stream::Stream;
 use std::io::{self, Read};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -46,15 +46,15 @@ pub(crate) fn spin_on<S>(deadline: Option<Instant>, state: &Mutex<S>, ready: imp
     spin_before(deadline, || state.try_lock().ok().filter(|s| ready(s)).map(drop)).is_some()
 }
 
-/// A socket whose reads spin before they block.
+/// A worker stream whose reads spin before they block.
 #[derive(Debug)]
-pub(crate) struct SpinReader(pub(crate) Channel);
+pub(crate) struct SpinReader(pub(crate) Stream);
 
 impl Read for SpinReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match spin(|| channel::try_read(&self.0, &mut *buf)) {
+        match spin(|| self.0.try_read(&mut *buf)) {
             Some(read) => read,
-            None => channel::read(&self.0, buf),
+            None => self.0.read_blocking(buf),
         }
     }
 }
@@ -66,8 +66,8 @@ mod tests {
 
     #[test]
     fn reads_what_is_there_at_once_and_blocks_for_what_is_not() {
-        let (a, mut b) = channel::pair().unwrap();
-        let mut r = SpinReader(a);
+        let (a, mut b) = crate::sys::channel::pair().unwrap();
+        let mut r = SpinReader(a.into());
         b.write_all(b"now").unwrap();
         let mut buf = [0u8; 8];
         assert_eq!(r.read(&mut buf).unwrap(), 3);

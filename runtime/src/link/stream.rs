@@ -1,16 +1,16 @@
-//! A link over a worker channel (`sys::channel`): the connection of a process or thread worker.
+//! A link over a worker's stream (`ipc::stream`): the connection of a process or thread worker.
 
 use super::{Link, LinkReader, Sink, Source};
 use crate::broker::Broker;
 use crate::ipc::frame;
 use crate::ipc::protocol::FromWorker;
 use crate::spin::SpinReader;
-use crate::sys::channel::Channel;
+use crate::ipc::stream::Stream;
 use std::io::{self, BufReader, IoSlice, Write};
 use std::sync::Arc;
 
 /// The write half: segments go out with vectored writes.
-struct StreamSink(Channel);
+struct StreamSink(Stream);
 
 impl Sink for StreamSink {
     fn write(&self, segments: &[&[u8]]) -> io::Result<()> {
@@ -37,8 +37,8 @@ impl Source for StreamSource {
     }
 }
 
-/// A link over `stream` (the host's end of a worker's socketpair).
-pub(crate) fn link(stream: Channel, broker: Arc<Broker>) -> io::Result<(Arc<Link>, LinkReader)> {
+/// A link over `stream` (the host's end of a worker's socketpair or in-process pipe).
+pub(crate) fn link(stream: Stream, broker: Arc<Broker>) -> io::Result<(Arc<Link>, LinkReader)> {
     let reader = BufReader::with_capacity(64 << 10, SpinReader(stream.try_clone()?));
     Ok(Link::new(Box::new(StreamSink(stream)), Box::new(StreamSource(reader)), broker))
 }

@@ -7,7 +7,8 @@ use crate::error::{FailureKind, TaskFailure};
 use crate::ipc::protocol::ToWorker;
 use crate::link::{Event, Link, LinkReader, Payload, stream};
 use crate::spawn::{Spawned, WorkerChild};
-use crate::sys::{channel::Channel, process as os};
+use crate::ipc::stream::Stream;
+use crate::sys::process as os;
 use wasmproc_wire::outcome::Outcomes;
 
 /// How the call ended: its encoded value or its failure; `None` if the worker never answered.
@@ -60,7 +61,7 @@ pub(super) fn run(inner: &Inner, spawned: Spawned) {
 /// Makes the call (the worker exits 0 or 1 once it has answered) and waits for its answer. A
 /// worker that never answers was killed (or died): its exit status tells how. Returns the
 /// connection too, to be kept open until the worker has exited.
-fn call(inner: &Inner, stream: Channel) -> (Answer, Option<LinkReader>) {
+fn call(inner: &Inner, stream: Stream) -> (Answer, Option<LinkReader>) {
     let Ok((link, mut reader)) = stream::link(stream, inner.ctx.broker.clone()) else { return (None, None) };
     (exchange(inner, &link, &mut reader), Some(reader))
 }

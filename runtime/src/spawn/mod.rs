@@ -25,7 +25,8 @@ use crate::engine::Flavor;
 use crate::error::{Error, Result};
 use crate::ipc::frame;
 use crate::ipc::protocol::{FromWorker, ToWorker, WorkerInit};
-use crate::sys::channel::{self, Channel};
+use crate::ipc::stream::Stream;
+use crate::sys::channel;
 use crate::sys::process;
 use crate::worker::{self, Stop};
 #[cfg(target_os = "linux")]
@@ -50,7 +51,7 @@ pub(crate) enum Killer {
     Pidfd(Arc<OwnedFd>),
     Thread {
         stop: Arc<Stop>,
-        stream: Arc<Channel>,
+        stream: Arc<Stream>,
     },
 }
 
@@ -70,7 +71,7 @@ impl Killer {
             Killer::Thread { stop, stream } => {
                 stop.stop(signal);
                 // Wakes a guest waiting for the host (its reader sees end of file).
-                let _ = stream.shutdown(std::net::Shutdown::Both);
+                stream.shutdown();
             }
         }
     }
@@ -183,7 +184,7 @@ pub(crate) struct Spawned {
     pub(crate) child: WorkerChild,
     /// The worker process's id (for a thread worker, the host's own).
     pub(crate) pid: u32,
-    pub(crate) stream: Channel,
+    pub(crate) stream: Stream,
     pub(crate) killer: Killer,
 }
 
@@ -245,7 +246,7 @@ fn spawn_forked(settings: &Settings, flavor: Flavor, preload: &[PathBuf]) -> Res
         Ok(Err(_)) => Ok(None),
         Ok(Ok(forked)) => {
             let (pid, killer) = (forked.pid, Killer::Pidfd(forked.pidfd.clone()));
-            Ok(Some(Spawned { child: WorkerChild::Forked(forked), pid, stream: host, killer }))
+            Ok(Some(Spawned { child: WorkerChild::Forked(forked), pid, stream: host.into(), killer }))
         }
     }
 }
@@ -288,7 +289,11 @@ fn spawn_exec(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
         let _ = child.wait();
         return Err(start_err(format!("watching worker process {pid}: {e}")));
     }
-    ready(Spawned { child: WorkerChild::Process(child), pid, stream: host, killer: Killer::Pid(pid) }, settings, init)
+    ready(
+        Spawned { child: WorkerChild::Process(child), pid, stream: host.into(), killer: Killer::Pid(pid) },
+        settings,
+        init,
+    )
 }
 
 /// Starts `cmd`, trying again twice after a failure that may pass (not a missing or forbidden
@@ -310,13 +315,13 @@ fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
     }
 }
 
-/// Starts a thread worker serving the child end of a socketpair.
+/// Starts a thread worker serving the child end of an in-process pipe.
 fn spawn_thread(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
-    let (host, child_end) = channel::pair().map_err(|e| start_err(format!("worker channel: {e}")))?;
+    let (host, child_end) = Stream::memory_pair();
     let stop = Arc::new(Stop::default());
     let killer = Killer::Thread {
         stop: stop.clone(),
-        stream: Arc::new(host.try_clone().map_err(|e| start_err(format!("socket: {e}")))?),
+        stream: Arc::new(host.try_clone().map_err(|e| start_err(format!("worker stream: {e}")))?),
     };
     let stdout_fd = if settings.stdout_to_stderr { 2 } else { 1 };
     let join = std::thread::Builder::new()

@@ -191,7 +191,7 @@ fn run(job: Job) -> i32 {
         return 70;
     }
     drop(stdout);
-    match serve_stream(crate::sys::channel::Channel::from(socket), None, 1) {
+    match serve_stream(crate::sys::channel::Channel::from(socket).into(), None, 1) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("wasmproc worker {}: {message}", std::process::id());

@@ -20,7 +20,7 @@ use super::Stop;
 use crate::ipc::frame;
 use crate::ipc::protocol::{BrokerOp, BrokerReply, FromWorker, QueueOp, ToWorker};
 use crate::spin::SpinReader;
-use crate::sys::channel::{self, Channel};
+use crate::ipc::stream::Stream;
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -39,7 +39,7 @@ pub(super) type Frame = (ToWorker, Vec<u8>);
 
 /// The worker's connection to its host.
 pub(super) struct Line {
-    writer: Mutex<BufWriter<Channel>>,
+    writer: Mutex<BufWriter<Stream>>,
     inbox: Mutex<Inbox>,
     /// Queues puts may be sent to without waiting.
     unbounded: Mutex<HashSet<u64>>,
@@ -81,7 +81,7 @@ impl Inbox {
     /// kept for the main loop. (Nothing else can come: no call is waiting for an answer.)
     fn take_arrived(&mut self) -> Vec<u64> {
         self.looked = Instant::now();
-        let arrived = !self.reader.buffer().is_empty() || channel::readable(&self.reader.get_ref().0);
+        let arrived = !self.reader.buffer().is_empty() || self.reader.get_ref().0.readable();
         let mut refused = Vec::new();
         if !arrived || self.reader.fill_buf().is_err() {
             return refused;
@@ -106,7 +106,7 @@ impl Line {
     /// handshake). Starts the watcher (the flusher starts when first needed); `stop` is a thread
     /// worker's switch.
     pub(super) fn start(
-        stream: Channel,
+        stream: Stream,
         reader: BufReader<SpinReader>,
         stop: Option<Arc<Stop>>,
     ) -> io::Result<Arc<Line>> {
@@ -267,8 +267,8 @@ fn flush_loop(line: &Weak<Line>) {
 
 /// Waits until the host's end of `stream` closes, then ends a worker process at once or stops a
 /// thread worker's guest. Wakes for nothing else: it asks only for the hang-up events.
-fn watch(stream: &Channel, stop: Option<&Stop>) {
-    channel::wait_closed(stream);
+fn watch(stream: &Stream, stop: Option<&Stop>) {
+    stream.wait_closed();
     match stop {
         None => std::process::exit(0),
         Some(stop) => stop.orphaned(),

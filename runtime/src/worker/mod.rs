@@ -39,7 +39,8 @@ pub(crate) use host::new_linker;
 pub(crate) use listing::{TaskInfo, list_tasks};
 pub(crate) use state::GuestState;
 
-use crate::sys::channel::{self, Channel, WORKER_VAR};
+use crate::ipc::stream::Stream;
+use crate::sys::channel::{self, WORKER_VAR};
 use crate::sys::process::quick_exit;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -107,7 +108,7 @@ fn enter_worker_if_requested() {
     // Ends without `exit`'s atexit handlers and thread-local destructors: nothing a worker holds
     // needs them (its socket is flushed before it returns, guest output is written unbuffered),
     // and in a forked worker they cost ~0.35 ms of its ~3 ms start → join (measured).
-    quick_exit(match serve_stream(stream, None, 1) {
+    quick_exit(match serve_stream(stream.into(), None, 1) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("wasmproc worker {}: {message}", std::process::id());
@@ -119,17 +120,17 @@ fn enter_worker_if_requested() {
 /// Serves the host on `stream`; returns the exit code the host asked for. `stop` is set for a
 /// thread worker (and then nothing here exits the process); `stdout_fd` is where guests' stdout
 /// goes (1, or 2 when the host keeps its stdout for itself).
-pub(crate) fn serve_stream(stream: Channel, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
+pub(crate) fn serve_stream(stream: Stream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
     let end = stream.try_clone().map_err(|e| e.to_string())?;
     let thread = stop.is_some();
     let result = serve::serve(stream, stop, stdout_fd);
-    // A thread worker is done: close the socket for both sides (its watcher thread is still
+    // A thread worker is done: close the stream for both sides (its watcher thread is still
     // waiting on it, and the host waits for end of file). A process is about to exit with its
     // code (and its watcher would exit it with 0 if it saw the socket close first).
     if thread {
-        let _ = end.shutdown(std::net::Shutdown::Both);
+        end.shutdown();
     } else {
-        channel::finish(&end);
+        end.finish();
     }
     result
 }

@@ -13,7 +13,7 @@ use crate::engine;
 use crate::ipc::frame;
 use crate::ipc::protocol::{FromWorker, InitCall, ToWorker, WorkerInit};
 use crate::spin::SpinReader;
-use crate::sys::channel::Channel;
+use crate::ipc::stream::Stream;
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::Path;
@@ -36,7 +36,7 @@ struct Worker {
 }
 
 /// Serves the host on `stream` until it says `Exit` (its code is returned) or goes away (0).
-pub(super) fn serve(stream: Channel, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
+pub(super) fn serve(stream: Stream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> Result<i32, String> {
     let read_end = stream.try_clone().map_err(|e| e.to_string())?;
     let mut input = BufReader::with_capacity(64 << 10, SpinReader(read_end));
     let init = match frame::read_frame::<ToWorker>(&mut input) {

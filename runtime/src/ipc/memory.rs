@@ -1,0 +1,338 @@
+//! An in-process pipe: a thread worker's channel to its host, with no system call on its path.
+//!
+//! Two connected ends, each with a byte queue it reads from (the other end writes into it). It
+//! behaves as the socketpair a worker process gets (`sys::channel`), so the framing, the link and
+//! the worker's line run over it unchanged:
+//! - a write appends all its segments at once and never blocks (the protocol bounds what is
+//!   unread: a worker holds at most a few chunks, and both sides read whenever they wait);
+//! - a read returns what is there, blocks while nothing is, and returns 0 (end of file) once the
+//!   pipe is closed and its queue is empty: bytes written before a close are still read;
+//! - the pipe closes for both ends when either end is shut down or every handle of either end is
+//!   dropped; writes then fail with `BrokenPipe`.
+//!
+//! Why: a thread worker's round trip over a socketpair makes four system calls and spins on
+//! `recv`; over this pipe a spinning reader sees the bytes with one atomic load (measured with two
+//! spinning threads: 4.2–5.1 µs per round trip over a socketpair, 0.5–0.7 µs over shared memory).
+//!
+//! Invariant: `queued` equals the length of the queue it belongs to, updated under the queue's
+//! lock, so a reader that sees `queued == 0` and `closed == false` may block.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// One direction: the bytes one end has written and the other has not read.
+#[derive(Default)]
+struct Queue {
+    bytes: Mutex<Bytes>,
+    /// Signalled when bytes arrive or the pipe closes, if a reader waits.
+    arrived: Condvar,
+    /// `bytes.data.len()`, readable without the lock.
+    queued: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Bytes {
+    data: VecDeque<u8>,
+    /// Readers blocked on `arrived` (a write signals only when one is).
+    waiting: usize,
+}
+
+/// What both ends share.
+struct Pipe {
+    /// Bytes for end 0 and end 1.
+    queues: [Queue; 2],
+    closed: AtomicBool,
+    /// Guards nothing; `closed_signal` waits on it (for `wait_closed`).
+    close_lock: Mutex<()>,
+    closed_signal: Condvar,
+}
+
+impl Pipe {
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        // Wake every blocked reader and closing-waiter: take each lock so none is between its
+        // check and its wait.
+        for q in &self.queues {
+            drop(lock(&q.bytes));
+            q.arrived.notify_all();
+        }
+        drop(lock(&self.close_lock));
+        self.closed_signal.notify_all();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Closes the pipe when the last handle of an end goes.
+struct Holder {
+    pipe: Arc<Pipe>,
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.pipe.close();
+    }
+}
+
+/// One end of an in-process pipe. Clones ([`try_clone`](End::try_clone)) are handles of the same
+/// end.
+pub(crate) struct End {
+    side: usize,
+    holder: Arc<Holder>,
+    read_timeout: Mutex<Option<Duration>>,
+}
+
+impl std::fmt::Debug for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("End").field("side", &self.side).field("closed", &self.pipe().is_closed()).finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Two connected ends.
+pub(crate) fn pair() -> (End, End) {
+    let pipe = Arc::new(Pipe {
+        queues: [Queue::default(), Queue::default()],
+        closed: AtomicBool::new(false),
+        close_lock: Mutex::new(()),
+        closed_signal: Condvar::new(),
+    });
+    let end = |side| End { side, holder: Arc::new(Holder { pipe: pipe.clone() }), read_timeout: Mutex::new(None) };
+    (end(0), end(1))
+}
+
+impl End {
+    fn pipe(&self) -> &Pipe {
+        &self.holder.pipe
+    }
+
+    fn inbox(&self) -> &Queue {
+        &self.pipe().queues[self.side]
+    }
+
+    fn outbox(&self) -> &Queue {
+        &self.pipe().queues[1 - self.side]
+    }
+
+    /// Another handle of this end.
+    pub(crate) fn try_clone(&self) -> io::Result<End> {
+        Ok(End { side: self.side, holder: self.holder.clone(), read_timeout: Mutex::new(*lock(&self.read_timeout)) })
+    }
+
+    /// Closes the pipe for both ends (the socket's `shutdown(Both)`).
+    pub(crate) fn shutdown(&self) {
+        self.pipe().close();
+    }
+
+    /// Reads what has arrived without blocking: `None` if nothing has (and the pipe is open).
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        let q = self.inbox();
+        if q.queued.load(Ordering::Acquire) == 0 && !self.pipe().is_closed() {
+            return None;
+        }
+        let mut bytes = lock(&q.bytes);
+        if bytes.data.is_empty() && !self.pipe().is_closed() {
+            return None;
+        }
+        Some(Ok(take(q, &mut bytes, buf)))
+    }
+
+    /// Whether a read would not block (bytes, or the end of the pipe, are waiting).
+    pub(crate) fn readable(&self) -> bool {
+        self.inbox().queued.load(Ordering::Acquire) > 0 || self.pipe().is_closed()
+    }
+
+    /// Reads at least one byte, blocking until one comes (or the read timeout passes:
+    /// `WouldBlock`); 0 at the end of the pipe.
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let deadline = lock(&self.read_timeout).map(|t| Instant::now() + t);
+        let q = self.inbox();
+        let mut bytes = lock(&q.bytes);
+        while bytes.data.is_empty() && !self.pipe().is_closed() {
+            bytes.waiting += 1;
+            let woken = match deadline {
+                None => Ok(q.arrived.wait(bytes).unwrap_or_else(|p| p.into_inner())),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    let (b, timeout) = q.arrived.wait_timeout(bytes, left).unwrap_or_else(|p| p.into_inner());
+                    if timeout.timed_out() && b.data.is_empty() && !self.pipe().is_closed() {
+                        Err(b)
+                    } else {
+                        Ok(b)
+                    }
+                }
+            };
+            bytes = match woken {
+                Ok(b) => b,
+                Err(mut b) => {
+                    b.waiting -= 1;
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+            };
+            bytes.waiting -= 1;
+        }
+        Ok(take(q, &mut bytes, buf))
+    }
+
+    /// Appends `segments` to the other end's queue, all at once.
+    pub(crate) fn write_vectored(&self, segments: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.pipe().is_closed() {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let q = self.outbox();
+        let mut bytes = lock(&q.bytes);
+        let mut n = 0;
+        for s in segments {
+            bytes.data.extend(s.iter());
+            n += s.len();
+        }
+        q.queued.store(bytes.data.len(), Ordering::Release);
+        let wake = bytes.waiting > 0;
+        drop(bytes);
+        if wake {
+            q.arrived.notify_one();
+        }
+        Ok(n)
+    }
+
+    /// Blocks until the pipe is closed. Wakes for nothing else.
+    pub(crate) fn wait_closed(&self) {
+        let pipe = self.pipe();
+        let mut guard = lock(&pipe.close_lock);
+        while !pipe.is_closed() {
+            guard = pipe.closed_signal.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// How long a blocking read waits (`None`: for ever).
+    pub(crate) fn read_timeout(&self) -> Option<Duration> {
+        *lock(&self.read_timeout)
+    }
+
+    /// Sets how long a blocking read of this handle waits.
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) {
+        *lock(&self.read_timeout) = timeout;
+    }
+}
+
+/// Moves up to `buf.len()` queued bytes into `buf` (under the queue's lock).
+fn take(q: &Queue, bytes: &mut Bytes, buf: &mut [u8]) -> usize {
+    let n = buf.len().min(bytes.data.len());
+    let (a, b) = bytes.data.as_slices();
+    let from_a = n.min(a.len());
+    buf[..from_a].copy_from_slice(&a[..from_a]);
+    buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+    bytes.data.drain(..n);
+    q.queued.store(bytes.data.len(), Ordering::Release);
+    n
+}
+
+impl io::Read for &End {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        End::read(self, buf)
+    }
+}
+
+impl io::Write for &End {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        End::write_vectored(self, bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn bytes_cross_in_order_both_ways() {
+        let (a, b) = pair();
+        (&a).write_all(b"hello ").unwrap();
+        (&a).write_vectored(&[IoSlice::new(b"wor"), IoSlice::new(b"ld")]).unwrap();
+        let mut buf = [0u8; 4];
+        assert!(b.readable());
+        assert_eq!(b.read(&mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"hell");
+        let mut rest = Vec::new();
+        while b.readable() {
+            let n = b.read(&mut buf).unwrap();
+            rest.extend_from_slice(&buf[..n]);
+            if rest.len() == 7 {
+                break;
+            }
+        }
+        assert_eq!(rest, b"o world");
+        assert!(b.try_read(&mut buf).is_none(), "nothing more, and still open");
+        (&b).write_all(b"back").unwrap();
+        let mut got = [0u8; 8];
+        assert_eq!(a.try_read(&mut got).unwrap().unwrap(), 4);
+    }
+
+    #[test]
+    fn a_blocked_reader_is_woken_by_a_write_and_by_a_close() {
+        let (a, b) = pair();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 8];
+            let n = b.read(&mut buf).unwrap();
+            let eof = b.read(&mut buf).unwrap();
+            (buf[..n].to_vec(), eof)
+        });
+        // Whether or not the reader blocked yet, it gets the bytes, then end of file.
+        (&a).write_all(b"x").unwrap();
+        a.shutdown();
+        assert_eq!(reader.join().unwrap(), (b"x".to_vec(), 0));
+    }
+
+    #[test]
+    fn closing_keeps_what_was_written_and_fails_later_writes() {
+        let (a, b) = pair();
+        (&a).write_all(b"last words").unwrap();
+        drop(a);
+        assert!(b.readable());
+        let mut out = String::new();
+        (&b).read_to_string(&mut out).unwrap();
+        assert_eq!(out, "last words", "bytes written before the close are read");
+        assert_eq!((&b).write(b"x").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        b.wait_closed();
+    }
+
+    #[test]
+    fn an_end_closes_only_when_its_last_handle_goes() {
+        let (a, b) = pair();
+        let a2 = a.try_clone().unwrap();
+        drop(a);
+        assert!(!b.readable(), "a clone of the end is still open");
+        let waiter = std::thread::spawn(move || b.wait_closed());
+        drop(a2);
+        waiter.join().unwrap();
+    }
+
+    #[test]
+    fn a_read_timeout_ends_a_wait_with_would_block() {
+        let (_a, b) = pair();
+        b.set_read_timeout(Some(Duration::from_millis(20)));
+        assert_eq!(b.read_timeout(), Some(Duration::from_millis(20)));
+        let start = Instant::now();
+        assert_eq!(b.read(&mut [0u8; 4]).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    }
+}
