@@ -166,11 +166,7 @@ impl End {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     let (b, timeout) = q.arrived.wait_timeout(bytes, left).unwrap_or_else(|p| p.into_inner());
-                    if timeout.timed_out() && b.data.is_empty() && !self.pipe().is_closed() {
-                        Err(b)
-                    } else {
-                        Ok(b)
-                    }
+                    if timeout.timed_out() && b.data.is_empty() && !self.pipe().is_closed() { Err(b) } else { Ok(b) }
                 }
             };
             bytes = match woken {
@@ -267,7 +263,7 @@ mod tests {
     fn bytes_cross_in_order_both_ways() {
         let (a, b) = pair();
         (&a).write_all(b"hello ").unwrap();
-        (&a).write_vectored(&[IoSlice::new(b"wor"), IoSlice::new(b"ld")]).unwrap();
+        a.write_vectored(&[IoSlice::new(b"wor"), IoSlice::new(b"ld")]).unwrap();
         let mut buf = [0u8; 4];
         assert!(b.readable());
         assert_eq!(b.read(&mut buf).unwrap(), 4);

@@ -4,8 +4,8 @@ use super::{Link, LinkReader, Sink, Source};
 use crate::broker::Broker;
 use crate::ipc::frame;
 use crate::ipc::protocol::FromWorker;
-use crate::spin::SpinReader;
 use crate::ipc::stream::Stream;
+use crate::spin::SpinReader;
 use std::io::{self, BufReader, IoSlice, Write};
 use std::sync::Arc;
 

@@ -5,9 +5,9 @@
 use super::{Inner, Phase};
 use crate::error::{FailureKind, TaskFailure};
 use crate::ipc::protocol::ToWorker;
+use crate::ipc::stream::Stream;
 use crate::link::{Event, Link, LinkReader, Payload, stream};
 use crate::spawn::{Spawned, WorkerChild};
-use crate::ipc::stream::Stream;
 use crate::sys::process as os;
 use wasmproc_wire::outcome::Outcomes;
 

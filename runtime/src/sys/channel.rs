@@ -30,8 +30,8 @@ pub(crate) fn pair() -> io::Result<(Channel, Channel)> {
     Channel::pair()
 }
 
-/// Two connected ends.
-#[cfg(windows)]
+/// Two connected ends (for tests: thread workers use an in-process pipe, `ipc::memory`).
+#[cfg(all(windows, test))]
 pub(crate) fn pair() -> io::Result<(Channel, Channel)> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let pending = Pending { listener, token: token() };

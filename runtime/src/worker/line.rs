@@ -19,8 +19,8 @@
 use super::Stop;
 use crate::ipc::frame;
 use crate::ipc::protocol::{BrokerOp, BrokerReply, FromWorker, QueueOp, ToWorker};
-use crate::spin::SpinReader;
 use crate::ipc::stream::Stream;
+use crate::spin::SpinReader;
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
