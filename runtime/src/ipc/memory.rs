@@ -160,21 +160,15 @@ impl End {
         let q = self.inbox();
         let mut bytes = lock(&q.bytes);
         while bytes.data.is_empty() && !self.pipe().is_closed() {
-            bytes.waiting += 1;
-            let woken = match deadline {
-                None => Ok(q.arrived.wait(bytes).unwrap_or_else(|p| p.into_inner())),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    let (b, timeout) = q.arrived.wait_timeout(bytes, left).unwrap_or_else(|p| p.into_inner());
-                    if timeout.timed_out() && b.data.is_empty() && !self.pipe().is_closed() { Err(b) } else { Ok(b) }
-                }
+            let left = match deadline {
+                None => None,
+                Some(d) if Instant::now() >= d => return Err(io::ErrorKind::WouldBlock.into()),
+                Some(d) => Some(d.saturating_duration_since(Instant::now())),
             };
-            bytes = match woken {
-                Ok(b) => b,
-                Err(mut b) => {
-                    b.waiting -= 1;
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
+            bytes.waiting += 1;
+            bytes = match left {
+                None => q.arrived.wait(bytes).unwrap_or_else(|p| p.into_inner()),
+                Some(left) => q.arrived.wait_timeout(bytes, left).unwrap_or_else(|p| p.into_inner()).0,
             };
             bytes.waiting -= 1;
         }
