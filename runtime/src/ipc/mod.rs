@@ -5,6 +5,6 @@
 #[cfg(target_os = "linux")]
 pub(crate) mod forkserver;
 pub(crate) mod frame;
-mod memory;
+pub(crate) mod memory;
 pub(crate) mod protocol;
 pub(crate) mod stream;

@@ -23,7 +23,7 @@ mod refusals;
 pub(crate) mod stream;
 
 use crate::broker::{Broker, Peer, PeerRef, Served};
-use crate::ipc::frame;
+use crate::ipc::frame::{self, Polled};
 use crate::ipc::protocol::{BrokerOp, BrokerReply, FromWorker, ToWorker};
 use outbox::Outbox;
 pub(crate) use outbox::Payload;
@@ -41,8 +41,11 @@ pub(crate) trait Sink: Send + Sync {
 
 /// Where the worker's frames come from.
 pub(crate) trait Source: Send {
-    /// The next frame; `Ok(None)` at a clean end of the connection.
+    /// The next frame, waiting for it: `Ok(None)` at a clean end of the connection.
     fn next(&mut self) -> io::Result<Option<(FromWorker, Vec<u8>)>>;
+
+    /// The next frame if it has arrived whole, without waiting: `Polled::Pending` if not.
+    fn try_next(&mut self) -> io::Result<Polled<FromWorker>>;
 }
 
 /// The sending half of a worker connection.
@@ -154,30 +157,54 @@ impl LinkReader {
     /// requests meanwhile.
     pub(crate) fn next(&mut self) -> Event {
         loop {
-            match self.source.next() {
-                Ok(Some((FromWorker::Done { busy_ns, .. }, outcomes))) => {
-                    // The outcomes it reported as progress come first.
-                    let outcomes = if self.partial.is_empty() {
-                        outcomes
-                    } else {
-                        let mut all = std::mem::take(&mut self.partial);
-                        all.extend_from_slice(&outcomes);
-                        all
-                    };
-                    return Event::Done {
-                        outcomes: self.refusals.settle(outcomes),
-                        busy: Duration::from_nanos(busy_ns),
-                    };
-                }
-                Ok(Some((FromWorker::Progress { count }, outcomes))) => {
-                    self.partial.extend_from_slice(&outcomes);
-                    return Event::Progress { loaded: count == 0 };
-                }
-                Ok(Some((FromWorker::Broker(op), payload))) => self.serve(op, payload),
-                Ok(Some((other, _))) => return self.closed(format!("sent {other:?} unexpectedly")),
-                Ok(None) => return self.closed("closed its connection".into()),
-                Err(e) => return self.closed(format!("connection failed: {e}")),
+            let frame = self.source.next();
+            if let Some(event) = self.take(frame) {
+                return event;
             }
+        }
+    }
+
+    /// [`next`](LinkReader::next) without waiting: `None` once what has arrived is served and
+    /// holds no event (a frame may be half in).
+    pub(crate) fn try_next(&mut self) -> Option<Event> {
+        loop {
+            let frame = match self.source.try_next() {
+                Ok(Polled::Frame(header, payload)) => Ok(Some((header, payload))),
+                Ok(Polled::Pending) => return None,
+                Ok(Polled::End) => Ok(None),
+                Err(e) => Err(e),
+            };
+            if let Some(event) = self.take(frame) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Takes one frame (or the end of the connection): the event it makes, if any.
+    fn take(&mut self, frame: io::Result<Option<(FromWorker, Vec<u8>)>>) -> Option<Event> {
+        match frame {
+            Ok(Some((FromWorker::Done { busy_ns, .. }, outcomes))) => {
+                // The outcomes it reported as progress come first.
+                let outcomes = if self.partial.is_empty() {
+                    outcomes
+                } else {
+                    let mut all = std::mem::take(&mut self.partial);
+                    all.extend_from_slice(&outcomes);
+                    all
+                };
+                Some(Event::Done { outcomes: self.refusals.settle(outcomes), busy: Duration::from_nanos(busy_ns) })
+            }
+            Ok(Some((FromWorker::Progress { count }, outcomes))) => {
+                self.partial.extend_from_slice(&outcomes);
+                Some(Event::Progress { loaded: count == 0 })
+            }
+            Ok(Some((FromWorker::Broker(op), payload))) => {
+                self.serve(op, payload);
+                None
+            }
+            Ok(Some((other, _))) => Some(self.closed(format!("sent {other:?} unexpectedly"))),
+            Ok(None) => Some(self.closed("closed its connection".into())),
+            Err(e) => Some(self.closed(format!("connection failed: {e}"))),
         }
     }
 

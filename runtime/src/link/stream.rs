@@ -2,11 +2,11 @@
 
 use super::{Link, LinkReader, Sink, Source};
 use crate::broker::Broker;
-use crate::ipc::frame;
+use crate::ipc::frame::{Assembler, Polled};
 use crate::ipc::protocol::FromWorker;
 use crate::ipc::stream::Stream;
 use crate::spin::SpinReader;
-use std::io::{self, BufReader, IoSlice, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 
 /// The write half: segments go out with vectored writes.
@@ -28,17 +28,31 @@ impl Sink for StreamSink {
     }
 }
 
-/// The read half, buffered; its reads spin before they block (see `crate::spin`).
-struct StreamSource(BufReader<SpinReader>);
+/// The read half: frames put together from what arrives. A waiting read spins before it blocks
+/// (see `crate::spin`).
+struct StreamSource {
+    stream: SpinReader,
+    frames: Assembler<FromWorker>,
+}
 
 impl Source for StreamSource {
     fn next(&mut self) -> io::Result<Option<(FromWorker, Vec<u8>)>> {
-        frame::read_frame(&mut self.0)
+        let stream = &mut self.stream;
+        match self.frames.poll(|buf| Some(stream.read(buf)))? {
+            Polled::Frame(header, payload) => Ok(Some((header, payload))),
+            Polled::End => Ok(None),
+            Polled::Pending => unreachable!("a read that waits is never pending"),
+        }
+    }
+
+    fn try_next(&mut self) -> io::Result<Polled<FromWorker>> {
+        let stream = &self.stream.0;
+        self.frames.poll(|buf| stream.try_read(buf))
     }
 }
 
 /// A link over `stream` (the host's end of a worker's socketpair or in-process pipe).
 pub(crate) fn link(stream: Stream, broker: Arc<Broker>) -> io::Result<(Arc<Link>, LinkReader)> {
-    let reader = BufReader::with_capacity(64 << 10, SpinReader(stream.try_clone()?));
-    Ok(Link::new(Box::new(StreamSink(stream)), Box::new(StreamSource(reader)), broker))
+    let source = StreamSource { stream: SpinReader(stream.try_clone()?), frames: Assembler::default() };
+    Ok(Link::new(Box::new(StreamSink(stream)), Box::new(source), broker))
 }

@@ -17,16 +17,17 @@
 
 use super::assign;
 use super::options::PoolOptions;
+use super::pump::Pump;
 use super::slot::{After, Phase, Slot};
 use crate::config::Settings;
 use crate::context::ContextInner;
 use crate::error::Error;
 use crate::job::Job;
-use crate::link::{LinkReader, stream};
+use crate::link::stream;
 use crate::spawn::{SIGKILL, Spawned, WorkerChild};
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// Where the pool is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub(super) enum Lifecycle {
 
 pub(crate) struct Dispatcher {
     state: Mutex<State>,
+    /// This dispatcher, for thread workers' doorbells (which must not keep it alive).
+    me: Weak<Dispatcher>,
     pub(super) ctx: Arc<ContextInner>,
     pub(super) settings: Arc<Settings>,
     pub(super) options: PoolOptions,
@@ -59,7 +62,8 @@ pub(super) struct State {
 pub(super) struct Conn {
     pub(super) pid: u32,
     pub(super) child: WorkerChild,
-    pub(super) reader: LinkReader,
+    /// Its connection's incoming side.
+    pub(super) pump: Arc<Pump>,
 }
 
 impl Dispatcher {
@@ -75,7 +79,14 @@ impl Dispatcher {
         let slots = workers.iter().map(|_| Slot::vacant()).collect();
         let state = State { queue: VecDeque::new(), lifecycle: Lifecycle::Open, broken: None, slots };
         let settings = ctx.settings.clone();
-        let dispatcher = Arc::new(Dispatcher { state: Mutex::new(state), ctx, settings, options, pool_name });
+        let dispatcher = Arc::new_cyclic(|me| Dispatcher {
+            state: Mutex::new(state),
+            me: me.clone(),
+            ctx,
+            settings,
+            options,
+            pool_name,
+        });
         if let Some(timeout) = dispatcher.options.timeout {
             super::watchdog::start(&dispatcher, timeout);
         }
@@ -104,6 +115,7 @@ impl Dispatcher {
     pub(super) fn install(&self, slot: usize, spawned: Spawned) -> Option<Conn> {
         let Spawned { mut child, pid, stream, killer } = spawned;
         let broker = self.options.broker.clone().unwrap_or_else(|| self.ctx.broker.clone());
+        let end = stream.as_memory().and_then(|end| end.try_clone().ok());
         let linked = stream::link(stream, broker);
         let mut st = self.lock();
         let (link, reader) = match linked {
@@ -124,8 +136,11 @@ impl Dispatcher {
         // nothing to do and is told to exit, or `join` would wait for it forever.
         touched.extend(exit_idle(&mut st));
         touched.push(slot);
+        // A thread worker's frames are taken on its own thread from now on (see `pump`); the pump
+        // is made before the lock is released, so none is written before its doorbell hangs.
+        let pump = Pump::new(reader, end.as_ref(), self.me.clone(), slot);
         self.flush(st, &touched);
-        Some(Conn { pid, child, reader })
+        Some(Conn { pid, child, pump })
     }
 
     /// Queues a job and starts it if a worker can take it.

@@ -4,7 +4,8 @@
 //! - [`dispatcher`]: the shared state (queue, slots) and what callers do to it;
 //! - [`assign`]: the pure policy of which worker runs which chunk;
 //! - [`slot`]: one worker's place, and its phase;
-//! - [`reader`]: the thread per slot that answers chunks;
+//! - [`pump`]: who takes a worker's frames (a thread worker's, its own thread) and what each does;
+//! - [`reader`]: the thread per slot that waits on its worker and replaces it when it ends;
 //! - [`respawn`]: replacing a worker that died; [`watchdog`]: killing one stuck past its timeout;
 //! - [`options`]: what the builder set; [`results`]: `AsyncResult` and `IMap`.
 
@@ -12,6 +13,7 @@ mod assign;
 mod backend;
 mod dispatcher;
 mod options;
+mod pump;
 mod reader;
 mod respawn;
 mod results;
