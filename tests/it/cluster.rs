@@ -292,6 +292,65 @@ fn a_node_killed_mid_map_loses_nothing_and_doubles_nothing() {
     assert!(b.said("chunk") > 0);
 }
 
+/// How many consumers the chunk stream has, and how many chunks it holds (`None` while it cannot
+/// be asked).
+fn chunk_queue(server: &Server) -> Option<(usize, u64)> {
+    let url = server.url();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await.ok()?);
+        let mut stream = js.get_stream("WASMPROC_CHUNKS").await.ok()?;
+        let info = stream.info().await.ok()?;
+        Some((info.state.consumer_count, info.state.messages))
+    })
+}
+
+/// A `wasmproc map` of ten 2-second sleepers, one at a time, whose chunks wait on `server`.
+fn slow_map_client(server: &Server, dir: &std::path::Path) -> Child {
+    let mut client = cli_in(dir)
+        .args(["map", wasmproc_tests::FIXTURES_WASM, "sleep_ms", "-c", "1", "-i", "-", "--orphan-timeout", "1s"])
+        .args(["--cluster", &server.url()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a client");
+    client.stdin.take().unwrap().write_all("2000\n".repeat(10).as_bytes()).unwrap();
+    client
+}
+
+#[test]
+fn a_dead_clients_chunks_are_dropped_and_a_stopped_one_is_told() {
+    let server = Server::start(&fresh_dir("nats-orphans"), &[]);
+    let node = Node::start(&server, "a", 1, &[]);
+    let dir = fresh_dir("orphans");
+    let sleepers = "inputs of `sleep_ms`";
+
+    // Killed while its chunks wait: the server forgets its pool after the orphan timeout, and the
+    // node drops the chunks instead of running them for nobody.
+    let mut client = slow_map_client(&server, &dir);
+    node.wait_for(|l| l.contains(sleepers), "a chunk of the client's");
+    client.kill().unwrap();
+    client.wait().unwrap();
+    let dropped = crate::common::eventually(30, || chunk_queue(&server) == Some((0, 0)));
+    assert!(dropped, "the dead client's consumer and chunks are gone: {:?}", chunk_queue(&server));
+    let ran = node.said(sleepers);
+    assert!(ran < 10, "the node ran {ran} of the dead client's 10 chunks");
+
+    // Stopped past the orphan timeout: once it runs again, it says what happened and fails.
+    let client = slow_map_client(&server, &dir);
+    let started = crate::common::eventually(60, || node.said(sleepers) > ran);
+    assert!(started, "the node never took a chunk of the second client");
+    let pid = client.id() as i32;
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let dropped = crate::common::eventually(30, || chunk_queue(&server) == Some((0, 0)));
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert!(dropped, "the stopped client's consumer and chunks are gone: {:?}", chunk_queue(&server));
+    let out = client.wait_with_output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--orphan-timeout"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn the_server_restarts_mid_map_and_the_map_completes_exactly() {
     let mut server = Server::start(&fresh_dir("nats-restart"), &[]);

@@ -46,7 +46,8 @@ pub enum FailureKind {
         deliveries: u32,
     },
     /// On a cluster: the node refused the chunk (a directory it does not grant, a module it
-    /// cannot run); the message says why and what to change.
+    /// cannot run), or the server dropped the pool (its program read no answer for the
+    /// cluster's orphan timeout); the message says why and what to change.
     Refused,
 }
 
@@ -67,7 +68,7 @@ impl FailureKind {
             FailureKind::Undelivered => "put items that were not delivered",
             FailureKind::WorkerDied { .. } => "lost its worker",
             FailureKind::NodeLost { .. } => "lost every node that ran it",
-            FailureKind::Refused => "was refused by the node",
+            FailureKind::Refused => "was refused by the cluster",
         }
     }
 }

@@ -62,6 +62,10 @@ pub(crate) struct NatsArgs {
     /// Trust this CA (PEM) for the server's TLS certificate, and require TLS
     #[arg(long, global = true, env = "WASMPROC_NATS_CA", value_name = "FILE", help_heading = "Cluster")]
     pub(crate) nats_ca: Option<PathBuf>,
+    /// If this command dies (or is stopped) for this long, nodes drop the chunks it still had
+    /// queued [default: 60s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, help_heading = "Cluster")]
+    pub(crate) orphan_timeout: Option<std::time::Duration>,
 }
 
 /// `--start-method`.

@@ -13,7 +13,7 @@
 use super::connection::Connection;
 use super::message::{self, Answer, Chunk, Limits, Reply};
 use super::runtime;
-use crate::error::{Error, Result};
+use crate::error::{Error, FailureKind, Result};
 use crate::job::Job;
 use async_nats::jetstream::consumer::{AckPolicy, Consumer, pull};
 use futures_util::StreamExt;
@@ -36,6 +36,8 @@ struct State {
     lifecycle: Lifecycle,
     /// Dropped once the pool is closed (or terminated) and nothing is pending: `join` returns.
     done: Option<flume::Sender<()>>,
+    /// Set when the server forgot the pool: why.
+    orphaned: Option<String>,
 }
 
 pub(crate) struct ClusterPool {
@@ -57,7 +59,8 @@ impl ClusterPool {
         done: flume::Sender<()>,
     ) -> Result<Arc<ClusterPool>> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let state = State { pending: HashMap::new(), next_id: 0, lifecycle: Lifecycle::Open, done: Some(done) };
+        let state =
+            State { pending: HashMap::new(), next_id: 0, lifecycle: Lifecycle::Open, done: Some(done), orphaned: None };
         let pool = Arc::new(ClusterPool { conn, name, limits, state: Mutex::new(state), stop });
         let reader = pool.clone();
         let results = runtime::wait(async move { reader.create_consumers().await })?;
@@ -65,10 +68,25 @@ impl ClusterPool {
         Ok(pool)
     }
 
+    /// Creates the result consumer, then the chunk consumer. The result consumer lives while the
+    /// pool reads it: the server deletes it after the orphan timeout without a read, and nodes then
+    /// delete the chunk consumer and its chunks (see `node::serve`). Created first, it is there
+    /// whenever a node sees the chunk consumer of a live pool.
     async fn create_consumers(&self) -> Result<Consumer<pull::Config>> {
         let c = &self.conn;
         let fail =
             |what: &str, e: &dyn std::fmt::Display| c.cluster.error(format!("cannot create the pool's {what}: {e}"));
+        let results = c
+            .results
+            .create_consumer(pull::Config {
+                durable_name: Some(message::results_consumer(&self.name)),
+                filter_subject: message::result_subject(&self.name),
+                ack_policy: AckPolicy::Explicit,
+                inactive_threshold: c.cluster.orphan_timeout,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail("result consumer", &e))?;
         c.chunks
             .create_consumer(pull::Config {
                 durable_name: Some(self.name.clone()),
@@ -82,15 +100,7 @@ impl ClusterPool {
             })
             .await
             .map_err(|e| fail("chunk consumer", &e))?;
-        c.results
-            .create_consumer(pull::Config {
-                durable_name: Some(format!("{}-results", self.name)),
-                filter_subject: message::result_subject(&self.name),
-                ack_policy: AckPolicy::Explicit,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| fail("result consumer", &e))
+        Ok(results)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -99,9 +109,14 @@ impl ClusterPool {
 
     /// Publishes `job` as one chunk (or several, if it does not fit in one server message).
     pub(crate) fn submit(self: &Arc<Self>, mut job: Job) -> Result<()> {
-        match self.lock().lifecycle {
-            Lifecycle::Open => {}
-            _ => return Err(Error::PoolClosed),
+        {
+            let st = self.lock();
+            if let Some(why) = &st.orphaned {
+                return Err(self.conn.cluster.error(why.clone()));
+            }
+            if st.lifecycle != Lifecycle::Open {
+                return Err(Error::PoolClosed);
+            }
         }
         if job.refers_to_regions() {
             return Err(self.conn.cluster.error(
@@ -161,6 +176,27 @@ impl ClusterPool {
 
     fn terminated(&self) -> bool {
         self.lock().lifecycle == Lifecycle::Terminated
+    }
+
+    /// The server forgot the pool (its program read no answer for the orphan timeout): fails what
+    /// is pending, saying so, and takes no more work.
+    fn orphaned(&self) {
+        let timeout = self.conn.cluster.orphan_timeout;
+        let message = format!(
+            "the cluster's server dropped this pool after {timeout:?} in which this program read no answer (it \
+             was stopped, or cut off from the server), and the nodes dropped its queued chunks; raise \
+             Cluster::orphan_timeout (--orphan-timeout on the command line) and run it again"
+        );
+        let pending: Vec<(Job, Option<u64>)> = {
+            let mut st = self.lock();
+            st.lifecycle = Lifecycle::Terminated;
+            st.orphaned = Some(message.clone());
+            st.done = None;
+            st.pending.drain().map(|(_, p)| p).collect()
+        };
+        for (job, _) in pending {
+            job.fail(FailureKind::Refused, message.clone());
+        }
     }
 
     /// Completes the job an answer is for (if it is still pending).
@@ -243,7 +279,7 @@ impl ClusterPool {
             tokio::time::timeout(Duration::from_secs(5), async {
                 let _ = conn.chunks.delete_consumer(&name).await;
                 let _ = conn.chunks.purge().filter(message::chunk_subject(&name)).await;
-                let _ = conn.results.delete_consumer(&format!("{name}-results")).await;
+                let _ = conn.results.delete_consumer(&message::results_consumer(&name)).await;
             })
             .await
         });
@@ -277,9 +313,19 @@ async fn read_answers(
         if *stop.borrow() || pool.strong_count() == 0 {
             return;
         }
-        let mut messages = match consumer.messages().await {
+        // Each pull lasts at most half the orphan timeout: a pending pull keeps the consumer
+        // alive on the server, so a longer one would keep a stopped program's pool alive too.
+        let p = pool.upgrade();
+        let pull = p
+            .as_ref()
+            .map_or(Duration::from_secs(30), |p| (p.conn.cluster.orphan_timeout / 2).min(Duration::from_secs(30)));
+        drop(p);
+        let mut messages = match consumer.stream().expires(pull).heartbeat(pull / 4).messages().await {
             Ok(m) => m,
             Err(_) => {
+                if forgotten(&pool).await {
+                    return;
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
                     _ = stop.changed() => return,
@@ -298,10 +344,29 @@ async fn read_answers(
                     drop(p);
                     let _ = msg.ack().await;
                 }
-                // An error (a missed heartbeat after a restart) or the end: pull again.
+                // An error (a missed heartbeat after a restart, or the consumer gone) or the
+                // end: pull again, unless the server forgot the pool.
                 Some(Err(_)) | None => break,
             }
         }
+        if forgotten(&pool).await {
+            return;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether the server deleted the pool's result consumer (after the orphan timeout): then the
+/// pool is told so. An unreachable server is not an answer: it may be restarting.
+async fn forgotten(pool: &Weak<ClusterPool>) -> bool {
+    let Some(p) = pool.upgrade() else { return true };
+    let name = message::results_consumer(&p.name);
+    let gone = match p.conn.results.consumer_info(&name).await {
+        Err(e) => e.kind() == async_nats::jetstream::context::ConsumerInfoErrorKind::NotFound,
+        Ok(_) => false,
+    };
+    if gone && !p.terminated() {
+        p.orphaned();
+    }
+    gone
 }

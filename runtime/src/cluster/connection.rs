@@ -28,6 +28,7 @@ pub struct Cluster {
     tls_ca: Option<PathBuf>,
     pub(crate) ack_wait: Duration,
     pub(crate) max_deliveries: u32,
+    pub(crate) orphan_timeout: Duration,
     connect_timeout: Duration,
 }
 
@@ -74,6 +75,7 @@ impl Cluster {
             tls_ca: None,
             ack_wait: Duration::from_secs(30),
             max_deliveries: 3,
+            orphan_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
         }
     }
@@ -121,6 +123,15 @@ impl Cluster {
     /// again. Default: 3.
     pub fn max_deliveries(mut self, n: u32) -> Cluster {
         self.max_deliveries = n.max(1);
+        self
+    }
+
+    /// How long the server keeps a pool's answers waiting once its program stopped reading them
+    /// (it died, or was suspended): then the server forgets the pool and the nodes drop the chunks
+    /// it still had queued, instead of running work nobody will read. A program that comes back
+    /// later finds its pool's calls failed with an error saying so. Default: 60 s (at least 1 s).
+    pub fn orphan_timeout(mut self, timeout: Duration) -> Cluster {
+        self.orphan_timeout = timeout.max(Duration::from_secs(1));
         self
     }
 

@@ -21,6 +21,12 @@ pub(crate) fn chunk_subject(pool: &str) -> String {
     format!("wasmproc.chunks.{pool}")
 }
 
+/// The name of the durable consumer through which a pool reads its answers (its chunk consumer
+/// is named after the pool).
+pub(crate) fn results_consumer(pool: &str) -> String {
+    format!("{pool}-results")
+}
+
 /// The subject a pool's answers are published on.
 pub(crate) fn result_subject(pool: &str) -> String {
     format!("wasmproc.results.{pool}")

@@ -89,6 +89,8 @@ async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
         while let Some(Ok(name)) = names.next().await {
             seen.push(name);
         }
+        // Listed after the chunk consumers: see `drop_orphans`.
+        drop_orphans(&shared.runner.conn, &mut seen).await;
         for name in &seen {
             if !loops.contains_key(name) {
                 let gone = Arc::new(AtomicBool::new(false));
@@ -120,6 +122,31 @@ async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
     debug_assert_eq!(shared.slots.available_permits(), slots as usize, "every slot is back");
     beating.store(false, Ordering::Release);
     let _ = shared.runner.conn.nodes.delete(&shared.runner.options.name).await;
+}
+
+/// Deletes the chunk consumers (and queued chunks) of pools in `seen` whose result consumer is
+/// gone, and takes them out of `seen`: the server deletes a pool's result consumer once its
+/// program has read nothing for the orphan timeout (it died), so its chunks would run for nobody.
+///
+/// `seen` must have been listed before this lists the result consumers: a pool creates its result
+/// consumer before its chunk consumer, so a live pool's is always found. A result listing cut short
+/// by an error drops nothing.
+async fn drop_orphans(conn: &crate::cluster::Connection, seen: &mut Vec<String>) {
+    let mut names = conn.results.consumer_names();
+    let mut alive = std::collections::HashSet::new();
+    while let Some(name) = names.next().await {
+        match name {
+            Ok(name) => alive.insert(name),
+            Err(_) => return,
+        };
+    }
+    let (orphans, live): (Vec<String>, Vec<String>) =
+        seen.drain(..).partition(|pool| !alive.contains(&message::results_consumer(pool)));
+    *seen = live;
+    for pool in orphans {
+        let _ = conn.chunks.delete_consumer(&pool).await;
+        let _ = conn.chunks.purge().filter(message::chunk_subject(&pool)).await;
+    }
 }
 
 /// Puts this node's status in the node bucket every 2 s while `beating`.

@@ -105,6 +105,9 @@ pub(crate) fn cluster(global: &GlobalOptions) -> Option<wasmproc::Cluster> {
     if let Some(ca) = &nats.nats_ca {
         cluster = cluster.tls_ca(ca);
     }
+    if let Some(timeout) = nats.orphan_timeout {
+        cluster = cluster.orphan_timeout(timeout);
+    }
     Some(cluster)
 }
 
