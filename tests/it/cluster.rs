@@ -305,8 +305,20 @@ fn chunk_queue(server: &Server) -> Option<(usize, u64)> {
     })
 }
 
+/// A client process, killed if a test fails before it ends (it would wait on the gone server).
+struct Client(Option<Child>);
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A `wasmproc map` of ten 2-second sleepers, one at a time, whose chunks wait on `server`.
-fn slow_map_client(server: &Server, dir: &std::path::Path) -> Child {
+fn slow_map_client(server: &Server, dir: &std::path::Path) -> Client {
     let mut client = cli_in(dir)
         .args(["map", wasmproc_tests::FIXTURES_WASM, "sleep_ms", "-c", "1", "-i", "-", "--orphan-timeout", "1s"])
         .args(["--cluster", &server.url()])
@@ -316,7 +328,7 @@ fn slow_map_client(server: &Server, dir: &std::path::Path) -> Child {
         .spawn()
         .expect("start a client");
     client.stdin.take().unwrap().write_all("2000\n".repeat(10).as_bytes()).unwrap();
-    client
+    Client(Some(client))
 }
 
 #[test]
@@ -328,25 +340,24 @@ fn a_dead_clients_chunks_are_dropped_and_a_stopped_one_is_told() {
 
     // Killed while its chunks wait: the server forgets its pool after the orphan timeout, and the
     // node drops the chunks instead of running them for nobody.
-    let mut client = slow_map_client(&server, &dir);
+    let client = slow_map_client(&server, &dir);
     node.wait_for(|l| l.contains(sleepers), "a chunk of the client's");
-    client.kill().unwrap();
-    client.wait().unwrap();
+    drop(client);
     let dropped = crate::common::eventually(30, || chunk_queue(&server) == Some((0, 0)));
     assert!(dropped, "the dead client's consumer and chunks are gone: {:?}", chunk_queue(&server));
     let ran = node.said(sleepers);
     assert!(ran < 10, "the node ran {ran} of the dead client's 10 chunks");
 
     // Stopped past the orphan timeout: once it runs again, it says what happened and fails.
-    let client = slow_map_client(&server, &dir);
+    let mut client = slow_map_client(&server, &dir);
     let started = crate::common::eventually(60, || node.said(sleepers) > ran);
     assert!(started, "the node never took a chunk of the second client");
-    let pid = client.id() as i32;
+    let pid = client.0.as_ref().unwrap().id() as i32;
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     let dropped = crate::common::eventually(30, || chunk_queue(&server) == Some((0, 0)));
     unsafe { libc::kill(pid, libc::SIGCONT) };
     assert!(dropped, "the stopped client's consumer and chunks are gone: {:?}", chunk_queue(&server));
-    let out = client.wait_with_output().unwrap();
+    let out = client.0.take().unwrap().wait_with_output().unwrap();
     assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--orphan-timeout"), "{}", text(&out.stderr));
 }
