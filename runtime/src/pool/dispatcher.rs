@@ -138,7 +138,7 @@ impl Dispatcher {
         touched.push(slot);
         // A thread worker's frames are taken on its own thread from now on (see `pump`); the pump
         // is made before the lock is released, so none is written before its doorbell hangs.
-        let pump = Pump::new(reader, end.as_ref(), self.me.clone(), slot);
+        let pump = Pump::new(reader, end, self.me.clone(), slot);
         self.flush(st, &touched);
         Some(Conn { pid, child, pump })
     }

@@ -50,12 +50,11 @@ impl Pump {
     /// doorbell takes the worker's frames on the worker's thread for slot `slot` of `dispatcher`.
     pub(super) fn new(
         reader: LinkReader,
-        end: Option<&memory::End>,
+        end: Option<memory::End>,
         dispatcher: Weak<Dispatcher>,
         slot: usize,
     ) -> Arc<Pump> {
-        let waiter = end.and_then(|end| end.try_clone().ok());
-        let pump = Arc::new(Pump { taken: Mutex::new(Taken { reader, ended: None }), waiter });
+        let pump = Arc::new(Pump { taken: Mutex::new(Taken { reader, ended: None }), waiter: end });
         if let Some(end) = &pump.waiter {
             let me = Arc::downgrade(&pump);
             let rung = end.set_doorbell(Box::new(move || ring(&me, &dispatcher, slot)));
