@@ -1,31 +1,16 @@
-//! The exported `guest` interface: list the registered tasks, run a chunk of one task.
-//!
-//! A chunk's outcomes are framed into one buffer (`wasmproc_wire::outcome`; see `host.emit` in
-//! `wit/task.wit`) and handed to the host in one call at the end — or from the panic hook, so a
-//! panic loses only its own input.
+//! The exported `guest` interface: list the registered tasks, run a chunk of one task (its
+//! outcomes gathered by `outcomes`).
 
 use crate::bindings::exports::wasmproc::task::guest::Guest;
 use crate::bindings::wasmproc::task::host;
 use crate::bindings::wasmproc::task::types::{Codec, Param, TaskError, TaskInfo};
-use crate::registry;
-use std::cell::RefCell;
+use crate::{outcomes, registry};
 use std::sync::Once;
-use wasmproc_wire::outcome::{self, Tag};
 
 /// The component's export of the `guest` interface.
 pub(crate) struct Dispatcher;
 
 crate::bindings::export!(Dispatcher with_types_in crate::bindings);
-
-/// Outcomes of the current chunk not yet emitted, and the index of the first of them.
-struct Pending {
-    first: u32,
-    buf: Vec<u8>,
-}
-
-thread_local! {
-    static PENDING: RefCell<Pending> = const { RefCell::new(Pending { first: 0, buf: Vec::new() }) };
-}
 
 impl Guest for Dispatcher {
     fn tasks() -> Vec<TaskInfo> {
@@ -50,10 +35,7 @@ impl Guest for Dispatcher {
         let Some(def) = registry::find(&task) else {
             return Err(TaskError::UnknownTask(task));
         };
-        PENDING.with_borrow_mut(|p| {
-            p.first = 0;
-            p.buf.clear();
-        });
+        outcomes::start(lens.len(), args.len());
         let mut offset = 0usize;
         for len in lens {
             let end = offset + len as usize;
@@ -61,35 +43,14 @@ impl Guest for Dispatcher {
                 return Err(TaskError::BadArgument("input lengths exceed the argument buffer".into()));
             };
             offset = end;
-            // No borrow of PENDING is held while the task runs: its panic hook needs it.
-            let result = (def.call)(codec, input);
-            PENDING.with_borrow_mut(|p| push_outcome(&mut p.buf, &result));
+            // A result is appended by the task's wrapper (`outcomes::push_result`), an error here.
+            if let Err(e) = (def.call)(codec, input) {
+                outcomes::push_error(&e);
+            }
         }
-        flush();
+        outcomes::flush();
         Ok(())
     }
-}
-
-/// Appends one framed outcome.
-fn push_outcome(buf: &mut Vec<u8>, result: &Result<Vec<u8>, TaskError>) {
-    let (tag, bytes): (Tag, &[u8]) = match result {
-        Ok(bytes) => (Tag::Ok, bytes),
-        Err(TaskError::BadArgument(m)) => (Tag::BadArgument, m.as_bytes()),
-        Err(TaskError::Failed(m)) => (Tag::Failed, m.as_bytes()),
-        Err(TaskError::BadResult(m)) => (Tag::BadResult, m.as_bytes()),
-        Err(TaskError::UnknownTask(m)) => (Tag::UnknownTask, m.as_bytes()),
-    };
-    outcome::push(buf, tag, bytes);
-}
-
-/// Hands the pending outcomes to the host.
-fn flush() {
-    PENDING.with_borrow_mut(|p| {
-        if !p.buf.is_empty() {
-            host::emit(p.first, &p.buf);
-        }
-        p.buf.clear();
-    });
 }
 
 /// Reports panics to the host before the guest aborts (guests build with `panic = "abort"`, and an
@@ -100,17 +61,7 @@ fn install_panic_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            // A panic while PENDING is borrowed (a `Serialize` impl panicking inside the SDK's own
-            // encoding) skips the flush: the host then blames the first unreported input of the
-            // chunk and re-runs the ones after it on a fresh instance.
-            let _ = PENDING.try_with(|p| {
-                if let Ok(mut p) = p.try_borrow_mut()
-                    && !p.buf.is_empty()
-                {
-                    host::emit(p.first, &p.buf);
-                    p.buf.clear();
-                }
-            });
+            outcomes::flush_from_panic();
             let payload = info.payload();
             let message = payload
                 .downcast_ref::<&str>()

@@ -48,9 +48,10 @@
 //! ```
 
 // Modules, lowest first (no module imports one below it in this list): the bindings, then the
-// registry and dispatcher of tasks, then the shared objects.
+// chunk's outcomes, the registry and dispatcher of tasks, then the shared objects.
 mod bindings;
 
+mod outcomes;
 mod registry;
 
 mod dispatch;

@@ -19,8 +19,9 @@ pub struct TaskDef {
     pub returns: &'static str,
     /// The function's doc comment.
     pub doc: &'static str,
-    /// Decodes one argument set, runs the function, encodes its outcome.
-    pub call: fn(Codec, &[u8]) -> Result<Vec<u8>, TaskError>,
+    /// Decodes one argument set, runs the function, and appends its encoded result to the chunk's
+    /// outcomes; an error is framed by the caller.
+    pub call: fn(Codec, &[u8]) -> Result<(), TaskError>,
 }
 
 inventory::collect!(TaskDef);
@@ -40,14 +41,31 @@ pub(crate) fn find(name: &str) -> Option<&'static TaskDef> {
 }
 
 /// The body of every generated task wrapper: decode `A` (the parameter tuple, or the single
-/// parameter's type when there is exactly one), call `f`, encode the outcome.
+/// parameter's type when there is exactly one), call `f`, and append the encoded result to the
+/// chunk's outcomes (in place: no buffer per result).
 ///
 /// With JSON, a task of one parameter takes the bare value, a task of several takes an array, and a
 /// task of none takes `null` or `[]`. With postcard the encodings coincide (a tuple is its fields in
 /// order), so hosts encode `(a, b)` or `a` alike.
 ///
 /// A decoding failure carries serde's message; the host adds the task's signature to it.
-pub fn call_task<A, R, E, F>(codec: Codec, input: &[u8], f: F) -> Result<Vec<u8>, TaskError>
+pub fn call_task<A, R, E, F>(codec: Codec, input: &[u8], f: F) -> Result<(), TaskError>
+where
+    A: DeserializeOwned,
+    R: Serialize,
+    E: Display,
+    F: FnOnce(A) -> Result<R, E>,
+{
+    run_task(codec, input, f, |out| crate::outcomes::push_result(wire(codec), out))
+}
+
+/// [`call_task`] with the result handed to `emit` (which encodes it, or says why it could not).
+fn run_task<A, R, E, F>(
+    codec: Codec,
+    input: &[u8],
+    f: F,
+    emit: impl FnOnce(&R) -> Result<(), String>,
+) -> Result<(), TaskError>
 where
     A: DeserializeOwned,
     R: Serialize,
@@ -56,7 +74,7 @@ where
 {
     let args: A = decode(codec, input).map_err(TaskError::BadArgument)?;
     let out = f(args).map_err(|e| TaskError::Failed(e.to_string()))?;
-    encode(codec, &out).map_err(TaskError::BadResult)
+    emit(&out).map_err(TaskError::BadResult)
 }
 
 /// The wire codec of a WIT codec.
@@ -71,13 +89,24 @@ fn decode<A: DeserializeOwned>(codec: Codec, input: &[u8]) -> Result<A, String> 
     wasmproc_wire::codec::decode(wire(codec), input).map_err(|e| e.to_string())
 }
 
-fn encode<R: Serialize>(codec: Codec, value: &R) -> Result<Vec<u8>, String> {
-    wasmproc_wire::codec::encode(wire(codec), value).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `call_task` appends for `input`: the encoded result, or the error.
+    fn call_task<A, R, E, F>(codec: Codec, input: &[u8], f: F) -> Result<Vec<u8>, TaskError>
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+        E: Display,
+        F: FnOnce(A) -> Result<R, E>,
+    {
+        let mut buf = Vec::new();
+        run_task(codec, input, f, |out| {
+            wasmproc_wire::codec::encode_into(wire(codec), out, &mut buf).map_err(|e| e.to_string())
+        })?;
+        Ok(buf)
+    }
 
     fn double(x: u64) -> Result<u64, String> {
         x.checked_mul(2).ok_or_else(|| "overflow".to_string())

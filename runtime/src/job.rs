@@ -163,17 +163,31 @@ impl Drop for Job {
 impl ChunkDone {
     /// Input `i` of the chunk, as its caller sees it.
     pub(crate) fn item(&self, i: usize) -> Result<&[u8], Error> {
-        let failure = |kind: FailureKind, message: String| {
-            let message = match kind {
-                FailureKind::BadArgument => format!("expected `{}`: {message}", self.task),
-                _ => message,
-            };
-            Error::Task(TaskFailure { task: self.task.name().to_string(), index: self.base + i, kind, message })
-        };
         match &self.outcome {
-            ChunkOutcome::Done(o) => o.get(i).map_err(|(kind, message)| failure(kind, message)),
-            ChunkOutcome::Failed { kind, message } => Err(failure(kind.clone(), message.clone())),
+            ChunkOutcome::Done(o) => o.get(i).map_err(|(kind, message)| self.failure(i, kind, message)),
+            ChunkOutcome::Failed { kind, message } => Err(self.failure(i, kind.clone(), message.clone())),
             ChunkOutcome::Terminated => Err(Error::Terminated),
         }
+    }
+
+    /// Every input of the chunk in order, as [`item`](ChunkDone::item) gives them.
+    pub(crate) fn items(&self) -> impl Iterator<Item = Result<&[u8], Error>> {
+        let done = match &self.outcome {
+            ChunkOutcome::Done(o) => Some(o.iter()),
+            _ => None,
+        };
+        let mut done = done.into_iter().flatten();
+        (0..self.len).map(move |i| match done.next() {
+            Some(outcome) => outcome.map_err(|(kind, message)| self.failure(i, kind, message)),
+            None => self.item(i),
+        })
+    }
+
+    fn failure(&self, i: usize, kind: FailureKind, message: String) -> Error {
+        let message = match kind {
+            FailureKind::BadArgument => format!("expected `{}`: {message}", self.task),
+            _ => message,
+        };
+        Error::Task(TaskFailure { task: self.task.name().to_string(), index: self.base + i, kind, message })
     }
 }

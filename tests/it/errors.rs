@@ -92,6 +92,36 @@ fn json_that_does_not_fit_shows_the_expected_signature() {
     assert!(pool.apply(&add, serde_json::json!([2])).is_err());
 }
 
+/// Serializes as its number, except 13, which it refuses to serialize (as a type with a failing
+/// `Serialize` impl would).
+struct Unlucky(u64);
+
+impl serde::Serialize for Unlucky {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            13 => Err(serde::ser::Error::custom("13 is unlucky")),
+            n => s.serialize_u64(n),
+        }
+    }
+}
+
+#[test]
+fn an_input_that_cannot_be_encoded_fails_the_map_and_the_pool_goes_on() {
+    // Chunks are submitted as they are encoded; the one holding 13 fails the call, and the chunks
+    // already submitted are cancelled, not waited for or left behind.
+    let square = fixtures().task_unchecked::<Unlucky, u64>("square").unwrap();
+    let pool = Pool::with_processes(ctx(), 2).unwrap();
+    match pool.chunksize(2).map(&square, (0..40).map(Unlucky)) {
+        Err(Error::Codec { task, reason }) => {
+            assert_eq!(task, "square");
+            // (postcard keeps no custom message: the input's index says which one it was.)
+            assert!(reason.contains("cannot encode the argument") && reason.ends_with("(input 13)"), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(pool.map(&square, (0..13).map(Unlucky)).unwrap(), (0..13u64).map(|n| n * n).collect::<Vec<_>>());
+}
+
 #[test]
 fn a_guest_panic_names_the_task_and_the_input() {
     let panic_on = fixtures().task::<(u64, u64), u64>("panic_on").unwrap();

@@ -112,6 +112,22 @@ pub fn push(buf: &mut Vec<u8>, tag: Tag, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
+/// Appends one successful outcome whose bytes `encode` appends to the buffer it is given (so a
+/// result is encoded in place, not into a buffer of its own and copied). If `encode` fails, `buf`
+/// is as it was and its error is returned.
+pub fn push_with<E>(buf: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
+    let start = buf.len();
+    buf.push(Tag::Ok as u8);
+    buf.extend_from_slice(&[0; HEAD - 1]);
+    if let Err(e) = encode(buf) {
+        buf.truncate(start);
+        return Err(e);
+    }
+    let len = (buf.len() - start - HEAD) as u32;
+    buf[start + 1..start + HEAD].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
 /// Appends a failure of `kind` with `message`.
 pub fn push_failure(buf: &mut Vec<u8>, kind: &FailureKind, message: &str) {
     debug_assert!(
@@ -211,9 +227,17 @@ impl Outcomes {
         self.spans.is_empty()
     }
 
+    /// Every outcome in order, as [`get`](Outcomes::get) gives them.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Result<&[u8], (FailureKind, String)>> + '_ {
+        self.spans.iter().map(|&span| self.at(span))
+    }
+
     /// Outcome `i` (which must be `< len()`): the result bytes, or the failure and its message.
     pub fn get(&self, i: usize) -> Result<&[u8], (FailureKind, String)> {
-        let (tag, start, len) = self.spans[i];
+        self.at(self.spans[i])
+    }
+
+    fn at(&self, (tag, start, len): (Tag, u32, u32)) -> Result<&[u8], (FailureKind, String)> {
         let bytes = &self.buf[start as usize..(start + len) as usize];
         match tag.kind() {
             None => Ok(bytes),
@@ -283,5 +307,28 @@ mod tests {
         assert_eq!(o.get(0).unwrap_err(), (FailureKind::Undelivered, "lost 2 items".to_string()));
         assert_eq!(o.get(1).unwrap_err(), (FailureKind::Failed, "own error".to_string()));
         assert_eq!(fail_successes(vec![9, 9], "x"), vec![9, 9], "broken framing is left for the reader");
+    }
+
+    #[test]
+    fn an_outcome_encoded_in_place_is_framed_like_a_pushed_one() {
+        let mut pushed = Vec::new();
+        push(&mut pushed, Tag::Ok, b"49");
+        push(&mut pushed, Tag::Ok, b"");
+        let mut built = Vec::new();
+        push_with::<()>(&mut built, |b| {
+            b.extend_from_slice(b"49");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            push_with(&mut built, |b| {
+                b.push(7);
+                Err("no")
+            }),
+            Err("no"),
+            "a failed encoding is dropped"
+        );
+        push_with::<()>(&mut built, |_| Ok(())).unwrap();
+        assert_eq!(built, pushed);
     }
 }

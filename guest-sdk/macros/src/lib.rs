@@ -83,7 +83,7 @@ fn expand(func: &ItemFn) -> syn::Result<TokenStream2> {
         fn #wrapper(
             codec: ::wasmproc_guest::__private::Codec,
             input: &[u8],
-        ) -> ::core::result::Result<::std::vec::Vec<u8>, ::wasmproc_guest::__private::TaskError> {
+        ) -> ::core::result::Result<(), ::wasmproc_guest::__private::TaskError> {
             ::wasmproc_guest::__private::call_task(codec, input, |#arg_pat: #arg_ty| #body)
         }
 

@@ -58,6 +58,7 @@ pub(crate) enum ToWorker {
         module: u64,
         task: String,
         codec: Codec,
+        #[serde(with = "packed")]
         lens: Vec<u32>,
     },
     /// Finish and exit with this status.
@@ -218,6 +219,26 @@ pub(crate) fn parts(mut buf: &[u8]) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
+/// A chunk's input lengths as one byte string of little-endian `u32`s: a copy each way, where a
+/// sequence costs a varint per input to write and to read.
+mod packed {
+    use serde::de::Error as _;
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(lens: &[u32], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = lens.iter().flat_map(|l| l.to_le_bytes()).collect();
+        s.serialize_bytes(&bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
+        let bytes: serde_bytes::ByteBuf = serde::Deserialize::deserialize(d)?;
+        if !bytes.len().is_multiple_of(4) {
+            return Err(D::Error::custom(format!("input lengths of {} bytes, not a multiple of 4", bytes.len())));
+        }
+        Ok(bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +253,25 @@ mod tests {
         buf.pop();
         assert_eq!(parts(&buf[..buf.len() - 1]), None);
         assert_eq!(split_part(&[255, 255, 255, 255, 1]), None);
+    }
+
+    #[test]
+    fn input_lengths_travel_packed_and_a_cut_list_is_refused() {
+        let lens = vec![0, 1, 300, u32::MAX];
+        let run = ToWorker::Run { module: 1, task: "t".into(), codec: Codec::Postcard, lens: lens.clone() };
+        let bytes = postcard::to_stdvec(&run).unwrap();
+        match postcard::from_bytes::<ToWorker>(&bytes).unwrap() {
+            ToWorker::Run { lens: back, .. } => assert_eq!(back, lens),
+            other => panic!("unexpected {other:?}"),
+        }
+        // The same frame with a length list of 15 bytes: the last byte string shortened by one.
+        let mut cut = bytes.clone();
+        let at = cut.len() - 17;
+        assert_eq!(cut[at], 16, "the byte string's length prefix");
+        cut[at] = 15;
+        cut.pop();
+        // (postcard keeps a custom error's kind, not its text.)
+        let err = postcard::from_bytes::<ToWorker>(&cut).unwrap_err();
+        assert_eq!(err, postcard::Error::SerdeDeCustom);
     }
 }

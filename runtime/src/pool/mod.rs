@@ -477,91 +477,89 @@ impl Pool {
         R: DeserializeOwned + Send + 'static,
         T: Send + 'static,
     {
-        // Every input is encoded before any runs (one that cannot be encoded fails the call
-        // before it starts), each chunk into its own buffer, in one collecting scope.
-        let (chunks, keep) = keep::collecting(|| self.encode_chunks(task, items, chunksize));
-        let (chunks, len) = match chunks {
-            Ok(encoded) => encoded,
-            Err(e) => return AsyncResult::failed(e),
-        };
+        // Each chunk is submitted as soon as it is encoded, so workers start while later inputs are
+        // still being encoded (as Python's task handler feeds them). An input that cannot be
+        // encoded fails the call, as an unpicklable item fails Python's `map`: the chunks already
+        // submitted are cancelled (those not yet given to a worker never run).
         let (tx, rx) = flume::unbounded();
         let cancel = Arc::new(AtomicBool::new(false));
-        let mut base = 0;
-        for (chunk_args, lens) in chunks {
-            let n = lens.len();
-            let mut job = Job::new(task, base, chunk_args, lens, keep.clone(), tx.clone());
-            base += n;
+        let submitted = self.encode_chunks(task, items, chunksize, |base, args, lens, keep| {
+            let mut job = Job::new(task, base, args, lens, keep, tx.clone());
             job.cancel = Some(cancel.clone());
-            if let Err(e) = self.backend.submit(job) {
+            self.backend.submit(job)
+        });
+        let len = match submitted {
+            Ok(len) => len,
+            Err(e) => {
                 cancel.store(true, Ordering::Release);
                 return AsyncResult::failed(e);
             }
-        }
-        debug_assert_eq!(base, len, "every input is in one chunk");
+        };
         drop(tx);
-        let decoder = task.decoder();
-        AsyncResult::new(
-            rx,
-            cancel,
-            len,
-            Box::new(move |chunks: Vec<ChunkDone>| {
-                let mut out = Vec::with_capacity(len);
-                for chunk in &chunks {
-                    for i in 0..chunk.len {
-                        out.push(decoder.decode(chunk.item(i)?)?);
-                    }
-                }
-                finish(out)
-            }),
-        )
+        AsyncResult::new(rx, cancel, len, Box::new(results::Gather::new(task.decoder(), finish)))
     }
 }
 
 impl Pool {
     /// Encodes `items` into chunks of `chunksize` (the default for their number if `None`), each
-    /// straight into its own buffer; returns the chunks (arguments back to back, and their lengths)
-    /// and how many inputs there were. An iterator that does not know its length is collected
-    /// first, as Python's `map` makes a list of it.
-    #[allow(clippy::type_complexity)]
+    /// straight into its own buffer, and hands each to `submit` as it is made: its first input's
+    /// index, the arguments back to back, their lengths, and the objects they refer to. Returns
+    /// how many inputs there were. An iterator that does not know its length is collected first,
+    /// as Python's `map` makes a list of it.
     fn encode_chunks<A: Serialize, R: DeserializeOwned>(
         &self,
         task: &Task<A, R>,
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
-    ) -> Result<(Vec<(Vec<u8>, Vec<u32>)>, usize)> {
+        submit: impl FnMut(usize, Vec<u8>, Vec<u32>, keep::KeepAlive) -> Result<()>,
+    ) -> Result<usize> {
         let items = items.into_iter();
         match items.size_hint() {
-            (lo, Some(hi)) if lo == hi => self.encode_known(task, items, lo, chunksize),
+            (lo, Some(hi)) if lo == hi => self.encode_known(task, items, lo, chunksize, submit),
             _ => {
                 let items: Vec<A> = items.collect();
                 let len = items.len();
-                self.encode_known(task, items.into_iter(), len, chunksize)
+                self.encode_known(task, items.into_iter(), len, chunksize, submit)
             }
         }
     }
 
     /// [`encode_chunks`](Pool::encode_chunks) for `len` items.
-    #[allow(clippy::type_complexity)]
     fn encode_known<A: Serialize, R: DeserializeOwned>(
         &self,
         task: &Task<A, R>,
         mut items: impl Iterator<Item = A>,
         len: usize,
         chunksize: Option<usize>,
-    ) -> Result<(Vec<(Vec<u8>, Vec<u32>)>, usize)> {
+        mut submit: impl FnMut(usize, Vec<u8>, Vec<u32>, keep::KeepAlive) -> Result<()>,
+    ) -> Result<usize> {
         let size = chunksize.unwrap_or_else(|| default_chunksize(len, self.processes())).max(1);
-        let mut chunks = Vec::with_capacity(len.div_ceil(size));
         let mut count = 0;
+        // Bytes per input so far, to size each chunk's buffer once.
+        let mut per_input = 0;
         loop {
-            let (mut args, mut lens) = (Vec::new(), Vec::with_capacity(size.min(len.saturating_sub(count))));
-            for item in items.by_ref().take(size) {
-                lens.push(task.encode_uncollected(&item, &mut args)?);
-            }
+            let n = size.min(len.saturating_sub(count)).max(1);
+            let (mut args, mut lens) = (Vec::with_capacity(n * per_input), Vec::with_capacity(n));
+            let (encoded, keep) = keep::collecting(|| {
+                for item in items.by_ref().take(size) {
+                    let len = task.encode_uncollected(&item, &mut args).map_err(|e| match e {
+                        Error::Codec { task, reason } => {
+                            Error::Codec { task, reason: format!("{reason} (input {})", count + lens.len()) }
+                        }
+                        other => other,
+                    })?;
+                    lens.push(len);
+                }
+                Ok::<_, Error>(())
+            });
+            encoded?;
             if lens.is_empty() {
-                return Ok((chunks, count));
+                return Ok(count);
             }
+            per_input = args.len().div_ceil(lens.len());
+            let base = count;
             count += lens.len();
-            chunks.push((args, lens));
+            submit(base, args, lens, keep)?;
         }
     }
 }

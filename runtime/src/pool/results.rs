@@ -5,7 +5,7 @@ use super::Pool;
 use super::backend::Backend;
 use crate::error::{Error, Result};
 use crate::job::{ChunkDone, ChunkOutcome, Job};
-use crate::module::Task;
+use crate::module::{Decoder, Task};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, VecDeque};
@@ -17,8 +17,48 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-/// Turns the chunks of a call, in input order, into its value.
-pub(crate) type Finish<T> = Box<dyn FnOnce(Vec<ChunkDone>) -> Result<T> + Send>;
+/// Turns the chunks of a call into its value: each chunk is decoded as it arrives, while later
+/// chunks still run, and the value is made once every chunk is in.
+pub(crate) struct Gather<R, F> {
+    decoder: Decoder<R>,
+    /// Each arrived chunk's results (or the first error among them), by its first input's index.
+    parts: BTreeMap<usize, Result<Vec<R>>>,
+    finish: F,
+}
+
+impl<R, F> Gather<R, F> {
+    /// Decodes results with `decoder`; `finish` makes the value of all of them, in input order.
+    pub(crate) fn new(decoder: Decoder<R>, finish: F) -> Gather<R, F> {
+        Gather { decoder, parts: BTreeMap::new(), finish }
+    }
+}
+
+/// A [`Gather`] with its result type erased.
+pub(crate) trait Gathers<T>: Send {
+    /// Decodes one arrived chunk.
+    fn chunk(&mut self, chunk: &ChunkDone);
+    /// The value, once every chunk is in: the first failure in input order, if any.
+    fn finish(self: Box<Self>) -> Result<T>;
+}
+
+impl<R, T, F> Gathers<T> for Gather<R, F>
+where
+    R: DeserializeOwned + Send,
+    F: FnOnce(Vec<R>) -> Result<T> + Send,
+{
+    fn chunk(&mut self, chunk: &ChunkDone) {
+        let decoded = chunk.items().map(|item| self.decoder.decode(item?)).collect();
+        self.parts.insert(chunk.base, decoded);
+    }
+
+    fn finish(self: Box<Self>) -> Result<T> {
+        let mut out = Vec::with_capacity(self.parts.values().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
+        for part in self.parts.into_values() {
+            out.append(&mut part?);
+        }
+        (self.finish)(out)
+    }
+}
 
 /// The pending result of [`Pool::apply_async`] or [`Pool::map_async`]: Python's `AsyncResult`.
 ///
@@ -31,10 +71,9 @@ pub struct AsyncResult<T> {
 }
 
 struct State<T> {
-    chunks: BTreeMap<usize, ChunkDone>,
     /// Inputs whose chunk has not arrived.
     missing: usize,
-    finish: Option<Finish<T>>,
+    gather: Option<Box<dyn Gathers<T>>>,
     /// Set once every chunk is in: the value, until it is taken.
     done: Option<Result<T>>,
     taken: bool,
@@ -51,9 +90,9 @@ impl<T: Send + 'static> AsyncResult<T> {
         rx: flume::Receiver<ChunkDone>,
         cancel: Arc<AtomicBool>,
         len: usize,
-        finish: Finish<T>,
+        gather: Box<dyn Gathers<T>>,
     ) -> AsyncResult<T> {
-        let mut state = State { chunks: BTreeMap::new(), missing: len, finish: Some(finish), done: None, taken: false };
+        let mut state = State { missing: len, gather: Some(gather), done: None, taken: false };
         if len == 0 {
             state.finish();
         }
@@ -63,7 +102,7 @@ impl<T: Send + 'static> AsyncResult<T> {
     /// An already failed result (a submission error).
     pub(crate) fn failed(err: Error) -> AsyncResult<T> {
         let (_, rx) = flume::bounded(1);
-        let state = State { chunks: BTreeMap::new(), missing: 0, finish: None, done: Some(Err(err)), taken: false };
+        let state = State { missing: 0, gather: None, done: Some(Err(err)), taken: false };
         AsyncResult { rx, cancel: Arc::new(AtomicBool::new(true)), state: Mutex::new(state) }
     }
 
@@ -154,12 +193,14 @@ impl<T> State<T> {
     fn accept(&mut self, chunk: Option<ChunkDone>) {
         match chunk {
             Some(ChunkDone { outcome: ChunkOutcome::Terminated, .. }) | None => {
-                self.finish = None;
+                self.gather = None;
                 self.done = Some(Err(Error::Terminated));
             }
             Some(chunk) => {
                 self.missing = self.missing.saturating_sub(chunk.len);
-                self.chunks.insert(chunk.base, chunk);
+                if let Some(gather) = &mut self.gather {
+                    gather.chunk(&chunk);
+                }
                 if self.missing == 0 {
                     self.finish();
                 }
@@ -168,9 +209,8 @@ impl<T> State<T> {
     }
 
     fn finish(&mut self) {
-        if let Some(finish) = self.finish.take() {
-            let chunks = std::mem::take(&mut self.chunks).into_values().collect();
-            self.done = Some(finish(chunks));
+        if let Some(gather) = self.gather.take() {
+            self.done = Some(gather.finish());
         }
     }
 }
