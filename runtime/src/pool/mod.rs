@@ -251,8 +251,9 @@ impl Pool {
     /// Applies `task` to every item and returns the results in order — `pool.map(func, iterable)`.
     ///
     /// The items are sent in chunks of Python's default size (about four chunks per worker); each
-    /// chunk is one call into the guest. Waits for every item; if any failed, returns the failure of
-    /// the lowest index.
+    /// chunk is one call into the guest, sent as soon as it is encoded. Waits for every item; if any
+    /// failed, returns the failure of the lowest index. An item that cannot be encoded fails the
+    /// call with [`Error::Codec`] naming it, and the chunks not yet started are withdrawn.
     pub fn map<A, R>(&self, task: &Task<A, R>, items: impl IntoIterator<Item = A>) -> Result<Vec<R>>
     where
         A: Serialize,
