@@ -86,8 +86,18 @@ async fn serve_async(runner: Arc<Runner>, stop: Arc<AtomicBool>) {
     while !shared.stop.load(Ordering::Acquire) {
         let mut names = shared.runner.conn.chunks.consumer_names();
         let mut seen = Vec::new();
-        while let Some(Ok(name)) = names.next().await {
-            seen.push(name);
+        let mut complete = true;
+        while let Some(name) = names.next().await {
+            match name {
+                Ok(name) => seen.push(name),
+                Err(_) => complete = false,
+            }
+        }
+        // A listing cut short (the server restarting) retires nothing: the pools missing from it
+        // may be alive.
+        if !complete {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
         }
         // Listed after the chunk consumers: see `drop_orphans`.
         drop_orphans(&shared.runner.conn, &mut seen).await;
@@ -175,7 +185,7 @@ async fn fetch_loop(shared: Arc<Shared>, name: String, gone: Arc<AtomicBool>) {
     shared.tasks.fetch_sub(1, Ordering::AcqRel);
 }
 
-async fn fetch_chunks(shared: &Arc<Shared>, name: &str, gone: &AtomicBool) {
+async fn fetch_chunks(shared: &Arc<Shared>, name: &str, gone: &Arc<AtomicBool>) {
     let consumer = match shared.runner.conn.chunks.get_consumer::<pull::Config>(name).await {
         Ok(c) => c,
         Err(_) => return,
@@ -198,7 +208,7 @@ async fn fetch_chunks(shared: &Arc<Shared>, name: &str, gone: &AtomicBool) {
                 while let Some(next) = batch.next().await {
                     let Ok(msg) = next else { break };
                     shared.tasks.fetch_add(1, Ordering::AcqRel);
-                    tokio::spawn(handle(shared.clone(), msg));
+                    tokio::spawn(handle(shared.clone(), msg, gone.clone()));
                 }
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
@@ -207,12 +217,16 @@ async fn fetch_chunks(shared: &Arc<Shared>, name: &str, gone: &AtomicBool) {
 }
 
 /// Runs one delivered chunk once it has a slot, and answers it; or hands it back if the node
-/// drains before a slot is free.
-async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message) {
+/// drains before a slot is free, or if its pool is `gone` by then (closed, or dropped as an
+/// orphan: its chunks would run for nobody; handed back, not ended, in case the pool lives on).
+async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message, gone: Arc<AtomicBool>) {
     match message::decode::<Chunk>(&msg.payload) {
         Ok(chunk) => {
             let tick = Duration::from_millis((chunk.ack_wait_ms / 3).max(100));
             match slot(&shared, &msg, tick).await {
+                Some(_) if gone.load(Ordering::Acquire) => {
+                    let _ = msg.ack_with(AckKind::Nak(None)).await;
+                }
                 Some(slot) => {
                     shared.busy.fetch_add(1, Ordering::Relaxed);
                     run(&shared, &msg, chunk, tick).await;
