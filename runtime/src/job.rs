@@ -9,8 +9,8 @@
 use crate::error::{Error, FailureKind, TaskFailure};
 use crate::keep::KeepAlive;
 use crate::module::{ModuleInner, Task, TaskSignature};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use wasmproc_wire::Codec;
 use wasmproc_wire::outcome::Outcomes;
 
@@ -28,9 +28,40 @@ pub(crate) struct Job {
     pub(crate) attempts: u32,
     /// Set when its caller gave up: the job is dropped (answering `Terminated`) instead of sent.
     pub(crate) cancel: Option<Arc<AtomicBool>>,
+    /// Where its caller looks for the worker it was given to (see [`Watch`]).
+    pub(crate) watch: Option<Arc<Watch>>,
     /// What its arguments refer to, held (never read) until the job is answered.
     _keep: KeepAlive,
     reply: Option<flume::Sender<ChunkDone>>,
+}
+
+/// Taking a worker's answers on the thread of a caller that waits for one (see `pool::pump`): a
+/// caller that reads them itself is not woken by another thread, which costs more than the call on
+/// a small machine.
+pub(crate) trait Lead: Send + Sync {
+    /// Takes what the worker has sent, and lets the worker's own reader rest for a while: the
+    /// caller promises to come back soon, or to [`step_down`](Lead::step_down).
+    fn lead(&self);
+    /// The caller stops taking the worker's answers (`answered`: it has its own); the worker's own
+    /// reader takes over if anything is still to come.
+    fn step_down(&self, answered: bool);
+}
+
+/// Where a call's jobs were last given: the worker whose answers its caller may take while it
+/// waits ([`Lead`]). Shared by the call's jobs and its result.
+#[derive(Default)]
+pub(crate) struct Watch(Mutex<Option<Weak<dyn Lead>>>);
+
+impl Watch {
+    /// The job was given to the worker `lead` reads.
+    pub(crate) fn given(&self, lead: Weak<dyn Lead>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(lead);
+    }
+
+    /// The worker a job of the call was last given to, if it is still there.
+    pub(crate) fn leader(&self) -> Option<Arc<dyn Lead>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref()?.upgrade()
+    }
 }
 
 /// A job's answer.
@@ -85,6 +116,7 @@ impl Job {
             lens,
             attempts: 0,
             cancel: None,
+            watch: None,
             _keep: KeepAlive::new(),
             reply: Some(reply),
         }
@@ -127,6 +159,7 @@ impl Job {
             lens: self.lens.split_off(at),
             attempts: self.attempts,
             cancel: self.cancel.clone(),
+            watch: self.watch.clone(),
             _keep: self._keep.clone(),
             reply: self.reply.clone(),
         };

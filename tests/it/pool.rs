@@ -65,6 +65,45 @@ fn apply_async_get_timeout_ready_wait_successful() {
     }
 }
 
+/// A caller that waits for an answer takes its worker's answers itself (see `pool::pump`); an
+/// answer that nobody waits for, or whose caller stopped waiting, still arrives.
+#[test]
+fn answers_arrive_whether_or_not_their_caller_waits_for_them() {
+    let square = fixtures().task::<u64, u64>("square").unwrap();
+    let sleep = fixtures().task::<u64, u64>("sleep_ms").unwrap();
+    let pool = Pool::with_processes(ctx(), 1).unwrap();
+    let arrives = |r: &wasmproc::AsyncResult<u64>| {
+        let end = Instant::now() + Duration::from_secs(20);
+        while !r.ready() {
+            assert!(Instant::now() < end, "an answer nobody waits for never arrived");
+            std::thread::yield_now();
+        }
+    };
+    for i in 0..200u64 {
+        assert_eq!(pool.apply(&square, i).unwrap(), i * i);
+        // Right after a caller took its answer, with nobody waiting for this one.
+        let unwatched = pool.apply_async(&square, i + 1);
+        arrives(&unwatched);
+        assert_eq!(unwatched.get().unwrap(), (i + 1) * (i + 1));
+    }
+    // A caller that stops waiting before its answer comes, and one that waits past its spin.
+    let slow = pool.apply_async(&sleep, 100);
+    assert!(matches!(slow.get_timeout(Duration::from_millis(1)), Err(Error::Timeout)));
+    arrives(&slow);
+    assert_eq!(pool.apply(&sleep, 30).unwrap(), 30);
+    // Callers on several threads at once, each waiting for its own.
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (pool, square) = (&pool, &square);
+            s.spawn(move || {
+                for i in 0..100 {
+                    assert_eq!(pool.apply(square, t * 1000 + i).unwrap(), (t * 1000 + i).pow(2));
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn map_async_runs_while_the_caller_works() {
     let square = fixtures().task::<u64, u64>("square").unwrap();

@@ -39,15 +39,6 @@ impl Stream {
         })
     }
 
-    /// This end as an in-process pipe's, if it is one (a thread worker's stream, which can carry a
-    /// doorbell).
-    pub(crate) fn as_memory(&self) -> Option<&memory::End> {
-        match self {
-            Stream::Memory(m) => Some(m),
-            Stream::Socket(_) => None,
-        }
-    }
-
     /// Closes the stream for both sides: reads on either end see the end after what was sent.
     pub(crate) fn shutdown(&self) {
         match self {

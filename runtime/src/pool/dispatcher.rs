@@ -17,12 +17,12 @@
 
 use super::assign;
 use super::options::PoolOptions;
-use super::pump::Pump;
+use super::pump::{Pump, Wait};
 use super::slot::{After, Phase, Slot};
 use crate::config::Settings;
 use crate::context::ContextInner;
 use crate::error::Error;
-use crate::job::Job;
+use crate::job::{Job, Lead};
 use crate::link::stream;
 use crate::spawn::{SIGKILL, Spawned, WorkerChild};
 use std::collections::VecDeque;
@@ -115,7 +115,7 @@ impl Dispatcher {
     pub(super) fn install(&self, slot: usize, spawned: Spawned) -> Option<Conn> {
         let Spawned { mut child, pid, stream, killer } = spawned;
         let broker = self.options.broker.clone().unwrap_or_else(|| self.ctx.broker.clone());
-        let end = stream.as_memory().and_then(|end| end.try_clone().ok());
+        let wait = Wait::of(&stream);
         let linked = stream::link(stream, broker);
         let mut st = self.lock();
         let (link, reader) = match linked {
@@ -127,7 +127,14 @@ impl Dispatcher {
                 return None;
             }
         };
+        // A thread worker's frames are taken on its own thread from now on, a worker process's
+        // by its callers too (see `pump`); the pump is made before the lock is released, so none
+        // is written before its doorbell hangs.
+        let pump = Pump::new(reader, wait, self.me.clone(), slot);
         st.slots[slot] = Slot::live(pid, link, killer);
+        if pump.led() {
+            st.slots[slot].lead = Some(Arc::downgrade(&pump) as Weak<dyn Lead>);
+        }
         if let Some((module, _)) = &self.options.initializer {
             st.slots[slot].preload(module, &self.options);
         }
@@ -136,9 +143,6 @@ impl Dispatcher {
         // nothing to do and is told to exit, or `join` would wait for it forever.
         touched.extend(exit_idle(&mut st));
         touched.push(slot);
-        // A thread worker's frames are taken on its own thread from now on (see `pump`); the pump
-        // is made before the lock is released, so none is written before its doorbell hangs.
-        let pump = Pump::new(reader, end, self.me.clone(), slot);
         self.flush(st, &touched);
         Some(Conn { pid, child, pump })
     }

@@ -20,7 +20,7 @@ mod results;
 mod slot;
 mod watchdog;
 
-use crate::job::{ChunkDone, Job};
+use crate::job::{ChunkDone, Job, Watch};
 use backend::Backend;
 pub(crate) use options::PoolOptions;
 pub use results::{AsyncResult, IMap};
@@ -484,9 +484,11 @@ impl Pool {
         // submitted are cancelled (those not yet given to a worker never run).
         let (tx, rx) = flume::unbounded();
         let cancel = Arc::new(AtomicBool::new(false));
+        let watch = Arc::new(Watch::default());
         let submitted = self.encode_chunks(task, items, chunksize, |base, args, lens, keep| {
             let mut job = Job::new(task, base, args, lens, keep, tx.clone());
             job.cancel = Some(cancel.clone());
+            job.watch = Some(watch.clone());
             self.backend.submit(job)
         });
         let len = match submitted {
@@ -497,7 +499,7 @@ impl Pool {
             }
         };
         drop(tx);
-        AsyncResult::new(rx, cancel, len, Box::new(results::Gather::new(task.decoder(), finish)))
+        AsyncResult::new(rx, cancel, watch, len, Box::new(results::Gather::new(task.decoder(), finish)))
     }
 }
 

@@ -1,28 +1,48 @@
 //! Taking a worker's frames: who reads a slot's connection, and what each event does to the pool.
 //!
-//! A worker process's socket is read by the slot's reader thread (see `reader`), which blocks on
-//! it. A thread worker's in-process pipe is read on the worker's own thread: the pipe's doorbell
-//! (`ipc::memory::Doorbell`) rings after each write, and [`ring`] takes the frames there and then —
-//! a `Done` is answered, the worker refilled and the caller's job completed before the worker
-//! reads its next frame. Nothing else wakes or spins for an answer, so an `apply` on a thread
-//! worker is two hand-offs (caller → worker → caller) between two threads. The reader thread only
-//! waits, without the reader's lock, for what the doorbell leaves to it: the end of the
-//! connection, or frames written while it held the lock.
+//! Three ways, by connection:
+//! - **A worker process's socket, led by its callers** (where the platform has a `sys::bell`:
+//!   Linux). A caller waiting for an answer from this worker reads the socket itself while it
+//!   spins ([`Lead`]): it takes the frames there and then, so its answer wakes no other thread.
+//!   While a caller leads, it holds a short lease and the slot's reader thread waits only for the
+//!   connection's end (or the lease to run out), so bytes arriving do not wake it either. A caller
+//!   that stops spinning before its answer came, or that leaves other work in flight, rings the
+//!   reader's bell: the reader thread then waits for bytes again and takes them. An `apply` on a
+//!   worker process is then two hand-offs (caller → worker → caller) between two spinning threads.
+//! - **A worker process's socket elsewhere**: the reader thread blocks on it in `read`.
+//! - **A thread worker's in-process pipe**, read on the worker's own thread: the pipe's doorbell
+//!   (`ipc::memory::Doorbell`) rings after each write, and [`ring`] takes the frames there and
+//!   then — a `Done` is answered, the worker refilled and the caller's job completed before the
+//!   worker reads its next frame. The reader thread only waits, without the lock, for what the
+//!   doorbell leaves to it: the end of the connection, or frames written while it held the lock.
 //!
 //! Invariants:
 //! - events of one connection are taken in the order the worker wrote them, by one thread at a
 //!   time, each under the pump's lock from reading to its effect on the pool: `Done`s answer the
 //!   slot's oldest chunk, so two must never be applied out of order;
 //! - once a connection's end is found (`Taken::ended`), nothing more is taken from it; the reader
-//!   thread replaces the worker.
+//!   thread replaces the worker;
+//! - bytes are never left unread with nobody to take them: the reader waits for bytes unless a
+//!   lease runs, a lease lasts at most [`LEASE`] past the leader's last look, and a leader that
+//!   leaves with work in flight ends the lease and rings.
 //!
 //! Lock order: the pump's lock, then the dispatcher's. Nothing takes a pump's lock while holding
 //! the dispatcher's.
 
 use super::dispatcher::{Dispatcher, exit_idle};
 use crate::ipc::memory;
+use crate::ipc::stream::Stream;
+use crate::job::Lead;
 use crate::link::{Event, LinkReader};
+use crate::sys::bell::{Bell, For};
+use crate::sys::channel::Channel;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
+use std::time::{Duration, Instant};
+
+/// How long a leader's look lets the reader thread rest: the most an answer can wait when its
+/// caller left without a word (its thread stopped).
+const LEASE: Duration = Duration::from_micros(500);
 
 /// How a connection ended: why, and the outcomes its worker reported as progress of the chunk it
 /// was running.
@@ -31,12 +51,77 @@ pub(super) struct Ended {
     pub(super) partial: Vec<u8>,
 }
 
-/// One connection's incoming side, shared by the reader thread and (a thread worker) the
-/// worker's doorbell.
+/// One connection's incoming side, shared by the reader thread and the threads that take frames
+/// where they arrive (a thread worker's doorbell, a worker process's leaders).
 pub(super) struct Pump {
     taken: Mutex<Taken>,
+    wait: Wait,
+    dispatcher: Weak<Dispatcher>,
+    slot: usize,
+}
+
+/// What [`Pump::take_arrived`] did.
+#[derive(PartialEq)]
+enum Took {
+    /// Took everything that had arrived whole.
+    All,
+    /// Another thread is taking frames.
+    Busy,
+    /// The connection ended (found now or before): the reader thread acts on it.
+    Ended,
+}
+
+/// How the reader thread waits.
+pub(super) enum Wait {
+    /// A socket read only by the reader thread, which blocks in `read` under the lock.
+    Read,
+    /// A socket that callers lead.
+    Led(Leases),
     /// A thread worker's pipe end, where the reader thread waits for what the doorbell leaves.
-    waiter: Option<memory::End>,
+    Doorbell(memory::End),
+}
+
+impl Wait {
+    /// How the reader of `stream` waits: a thread worker's pipe by its doorbell; a worker
+    /// process's socket led by its callers where the platform allows, else by blocking reads.
+    pub(super) fn of(stream: &Stream) -> Wait {
+        match stream {
+            Stream::Memory(end) => end.try_clone().map_or(Wait::Read, Wait::Doorbell),
+            Stream::Socket(socket) => match (Bell::new(), socket.try_clone()) {
+                (Some(bell), Ok(socket)) => {
+                    Wait::Led(Leases { socket, bell, until: AtomicU64::new(0), since: Instant::now() })
+                }
+                _ => Wait::Read,
+            },
+        }
+    }
+}
+
+/// A led socket's state.
+pub(super) struct Leases {
+    socket: Channel,
+    bell: Bell,
+    /// Until when (ns after `since`) a leader reads the socket; 0: none does.
+    until: AtomicU64,
+    since: Instant,
+}
+
+impl Leases {
+    fn now(&self) -> u64 {
+        self.since.elapsed().as_nanos() as u64
+    }
+
+    /// What is left of the lease.
+    fn left(&self) -> Option<Duration> {
+        let left = self.until.load(Ordering::Acquire).saturating_sub(self.now());
+        (left > 0).then(|| Duration::from_nanos(left))
+    }
+
+    /// Ends the lease and wakes the reader thread.
+    fn end(&self) {
+        self.until.store(0, Ordering::Release);
+        self.bell.ring();
+    }
 }
 
 struct Taken {
@@ -46,38 +131,67 @@ struct Taken {
 }
 
 impl Pump {
-    /// The pump of a connection read by `reader`. If `end` is a thread worker's pipe end, its
-    /// doorbell takes the worker's frames on the worker's thread for slot `slot` of `dispatcher`.
-    pub(super) fn new(
-        reader: LinkReader,
-        end: Option<memory::End>,
-        dispatcher: Weak<Dispatcher>,
-        slot: usize,
-    ) -> Arc<Pump> {
-        let pump = Arc::new(Pump { taken: Mutex::new(Taken { reader, ended: None }), waiter: end });
-        if let Some(end) = &pump.waiter {
+    /// The pump of slot `slot` of `dispatcher`, whose connection `reader` reads, waiting as `wait`
+    /// says. A thread worker's pipe gets a doorbell that takes its frames on the worker's thread.
+    pub(super) fn new(reader: LinkReader, wait: Wait, dispatcher: Weak<Dispatcher>, slot: usize) -> Arc<Pump> {
+        let taken = Mutex::new(Taken { reader, ended: None });
+        let pump = Arc::new(Pump { taken, wait, dispatcher, slot });
+        if let Wait::Doorbell(end) = &pump.wait {
             let me = Arc::downgrade(&pump);
-            let rung = end.set_doorbell(Box::new(move || ring(&me, &dispatcher, slot)));
+            let rung = end.set_doorbell(Box::new(move || ring(&me)));
             debug_assert!(rung.is_ok(), "a fresh pipe has no doorbell");
         }
         pump
+    }
+
+    /// Whether callers may lead this connection (then the slot hands them the pump as a `Lead`).
+    pub(super) fn led(&self) -> bool {
+        matches!(self.wait, Wait::Led(_))
     }
 
     fn lock(&self) -> MutexGuard<'_, Taken> {
         self.taken.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Takes what has arrived whole unless another thread is taking frames.
+    fn take_arrived(&self) -> Took {
+        let Some(d) = self.dispatcher.upgrade() else { return Took::Ended };
+        let mut taken = match self.taken.try_lock() {
+            Ok(taken) => taken,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Took::Busy,
+        };
+        if taken.ended.is_some() {
+            return Took::Ended;
+        }
+        match taken.drain(&d, self.slot) {
+            None => Took::All,
+            Some(ended) => {
+                taken.ended = Some(ended);
+                Took::Ended
+            }
+        }
+    }
+
     /// Takes the connection's events for slot `slot` until it ends (the reader thread's loop).
     pub(super) fn run(&self, d: &Dispatcher, slot: usize) -> Ended {
+        debug_assert_eq!(slot, self.slot);
         loop {
-            let ended = match &self.waiter {
-                // A socket: nobody else reads it, so the wait is a read.
-                None => {
+            let ended = match &self.wait {
+                // Nobody else reads the socket, so the wait is a read.
+                Wait::Read => {
                     let mut taken = self.lock();
                     let event = taken.reader.next();
                     step(d, slot, event)
                 }
-                Some(end) => {
+                Wait::Led(leases) => {
+                    let ended = self.lock().drain(d, slot);
+                    if ended.is_none() {
+                        rest(leases);
+                    }
+                    ended
+                }
+                Wait::Doorbell(end) => {
                     end.wait_readable();
                     self.lock().drain(d, slot)
                 }
@@ -85,6 +199,40 @@ impl Pump {
             if let Some(ended) = ended {
                 return ended;
             }
+        }
+    }
+}
+
+/// The reader thread of a led socket waits: for the end alone while a lease runs; otherwise for
+/// bytes, spinning first (see `crate::spin`) as a blocking read would.
+fn rest(leases: &Leases) {
+    if let Some(left) = leases.left() {
+        leases.bell.wait(&leases.socket, For::End, Some(left));
+        return;
+    }
+    let arrived =
+        crate::spin::spin(|| (crate::sys::channel::readable(&leases.socket) || leases.left().is_some()).then_some(()));
+    if arrived.is_none() {
+        leases.bell.wait(&leases.socket, For::Data, None);
+    }
+}
+
+/// A caller waiting for an answer from a worker process takes its frames (see the module docs).
+impl Lead for Pump {
+    fn lead(&self) {
+        let Wait::Led(leases) = &self.wait else { return };
+        leases.until.store(leases.now() + LEASE.as_nanos() as u64, Ordering::Release);
+        if self.take_arrived() == Took::Ended {
+            leases.end();
+        }
+    }
+
+    fn step_down(&self, answered: bool) {
+        let Wait::Led(leases) = &self.wait else { return };
+        let idle =
+            answered && self.dispatcher.upgrade().is_some_and(|d| d.lock().slots[self.slot].in_flight.is_empty());
+        if !idle {
+            leases.end();
         }
     }
 }
@@ -108,23 +256,8 @@ impl Taken {
 /// The doorbell of a thread worker's pipe, rung on the worker's thread after each write: takes
 /// what arrived whole unless another thread is taking frames (then, or at the connection's end,
 /// returns `false` and the reader thread is woken).
-fn ring(pump: &Weak<Pump>, d: &Weak<Dispatcher>, slot: usize) -> bool {
-    let (Some(pump), Some(d)) = (pump.upgrade(), d.upgrade()) else { return false };
-    let mut taken = match pump.taken.try_lock() {
-        Ok(taken) => taken,
-        Err(TryLockError::Poisoned(p)) => p.into_inner(),
-        Err(TryLockError::WouldBlock) => return false,
-    };
-    if taken.ended.is_some() {
-        return false;
-    }
-    match taken.drain(&d, slot) {
-        None => true,
-        Some(ended) => {
-            taken.ended = Some(ended);
-            false
-        }
-    }
+fn ring(pump: &Weak<Pump>) -> bool {
+    pump.upgrade().is_some_and(|pump| pump.take_arrived() == Took::All)
 }
 
 /// What one event does to the pool; the end of the connection if it ends it.

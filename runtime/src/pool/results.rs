@@ -4,7 +4,7 @@
 use super::Pool;
 use super::backend::Backend;
 use crate::error::{Error, Result};
-use crate::job::{ChunkDone, ChunkOutcome, Job};
+use crate::job::{ChunkDone, ChunkOutcome, Job, Watch};
 use crate::module::{Decoder, Task};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -67,6 +67,8 @@ where
 pub struct AsyncResult<T> {
     rx: flume::Receiver<ChunkDone>,
     cancel: Arc<AtomicBool>,
+    /// Where the call's chunks were given: a waiting caller takes that worker's answers itself.
+    watch: Arc<Watch>,
     state: Mutex<State<T>>,
 }
 
@@ -89,6 +91,7 @@ impl<T: Send + 'static> AsyncResult<T> {
     pub(crate) fn new(
         rx: flume::Receiver<ChunkDone>,
         cancel: Arc<AtomicBool>,
+        watch: Arc<Watch>,
         len: usize,
         gather: Box<dyn Gathers<T>>,
     ) -> AsyncResult<T> {
@@ -96,14 +99,14 @@ impl<T: Send + 'static> AsyncResult<T> {
         if len == 0 {
             state.finish();
         }
-        AsyncResult { rx, cancel, state: Mutex::new(state) }
+        AsyncResult { rx, cancel, watch, state: Mutex::new(state) }
     }
 
     /// An already failed result (a submission error).
     pub(crate) fn failed(err: Error) -> AsyncResult<T> {
         let (_, rx) = flume::bounded(1);
         let state = State { missing: 0, gather: None, done: Some(Err(err)), taken: false };
-        AsyncResult { rx, cancel: Arc::new(AtomicBool::new(true)), state: Mutex::new(state) }
+        AsyncResult { rx, cancel: Arc::new(AtomicBool::new(true)), watch: Arc::default(), state: Mutex::new(state) }
     }
 
     /// Gives up on the chunks that have not started yet: they are never run, and the result
@@ -171,8 +174,20 @@ impl<T: Send + 'static> AsyncResult<T> {
                     return true;
                 }
             }
-            // A wait that may block spins first: the answer to a short call comes within µs.
-            let spun = crate::spin::spin_before(deadline, || self.rx.try_recv().ok());
+            // A wait that may block spins first: the answer to a short call comes within µs. While
+            // it spins, it takes the answers of the worker its chunk went to (see `pump`), and
+            // hands that back to the worker's reader when it stops.
+            let mut led = None;
+            let spun = crate::spin::spin_before(deadline, || {
+                if let Some(lead) = self.watch.leader() {
+                    lead.lead();
+                    led = Some(lead);
+                }
+                self.rx.try_recv().ok()
+            });
+            if let Some(lead) = led {
+                lead.step_down(spun.is_some());
+            }
             let chunk = match (spun, deadline) {
                 (Some(chunk), _) => Some(chunk),
                 (None, None) => self.rx.recv().ok(),

@@ -11,11 +11,11 @@
 use super::assign::{self, Load};
 use super::options::PoolOptions;
 use crate::ipc::protocol::ToWorker;
-use crate::job::Job;
+use crate::job::{Job, Lead};
 use crate::link::{Link, Payload};
 use crate::spawn::Killer;
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// What happens to a live worker once its in-flight chunks are done.
@@ -54,6 +54,9 @@ pub(super) struct Slot {
     pub(super) link: Option<Arc<Link>>,
     /// Stops the worker (a signal, or a thread worker's switch).
     pub(super) killer: Option<Killer>,
+    /// Takes the worker's answers for a caller waiting on one (a worker process's, see `pump`):
+    /// handed to the jobs given here.
+    pub(super) lead: Option<Weak<dyn Lead>>,
     /// Chunks given to the worker and not answered, oldest first.
     pub(super) in_flight: VecDeque<Job>,
     /// Modules the worker has been told to load.
@@ -78,6 +81,7 @@ impl Slot {
             phase: Phase::Vacant,
             link: None,
             killer: None,
+            lead: None,
             in_flight: VecDeque::new(),
             loaded: HashSet::new(),
             chunk_time: None,
@@ -147,6 +151,9 @@ impl Slot {
             lens: job.lens.clone(),
         };
         self.enqueue(&run, Payload::Shared(job.args.clone()));
+        if let (Some(watch), Some(lead)) = (&job.watch, &self.lead) {
+            watch.given(lead.clone());
+        }
         if self.in_flight.is_empty() {
             self.started = Some(Instant::now());
         }
