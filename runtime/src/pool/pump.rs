@@ -20,8 +20,8 @@
 //! - events of one connection are taken in the order the worker wrote them, by one thread at a
 //!   time, each under the pump's lock from reading to its effect on the pool: `Done`s answer the
 //!   slot's oldest chunk, so two must never be applied out of order;
-//! - once a connection's end is found (`Taken::ended`), nothing more is taken from it; the reader
-//!   thread replaces the worker;
+//! - once a connection's end is found (`Taken::over`), nothing more is taken from it, by any
+//!   thread; the reader thread replaces the worker;
 //! - bytes are never left unread with nobody to take them: the reader waits for bytes unless a
 //!   lease runs, a lease lasts at most [`LEASE`] past the leader's last look, and a leader that
 //!   leaves with work in flight ends the lease and rings.
@@ -126,15 +126,18 @@ impl Leases {
 
 struct Taken {
     reader: LinkReader,
-    /// The end, once found (by the doorbell: the reader thread acts on it).
+    /// The end, once found by a thread other than the reader (which acts on it).
     ended: Option<Ended>,
+    /// The end was found: nothing more is taken. (What a worker wrote after a frame that ended its
+    /// connection must never reach the slot, which may hold its replacement by then.)
+    over: bool,
 }
 
 impl Pump {
     /// The pump of slot `slot` of `dispatcher`, whose connection `reader` reads, waiting as `wait`
     /// says. A thread worker's pipe gets a doorbell that takes its frames on the worker's thread.
     pub(super) fn new(reader: LinkReader, wait: Wait, dispatcher: Weak<Dispatcher>, slot: usize) -> Arc<Pump> {
-        let taken = Mutex::new(Taken { reader, ended: None });
+        let taken = Mutex::new(Taken { reader, ended: None, over: false });
         let pump = Arc::new(Pump { taken, wait, dispatcher, slot });
         if let Wait::Doorbell(end) = &pump.wait {
             let me = Arc::downgrade(&pump);
@@ -161,7 +164,7 @@ impl Pump {
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return Took::Busy,
         };
-        if taken.ended.is_some() {
+        if taken.over {
             return Took::Ended;
         }
         match taken.drain(&d, self.slot) {
@@ -244,8 +247,12 @@ impl Taken {
         if let Some(ended) = self.ended.take() {
             return Some(ended);
         }
+        if self.over {
+            return None;
+        }
         while let Some(event) = self.reader.try_next() {
             if let Some(ended) = step(d, slot, event) {
+                self.over = true;
                 return Some(ended);
             }
         }
