@@ -50,17 +50,26 @@ pub(crate) trait Lead: Send + Sync {
 /// Where a call's jobs were last given: the worker whose answers its caller may take while it
 /// waits ([`Lead`]). Shared by the call's jobs and its result.
 #[derive(Default)]
-pub(crate) struct Watch(Mutex<Option<Weak<dyn Lead>>>);
+pub(crate) struct Watch {
+    lead: Mutex<Option<Weak<dyn Lead>>>,
+    /// Set once a job of the call went to a worker that can be led (never for thread workers):
+    /// until then a look costs no lock.
+    given: AtomicBool,
+}
 
 impl Watch {
     /// The job was given to the worker `lead` reads.
     pub(crate) fn given(&self, lead: Weak<dyn Lead>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(lead);
+        *self.lead.lock().unwrap_or_else(|p| p.into_inner()) = Some(lead);
+        self.given.store(true, Ordering::Release);
     }
 
     /// The worker a job of the call was last given to, if it is still there.
     pub(crate) fn leader(&self) -> Option<Arc<dyn Lead>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref()?.upgrade()
+        if !self.given.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lead.lock().unwrap_or_else(|p| p.into_inner()).as_ref()?.upgrade()
     }
 }
 

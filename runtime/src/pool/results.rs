@@ -4,7 +4,7 @@
 use super::Pool;
 use super::backend::Backend;
 use crate::error::{Error, Result};
-use crate::job::{ChunkDone, ChunkOutcome, Job, Watch};
+use crate::job::{ChunkDone, ChunkOutcome, Job, Lead, Watch};
 use crate::module::{Decoder, Task};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -177,11 +177,15 @@ impl<T: Send + 'static> AsyncResult<T> {
             // A wait that may block spins first: the answer to a short call comes within µs. While
             // it spins, it takes the answers of the worker its chunk went to (see `pump`), and
             // hands that back to the worker's reader when it stops.
-            let mut led = None;
+            // The worker is looked up until found, then kept for the rest of the spin (if the
+            // chunk goes to another worker meanwhile, that worker's reader takes its answer).
+            let mut led: Option<Arc<dyn Lead>> = None;
             let spun = crate::spin::spin_before(deadline, || {
-                if let Some(lead) = self.watch.leader() {
+                if led.is_none() {
+                    led = self.watch.leader();
+                }
+                if let Some(lead) = &led {
                     lead.lead();
-                    led = Some(lead);
                 }
                 self.rx.try_recv().ok()
             });
