@@ -9,7 +9,7 @@
 use crate::error::{Error, FailureKind, TaskFailure};
 use crate::keep::KeepAlive;
 use crate::module::{ModuleInner, Task, TaskSignature};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use wasmproc_wire::Codec;
 use wasmproc_wire::outcome::Outcomes;
@@ -55,6 +55,10 @@ pub(crate) struct Watch {
     /// Set once a job of the call went to a worker that can be led (never for thread workers):
     /// until then a look costs no lock.
     given: AtomicBool,
+    /// How many of the call's jobs have answered so far (counted after each answer is sent, so a
+    /// caller that sees it change finds the answer on its channel). A caller polls this instead of
+    /// its channel, whose lock the answering thread would then have to fight for.
+    answered: AtomicUsize,
 }
 
 impl Watch {
@@ -70,6 +74,11 @@ impl Watch {
             return None;
         }
         self.lead.lock().unwrap_or_else(|p| p.into_inner()).as_ref()?.upgrade()
+    }
+
+    /// How many of the call's jobs have answered.
+    pub(crate) fn answered(&self) -> usize {
+        self.answered.load(Ordering::Acquire)
     }
 }
 
@@ -149,6 +158,9 @@ impl Job {
         if let Some(reply) = self.reply.take() {
             // The caller may have stopped listening (a dropped AsyncResult): nothing to do then.
             let _ = reply.send(ChunkDone { task: self.task.clone(), base: self.base, len: self.len(), outcome });
+            if let Some(watch) = &self.watch {
+                watch.answered.fetch_add(1, Ordering::Release);
+            }
         }
     }
 

@@ -179,7 +179,10 @@ impl<T: Send + 'static> AsyncResult<T> {
             // hands that back to the worker's reader when it stops.
             // The worker is looked up until found, then kept for the rest of the spin (if the
             // chunk goes to another worker meanwhile, that worker's reader takes its answer).
+            // The channel is looked at only when the count of answers has changed since the last
+            // look: polling it would take its lock, which the answering thread needs.
             let mut led: Option<Arc<dyn Lead>> = None;
+            let mut seen = None;
             let spun = crate::spin::spin_before(deadline, || {
                 if led.is_none() {
                     led = self.watch.leader();
@@ -187,6 +190,11 @@ impl<T: Send + 'static> AsyncResult<T> {
                 if let Some(lead) = &led {
                     lead.lead();
                 }
+                let answered = self.watch.answered();
+                if seen == Some(answered) {
+                    return None;
+                }
+                seen = Some(answered);
                 self.rx.try_recv().ok()
             });
             if let Some(lead) = led {
