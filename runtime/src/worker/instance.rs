@@ -303,7 +303,7 @@ fn initialize(store: &mut Store<GuestState>, instance: &Task, init: &InitCall) -
 }
 
 /// Appends the outcomes `call` settles among its `batch` inputs; returns how many it settled.
-fn settle(out: &mut Vec<u8>, call: Call, batch: usize) -> usize {
+fn settle(out: &mut Vec<u8>, mut call: Call, batch: usize) -> usize {
     let fill = |out: &mut Vec<u8>, kind: &FailureKind, message: &str, n: usize| {
         for _ in 0..n {
             outcome::push_failure(out, kind, message);
@@ -315,18 +315,18 @@ fn settle(out: &mut Vec<u8>, call: Call, batch: usize) -> usize {
             batch
         }
         End::Returned => {
-            out.extend_from_slice(&call.emitted);
+            append(out, &mut call.emitted);
             let missing = "the guest returned without a result for this input";
             fill(out, &FailureKind::BadResult, missing, batch - call.count);
             batch
         }
         End::Refused(kind, message) => {
-            out.extend_from_slice(&call.emitted);
+            append(out, &mut call.emitted);
             fill(out, &kind, &message, batch - call.count);
             batch
         }
         End::Trapped(kind, message) => {
-            out.extend_from_slice(&call.emitted);
+            append(out, &mut call.emitted);
             if call.count == batch {
                 // Every input was answered before the trap: it costs no result.
                 return batch;
@@ -334,6 +334,16 @@ fn settle(out: &mut Vec<u8>, call: Call, batch: usize) -> usize {
             fill(out, &kind, &message, 1);
             call.count + 1
         }
+    }
+}
+
+/// Moves `emitted` to the end of `out` (without a copy when `out` is empty, as it is for most
+/// chunks).
+fn append(out: &mut Vec<u8>, emitted: &mut Vec<u8>) {
+    if out.is_empty() {
+        std::mem::swap(out, emitted);
+    } else {
+        out.append(emitted);
     }
 }
 

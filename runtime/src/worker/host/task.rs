@@ -16,7 +16,12 @@ impl host::Host for GuestState {
         }
         match outcome::count(&buf) {
             Ok(n) if first == self.emitted_count => {
-                self.emitted.extend_from_slice(&buf);
+                // The first emit of a chunk (usually its only one) is kept as it came.
+                if self.emitted.is_empty() {
+                    self.emitted = buf;
+                } else {
+                    self.emitted.extend_from_slice(&buf);
+                }
                 self.emitted_count += n as u32;
             }
             Ok(_) => {
