@@ -196,3 +196,19 @@ fn a_dead_fork_server_is_replaced_and_its_workers_still_answer() {
     q.join();
     assert_eq!(q.exit_code(), Some(-wasmproc_tests::os::SIGKILL));
 }
+
+#[test]
+fn every_worker_process_gets_its_own_random_bytes() {
+    // Worker processes are forks of one fork server: a random generator state copied by the fork
+    // and not reseeded would give every worker's guests the same "random" bytes.
+    let random = fixtures().task::<(), u64>("random_u64").unwrap();
+    let pool = Pool::builder(ctx()).processes(1).max_tasks_per_child(1).build().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut pids = std::collections::HashSet::new();
+    for _ in 0..4 {
+        seen.insert(pool.apply(&random, ()).unwrap());
+        pids.extend(pool.pids());
+    }
+    assert!(pids.len() >= 2, "each call ran in a new worker process: {pids:?}");
+    assert_eq!(seen.len(), 4, "four worker processes, four different values: {seen:?}");
+}

@@ -41,6 +41,10 @@ pub(super) fn serve_forks(control: OwnedFd) -> i32 {
         // Workers then build their own (and report the same error if it persists).
         eprintln!("wasmproc fork server {pid}: {e}");
     }
+    // The random generator WASI gives guests is set up once here (its CPU feature detection, which
+    // a VM answers slowly, cost each new worker about 50 µs of CPU, by profile); each worker reseeds its
+    // copy (`run`).
+    rand::Rng::next_u64(&mut rand::rng());
     if forkserver::send(control.as_fd(), &Reply::Ready { pid }, &[]).is_err() {
         return 0;
     }
@@ -176,6 +180,12 @@ fn fork(job: Job) -> Forked {
 /// Runs the worker in a forked child; its exit code.
 fn run(job: Job) -> i32 {
     let Job { socket, stdout, cwd } = job;
+    // A fork copies the server's random generator state: without a new seed, every worker would
+    // give its guests the same "random" bytes (rand's `ThreadRng` is not reseeded on fork).
+    if let Err(e) = rand::rng().reseed() {
+        eprintln!("wasmproc worker {}: cannot seed its random generator: {e}", std::process::id());
+        return 70;
+    }
     // Empty when the host's own directory was gone: stay where the server is.
     if !cwd.is_empty() {
         let cwd = std::path::PathBuf::from(std::ffi::OsString::from_vec(cwd));
