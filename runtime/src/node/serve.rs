@@ -249,6 +249,9 @@ async fn handle(shared: Arc<Shared>, msg: async_nats::jetstream::Message, gone: 
 /// A slot for a delivered chunk: at once if one is free; otherwise the chunk waits for the next
 /// one (in arrival order), kept with a progress ack every `tick`; `None` if the node drains first.
 async fn slot(shared: &Shared, msg: &async_nats::jetstream::Message, tick: Duration) -> Option<OwnedSemaphorePermit> {
+    if let Ok(free) = shared.slots.clone().try_acquire_owned() {
+        return Some(free);
+    }
     let acquire = shared.slots.clone().acquire_owned();
     tokio::pin!(acquire);
     let mut acked = Instant::now();
