@@ -13,7 +13,7 @@ use crate::job::ChunkOutcome;
 use crate::module::Module;
 use crate::pool::Pool;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,16 +29,9 @@ pub(super) struct Runner {
     modules: Mutex<HashMap<String, Module>>,
     /// A pool per client pool (its name) and set of limits, retired when the client's pool is
     /// gone; its workers' queue and Manager requests go to the client (its broker subject).
-    pools: Mutex<HashMap<PoolKey, Local>>,
+    pools: Mutex<HashMap<PoolKey, Arc<Pool>>>,
     /// Where fetched modules are kept, by digest.
     dir: PathBuf,
-}
-
-/// A local pool and the digests of the modules it has compiled (a chunk of one of those needs no
-/// blocking step before it is submitted).
-struct Local {
-    pool: Arc<Pool>,
-    prepared: HashSet<String>,
 }
 
 fn failed(kind: FailureKind, message: String) -> Answer {
@@ -76,20 +69,20 @@ impl Runner {
         // Once this node's pool for the chunk is up and has compiled its module, nothing blocks:
         // the chunk is submitted here (handing the thread's tasks to another thread, as
         // `block_in_place` does, costs more than a short call).
-        let submitted = match self.ready(&key, &chunk.module) {
+        let ready = self.pools.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let submitted = match ready.filter(|pool| pool.prepared(&compile)) {
             Some(pool) => submit(&pool),
             None => {
                 let this = self.clone();
-                let (node, digest, name) = (self.options.name.clone(), chunk.module, chunk.module_name);
+                let (node, name) = (self.options.name.clone(), chunk.module_name);
                 // The first time, starting the pool or compiling the module blocks; tokio moves
                 // this thread's other tasks meanwhile.
                 tokio::task::block_in_place(move || -> Result<(), Answer> {
                     let pool = this
-                        .pool(key.clone(), sandbox)
+                        .pool(key, sandbox)
                         .map_err(|e| failed(FailureKind::Load, format!("cannot start workers: {e}")))?;
                     pool.prepare(&compile)
                         .map_err(|e| failed(FailureKind::Load, format!("node {node} cannot compile {name}: {e}")))?;
-                    this.prepared(&key, digest);
                     submit(&pool)
                 })
             }
@@ -150,24 +143,11 @@ impl Runner {
         Ok(module)
     }
 
-    /// The local pool for `key`, if it has compiled module `digest` already.
-    fn ready(&self, key: &PoolKey, digest: &str) -> Option<Arc<Pool>> {
-        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        pools.get(key).filter(|local| local.prepared.contains(digest)).map(|local| local.pool.clone())
-    }
-
-    /// Notes that the local pool for `key` has compiled module `digest`.
-    fn prepared(&self, key: &PoolKey, digest: String) {
-        if let Some(local) = self.pools.lock().unwrap_or_else(|p| p.into_inner()).get_mut(key) {
-            local.prepared.insert(digest);
-        }
-    }
-
     /// The local pool for `key` (started on first use, `slots` workers).
     fn pool(&self, key: PoolKey, sandbox: Sandbox) -> Result<Arc<Pool>, Error> {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(local) = pools.get(&key) {
-            return Ok(local.pool.clone());
+        if let Some(pool) = pools.get(&key) {
+            return Ok(pool.clone());
         }
         let (broker, limits) = (&key.1, &key.2);
         let forwarder = Forwarder::start(self.conn.client.clone(), broker.clone())
@@ -187,7 +167,7 @@ impl Runner {
             builder = builder.fuel(fuel);
         }
         let pool = Arc::new(builder.build()?);
-        pools.insert(key, Local { pool: pool.clone(), prepared: HashSet::new() });
+        pools.insert(key, pool.clone());
         Ok(pool)
     }
 
@@ -196,13 +176,13 @@ impl Runner {
     pub(super) fn retire(&self, name: &str) -> Vec<Arc<Pool>> {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         let keys: Vec<PoolKey> = pools.keys().filter(|k| k.0 == name).cloned().collect();
-        keys.iter().filter_map(|k| pools.remove(k)).map(|local| local.pool).collect()
+        keys.iter().filter_map(|k| pools.remove(k)).collect()
     }
 
     /// Stops every local pool (their workers exit).
     pub(super) fn shutdown(&self) {
         let pools: Vec<Arc<Pool>> =
-            self.pools.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, local)| local.pool).collect();
+            self.pools.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, p)| p).collect();
         for pool in pools {
             pool.join();
         }

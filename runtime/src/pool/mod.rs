@@ -248,6 +248,12 @@ impl Pool {
         }
     }
 
+    /// Whether `module` is compiled for this pool's workers already (then [`prepare`](Pool::prepare)
+    /// does not block). A cluster pool's modules are compiled by the nodes: never here.
+    pub(crate) fn prepared(&self, module: &Module) -> bool {
+        matches!(self.backend, Backend::Local(_)) && module.inner.artifact_for(self.options.flavor()).is_some()
+    }
+
     /// Applies `task` to every item and returns the results in order — `pool.map(func, iterable)`.
     ///
     /// The items are sent in chunks of Python's default size (about four chunks per worker); each

@@ -42,8 +42,8 @@ pub(super) fn serve_forks(control: OwnedFd) -> i32 {
         eprintln!("wasmproc fork server {pid}: {e}");
     }
     // The random generator WASI gives guests is set up once here (its CPU feature detection, which
-    // a VM answers slowly, cost each new worker about 50 µs of CPU, by profile); each worker reseeds its
-    // copy (`run`).
+    // a VM answers slowly, cost each new worker about 50 µs of CPU, by profile); each worker
+    // reseeds its copy (`run`).
     rand::Rng::next_u64(&mut rand::rng());
     if forkserver::send(control.as_fd(), &Reply::Ready { pid }, &[]).is_err() {
         return 0;

@@ -338,8 +338,8 @@ fn settle(out: &mut Vec<u8>, mut call: Call, batch: usize) -> usize {
 }
 
 /// Moves `emitted` to the end of `out` (without a copy when `out` is empty, as it is for most
-/// chunks).
-fn append(out: &mut Vec<u8>, emitted: &mut Vec<u8>) {
+/// chunks and most emits).
+pub(super) fn append(out: &mut Vec<u8>, emitted: &mut Vec<u8>) {
     if out.is_empty() {
         std::mem::swap(out, emitted);
     } else {

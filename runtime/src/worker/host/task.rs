@@ -8,7 +8,7 @@ use wasmproc_wire::outcome;
 impl types::Host for GuestState {}
 
 impl host::Host for GuestState {
-    fn emit(&mut self, first: u32, buf: Vec<u8>) {
+    fn emit(&mut self, first: u32, mut buf: Vec<u8>) {
         // The SDK emits each outcome once, in order. A hand-written guest that does not is recorded
         // (and its chunk failed) rather than trusted to line up.
         if self.emit_error.is_some() {
@@ -16,12 +16,7 @@ impl host::Host for GuestState {
         }
         match outcome::count(&buf) {
             Ok(n) if first == self.emitted_count => {
-                // The first emit of a chunk (usually its only one) is kept as it came.
-                if self.emitted.is_empty() {
-                    self.emitted = buf;
-                } else {
-                    self.emitted.extend_from_slice(&buf);
-                }
+                super::super::instance::append(&mut self.emitted, &mut buf);
                 self.emitted_count += n as u32;
             }
             Ok(_) => {
