@@ -47,13 +47,48 @@ pub(crate) trait Lead: Send + Sync {
     fn step_down(&self, answered: bool);
 }
 
+/// A caller leading a worker while it waits (see [`Lead`]). Dropped without
+/// [`step_down`](Leading::step_down) (a caller unwinding mid-wait), it steps down as one that has
+/// no answer, so the worker's own reader takes over.
+#[derive(Default)]
+pub(crate) struct Leading(Option<Arc<dyn Lead>>);
+
+impl Leading {
+    /// Takes the answers of the worker `watch` says a job of the call was given to (looked up
+    /// until found, then kept: if a job goes to another worker meanwhile, that worker's reader
+    /// takes its answer).
+    pub(crate) fn lead(&mut self, watch: &Watch) {
+        if self.0.is_none() {
+            self.0 = watch.leader();
+        }
+        if let Some(lead) = &self.0 {
+            lead.lead();
+        }
+    }
+
+    /// Stops leading (`answered`: the caller has its answer).
+    pub(crate) fn step_down(mut self, answered: bool) {
+        if let Some(lead) = self.0.take() {
+            lead.step_down(answered);
+        }
+    }
+}
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        if let Some(lead) = self.0.take() {
+            lead.step_down(false);
+        }
+    }
+}
+
 /// Where a call's jobs were last given: the worker whose answers its caller may take while it
 /// waits ([`Lead`]). Shared by the call's jobs and its result.
 #[derive(Default)]
 pub(crate) struct Watch {
     lead: Mutex<Option<Weak<dyn Lead>>>,
-    /// Set once a job of the call went to a worker that can be led (never for thread workers):
-    /// until then a look costs no lock.
+    /// Set once a job of the call went to a worker that can be led: until then a look costs no
+    /// lock.
     given: AtomicBool,
     /// How many of the call's jobs have answered so far (counted after each answer is sent, so a
     /// caller that sees it change finds the answer on its channel). A caller polls this instead of

@@ -4,10 +4,9 @@
 //! woken), while the answer to a request usually arrives within a few µs. So every thread on the
 //! call path — the caller (an `AsyncResult`, an executor `Future`, a host `get` on a queue or
 //! pipe), the host's reader of a worker process's socket, and the worker's main thread — first
-//! polls for [`SPIN`] and only then blocks. (A thread worker's answers are taken on its own thread,
-//! so nothing on the host spins for them; on Linux a caller waiting on a worker process reads its
-//! socket while it spins, and the reader thread rests: see `pool::pump`.) The polls yield between tries: with more spinning
-//! threads than CPUs, a spinner that did not yield would keep the thread it waits for off the CPU.
+//! polls for [`SPIN`] and only then blocks. (A caller waiting on a thread worker, or on Linux on a
+//! worker process, reads the worker's connection while it spins, and the reader thread rests: see
+//! `pool::pump`.) The polls yield between tries: with more spinning threads than CPUs, a spinner that did not yield would keep the thread it waits for off the CPU.
 //! (Measured with two threads ping-ponging over a socketpair: blocking 63–92 µs per round trip,
 //! spinning 5–6 µs; three yielding spinners on two CPUs 9–10 µs, three that do not yield 117 µs.)
 

@@ -88,3 +88,45 @@ fn queues_locks_and_executors_work_with_thread_workers() {
     pool.close();
     pool.join();
 }
+
+#[test]
+fn callers_that_take_a_thread_workers_answers_hand_them_on_when_they_stop() {
+    // Several threads call one or two thread workers at once, with calls shorter and longer than
+    // a caller's spin: a caller takes other callers' answers while it waits for its own, stops
+    // waiting before its own came (the worker's reader or its doorbell takes over), or finds the
+    // worker answering its own. Every call is answered, with its own result.
+    let (ctx, fixtures) = thread_ctx();
+    let square = fixtures.task::<u64, u64>("square").unwrap();
+    let sleep_ms = fixtures.task::<u64, u64>("sleep_ms").unwrap();
+    for workers in [1, 2] {
+        let pool = Pool::with_processes(ctx, workers).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..3u64 {
+                let (pool, square, sleep_ms) = (&pool, &square, &sleep_ms);
+                s.spawn(move || {
+                    for i in 0..300u64 {
+                        if (i + t) % 50 == 0 {
+                            let slow = pool.apply_async(sleep_ms, 1);
+                            assert_eq!(slow.get_timeout(Duration::from_secs(30)).unwrap(), 1);
+                        } else {
+                            let x = t * 1000 + i;
+                            let fast = pool.apply_async(square, x);
+                            assert_eq!(fast.get_timeout(Duration::from_secs(30)).unwrap(), x * x);
+                        }
+                    }
+                });
+            }
+        });
+        // One caller waits past its spin for a call that a later one, queued behind it, waits on
+        // too; then both are answered.
+        let started = Event::new(ctx).unwrap();
+        let wait_event = fixtures.task::<(Event, u64), bool>("wait_event").unwrap();
+        let first = pool.apply_async(&wait_event, (started.clone(), 60_000));
+        let behind: Vec<_> = (0..4u64).map(|x| pool.apply_async(&square, x)).collect();
+        assert!(!first.wait_timeout(Duration::from_millis(20)), "waits for the event");
+        started.set();
+        assert!(first.get_timeout(Duration::from_secs(30)).unwrap());
+        let squares: Vec<u64> = behind.into_iter().map(|r| r.get_timeout(Duration::from_secs(30)).unwrap()).collect();
+        assert_eq!(squares, [0, 1, 4, 9]);
+    }
+}

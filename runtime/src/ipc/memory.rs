@@ -40,6 +40,19 @@ struct Queue {
     doorbell: OnceLock<Doorbell>,
 }
 
+impl Queue {
+    /// Marks the queue rung and wakes its waiting readers.
+    fn ring(&self) {
+        let mut bytes = lock(&self.bytes);
+        bytes.rung = true;
+        let wake = bytes.waiting > 0;
+        drop(bytes);
+        if wake {
+            self.arrived.notify_all();
+        }
+    }
+}
+
 /// Called on the writing thread after each write into a queue, with none of the pipe's locks held
 /// (it may read the queue). Returns whether it took care of what was written; if not, the queue's
 /// readers are woken, including one in [`End::wait_readable`] with nothing left to read.
@@ -207,15 +220,7 @@ impl End {
         drop(bytes);
         match q.doorbell.get() {
             Some(bell) if bell() => {}
-            Some(_) => {
-                let mut bytes = lock(&q.bytes);
-                bytes.rung = true;
-                let wake = bytes.waiting > 0;
-                drop(bytes);
-                if wake {
-                    q.arrived.notify_all();
-                }
-            }
+            Some(_) => q.ring(),
             None if wake => q.arrived.notify_one(),
             None => {}
         }
@@ -236,6 +241,30 @@ impl End {
         while bytes.data.is_empty() && !bytes.rung && !self.pipe().is_closed() {
             bytes.waiting += 1;
             bytes = q.arrived.wait(bytes).unwrap_or_else(|p| p.into_inner());
+            bytes.waiting -= 1;
+        }
+        bytes.rung = false;
+    }
+
+    /// Wakes a reader in [`wait_readable`](End::wait_readable) or [`wait_rung`](End::wait_rung) of
+    /// this end as a doorbell that could not take what was written would.
+    pub(crate) fn ring(&self) {
+        self.inbox().ring();
+    }
+
+    /// Blocks until the pipe is closed, the end is rung ([`ring`](End::ring), or a doorbell that
+    /// could not take what was written), or `timeout` passes. Bytes arriving do not end it.
+    pub(crate) fn wait_rung(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let q = self.inbox();
+        let mut bytes = lock(&q.bytes);
+        while !bytes.rung && !self.pipe().is_closed() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            bytes.waiting += 1;
+            bytes = q.arrived.wait_timeout(bytes, left).unwrap_or_else(|p| p.into_inner()).0;
             bytes.waiting -= 1;
         }
         bytes.rung = false;
@@ -406,6 +435,41 @@ mod tests {
         drop(worker);
         assert!(waiter.join().unwrap(), "a close wakes it");
         assert_eq!(*lock(&taken), b"abcd");
+    }
+
+    #[test]
+    fn a_wait_for_a_ring_ignores_bytes_and_ends_at_a_ring_a_close_or_its_timeout() {
+        let (host, worker) = pair();
+        assert!(host.set_doorbell(Box::new(|| true)).is_ok());
+        let host = Arc::new(host);
+        (&worker).write_all(b"ab").unwrap();
+        let start = Instant::now();
+        host.wait_rung(Duration::from_millis(30));
+        assert!(start.elapsed() >= Duration::from_millis(30), "bytes do not end the wait");
+        let waiter = {
+            let host = host.clone();
+            std::thread::spawn(move || host.wait_rung(Duration::from_secs(60)))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiter.is_finished());
+        host.ring();
+        waiter.join().unwrap();
+        // A ring before the wait is kept until a wait takes it.
+        host.ring();
+        let start = Instant::now();
+        host.wait_rung(Duration::from_secs(60));
+        assert!(start.elapsed() < Duration::from_secs(30));
+        // A ring also ends a wait for bytes.
+        let mut buf = [0u8; 2];
+        assert_eq!(host.try_read(&mut buf).unwrap().unwrap(), 2);
+        host.ring();
+        host.wait_readable();
+        let waiter = {
+            let host = host.clone();
+            std::thread::spawn(move || host.wait_rung(Duration::from_secs(60)))
+        };
+        drop(worker);
+        waiter.join().unwrap();
     }
 
     #[test]

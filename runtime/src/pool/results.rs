@@ -4,7 +4,7 @@
 use super::Pool;
 use super::backend::Backend;
 use crate::error::{Error, Result};
-use crate::job::{ChunkDone, ChunkOutcome, Job, Lead, Watch};
+use crate::job::{ChunkDone, ChunkOutcome, Job, Leading, Watch};
 use crate::module::{Decoder, Task};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -177,19 +177,12 @@ impl<T: Send + 'static> AsyncResult<T> {
             // A wait that may block spins first: the answer to a short call comes within µs. While
             // it spins, it takes the answers of the worker its chunk went to (see `pump`), and
             // hands that back to the worker's reader when it stops.
-            // The worker is looked up until found, then kept for the rest of the spin (if the
-            // chunk goes to another worker meanwhile, that worker's reader takes its answer).
             // The channel is looked at only when the count of answers has changed since the last
             // look: polling it would take its lock, which the answering thread needs.
-            let mut led: Option<Arc<dyn Lead>> = None;
+            let mut leading = Leading::default();
             let mut seen = None;
             let spun = crate::spin::spin_before(deadline, || {
-                if led.is_none() {
-                    led = self.watch.leader();
-                }
-                if let Some(lead) = &led {
-                    lead.lead();
-                }
+                leading.lead(&self.watch);
                 let answered = self.watch.answered();
                 if seen == Some(answered) {
                     return None;
@@ -197,9 +190,7 @@ impl<T: Send + 'static> AsyncResult<T> {
                 seen = Some(answered);
                 self.rx.try_recv().ok()
             });
-            if let Some(lead) = led {
-                lead.step_down(spun.is_some());
-            }
+            leading.step_down(spun.is_some());
             let chunk = match (spun, deadline) {
                 (Some(chunk), _) => Some(chunk),
                 (None, None) => self.rx.recv().ok(),
