@@ -124,10 +124,13 @@ impl Link {
         }
         while let Some(batch) = out.next_batch() {
             drop(out);
-            let slices: Vec<&[u8]> = batch.iter().map(|s| s.bytes()).collect();
             // A failed write means the worker is gone; its reader sees the connection end and
             // deals with what was in flight.
-            let _ = self.sink.write(&slices);
+            let _ = match batch.as_slice() {
+                // Most batches are one coalesced segment (an `apply`'s frame).
+                [one] => self.sink.write(&[one.bytes()]),
+                many => self.sink.write(&many.iter().map(|s| s.bytes()).collect::<Vec<_>>()),
+            };
             out = self.lock();
         }
     }

@@ -14,6 +14,9 @@ struct StreamSink(Stream);
 
 impl Sink for StreamSink {
     fn write(&self, segments: &[&[u8]]) -> io::Result<()> {
+        if let [one] = segments {
+            return (&self.0).write_all(one);
+        }
         let mut slices: Vec<IoSlice<'_>> = segments.iter().map(|s| IoSlice::new(s)).collect();
         let mut rest = &mut slices[..];
         while !rest.is_empty() {

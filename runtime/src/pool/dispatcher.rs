@@ -169,6 +169,10 @@ impl Dispatcher {
     /// Assigns queued jobs to workers that may take them (see `assign`); returns the slots given
     /// work.
     pub(super) fn dispatch(&self, st: &mut State) -> Vec<usize> {
+        if st.queue.is_empty() {
+            // (Every answer dispatches; most find nothing waiting.)
+            return Vec::new();
+        }
         let mut loads: Vec<assign::Load> = st.slots.iter().map(|s| s.load(&self.options)).collect();
         let given = assign::assign(&mut st.queue, &mut loads, Job::cancelled);
         let mut touched = Vec::new();

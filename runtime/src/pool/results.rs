@@ -21,15 +21,16 @@ use std::time::{Duration, Instant};
 /// chunks still run, and the value is made once every chunk is in.
 pub(crate) struct Gather<R, F> {
     decoder: Decoder<R>,
-    /// Each arrived chunk's results (or the first error among them), by its first input's index.
-    parts: BTreeMap<usize, Result<Vec<R>>>,
+    /// Each arrived chunk's results (or the first error among them), with its first input's
+    /// index, in arrival order (an `apply` has one, and allocates nothing here for it).
+    parts: Vec<(usize, Result<Vec<R>>)>,
     finish: F,
 }
 
 impl<R, F> Gather<R, F> {
     /// Decodes results with `decoder`; `finish` makes the value of all of them, in input order.
     pub(crate) fn new(decoder: Decoder<R>, finish: F) -> Gather<R, F> {
-        Gather { decoder, parts: BTreeMap::new(), finish }
+        Gather { decoder, parts: Vec::new(), finish }
     }
 }
 
@@ -48,15 +49,22 @@ where
 {
     fn chunk(&mut self, chunk: &ChunkDone) {
         let decoded = chunk.items().map(|item| self.decoder.decode(item?)).collect();
-        self.parts.insert(chunk.base, decoded);
+        self.parts.push((chunk.base, decoded));
     }
 
     fn finish(self: Box<Self>) -> Result<T> {
-        let mut out = Vec::with_capacity(self.parts.values().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
-        for part in self.parts.into_values() {
+        let Gather { mut parts, finish, .. } = *self;
+        if parts.len() == 1 {
+            let (_, only) = parts.pop().expect("one part");
+            return finish(only?);
+        }
+        // Chunks mostly arrive in order, which the sort finds at once.
+        parts.sort_by_key(|(base, _)| *base);
+        let mut out = Vec::with_capacity(parts.iter().map(|(_, p)| p.as_ref().map_or(0, Vec::len)).sum());
+        for (_, part) in parts {
             out.append(&mut part?);
         }
-        (self.finish)(out)
+        finish(out)
     }
 }
 
