@@ -77,6 +77,8 @@ pub(crate) struct LinkReader {
     refusals: Refusals,
     /// Outcomes of the oldest unanswered `Run` reported as progress.
     partial: Vec<u8>,
+    /// Whether the worker's `Ready` is still to come (its start was not waited for).
+    ready_due: bool,
 }
 
 impl std::fmt::Debug for Link {
@@ -90,8 +92,15 @@ impl Link {
     pub(crate) fn new(sink: Box<dyn Sink>, source: Box<dyn Source>, broker: Arc<Broker>) -> (Arc<Link>, LinkReader) {
         let link = Arc::new(Link { out: Mutex::default(), sink });
         let peer = broker.peer(link.clone());
-        let reader =
-            LinkReader { link: link.clone(), source, broker, peer, refusals: Refusals::default(), partial: Vec::new() };
+        let reader = LinkReader {
+            link: link.clone(),
+            source,
+            broker,
+            peer,
+            refusals: Refusals::default(),
+            partial: Vec::new(),
+            ready_due: false,
+        };
         (link, reader)
     }
 
@@ -156,6 +165,13 @@ impl Peer for Link {
 }
 
 impl LinkReader {
+    /// The worker's first frame will be its `Ready`: its start was not waited for (see
+    /// `spawn::spawn_worker_unconfirmed`). It is taken without an event; a `Ready` when none is
+    /// due ends the connection as a protocol violation.
+    pub(crate) fn expect_ready(&mut self) {
+        self.ready_due = true;
+    }
+
     /// Blocks until the worker answers a chunk or the connection ends, serving the worker's broker
     /// requests meanwhile.
     pub(crate) fn next(&mut self) -> Event {
@@ -205,6 +221,10 @@ impl LinkReader {
                 self.serve(op, payload);
                 None
             }
+            Ok(Some((FromWorker::Ready { .. }, _))) if self.ready_due => {
+                self.ready_due = false;
+                None
+            }
             Ok(Some((other, _))) => Some(self.closed(format!("sent {other:?} unexpectedly"))),
             Ok(None) => Some(self.closed("closed its connection".into())),
             Err(e) => Some(self.closed(format!("connection failed: {e}"))),
@@ -239,5 +259,62 @@ impl Drop for LinkReader {
     fn drop(&mut self) {
         self.link.close();
         self.broker.forget_peer(self.peer.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// Frames a worker would send, in order; then the end of the connection.
+    struct Frames(VecDeque<FromWorker>);
+
+    impl Source for Frames {
+        fn next(&mut self) -> io::Result<Option<(FromWorker, Vec<u8>)>> {
+            Ok(self.0.pop_front().map(|f| (f, Vec::new())))
+        }
+
+        fn try_next(&mut self) -> io::Result<Polled<FromWorker>> {
+            Ok(self.0.pop_front().map_or(Polled::End, |f| Polled::Frame(f, Vec::new())))
+        }
+    }
+
+    struct Nowhere;
+
+    impl Sink for Nowhere {
+        fn write(&self, _: &[&[u8]]) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn reader(frames: impl IntoIterator<Item = FromWorker>) -> LinkReader {
+        let source = Frames(frames.into_iter().collect());
+        Link::new(Box::new(Nowhere), Box::new(source), Arc::new(Broker::default())).1
+    }
+
+    fn done() -> FromWorker {
+        FromWorker::Done { count: 0, busy_ns: 0 }
+    }
+
+    #[test]
+    fn a_ready_that_is_due_is_taken_without_an_event_and_only_once() {
+        let mut r = reader([FromWorker::Ready { pid: 1 }, done(), done()]);
+        r.expect_ready();
+        assert!(matches!(r.next(), Event::Done { .. }));
+        assert!(matches!(r.next(), Event::Done { .. }));
+        assert!(matches!(r.next(), Event::Closed { .. }));
+
+        let mut r = reader([FromWorker::Ready { pid: 1 }, FromWorker::Ready { pid: 1 }, done()]);
+        r.expect_ready();
+        assert!(matches!(r.next(), Event::Closed { why, .. } if why.contains("unexpectedly")), "a second Ready");
+    }
+
+    #[test]
+    fn a_ready_that_is_not_due_ends_the_connection() {
+        let mut r = reader([done(), FromWorker::Ready { pid: 1 }, done()]);
+        assert!(matches!(r.next(), Event::Done { .. }));
+        assert!(matches!(r.next(), Event::Closed { why, .. } if why.contains("unexpectedly")));
+        assert!(r.link.send(&ToWorker::ExitWhenDone, Payload::None).is_err(), "the link is closed");
     }
 }

@@ -16,7 +16,7 @@ use crate::error::{Error, FailureKind, Result, TaskFailure};
 use crate::ipc::protocol::WorkerInit;
 use crate::keep::KeepAlive;
 use crate::module::{Decoder, ModuleInner, Task, TaskSignature};
-use crate::spawn::{self, Killer, SIGKILL, SIGTERM};
+use crate::spawn::{self, Killer, SIGKILL, SIGTERM, Spawned};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -237,7 +237,8 @@ impl<R> Process<R> {
         if !matches!(self.lock().phase, Phase::Created) {
             return Err(Error::AlreadyStarted { name: self.inner.name.clone() });
         }
-        let spawned = spawn::spawn_worker(&self.inner.ctx.settings, &self.inner.init, &[self.inner.artifact()])?;
+        let (spawned, unconfirmed) =
+            spawn::spawn_worker_unconfirmed(&self.inner.ctx.settings, &self.inner.init, &[self.inner.artifact()])?;
         {
             let mut st = self.lock();
             if !matches!(st.phase, Phase::Created) {
@@ -249,10 +250,14 @@ impl<R> Process<R> {
             }
             st.phase = Phase::Running { pid: spawned.pid, killer: spawned.killer.clone() };
         }
+        // The call is on its way before the monitor thread starts (and, for a forked worker,
+        // before the worker has said it is ready): it finds it waiting.
+        let Spawned { child, pid, stream, .. } = spawned;
+        let connection = monitor::call(&self.inner, stream, unconfirmed);
         let inner = self.inner.clone();
         std::thread::Builder::new()
-            .name(format!("wasmproc-process-{}", spawned.pid))
-            .spawn(move || monitor::run(&inner, spawned))
+            .name(format!("wasmproc-process-{pid}"))
+            .spawn(move || monitor::run(&inner, child, pid, connection))
             .map_err(|e| Error::Internal(format!("process monitor thread: {e}")))?;
         Ok(())
     }

@@ -1,24 +1,27 @@
-//! The thread that runs one started process: sends the call over the worker's link, reads its
-//! outcome (serving the task's queue and manager requests meanwhile), lets the worker exit with the
-//! matching status, and records how it ended.
+//! One started process's call and the thread that watches it: [`call`] queues the call on the
+//! worker's link as the process starts (before the worker has said it is ready, when it was
+//! forked), and [`run`], on the process's own thread, reads its outcome (serving the task's queue
+//! and manager requests meanwhile), lets the worker exit with the matching status, and records how
+//! it ended.
 
 use super::{Inner, Phase};
 use crate::error::{FailureKind, TaskFailure};
 use crate::ipc::protocol::ToWorker;
 use crate::ipc::stream::Stream;
 use crate::link::{Event, Link, LinkReader, Payload, stream};
-use crate::spawn::{Spawned, WorkerChild};
+use crate::spawn::WorkerChild;
 use crate::sys::process as os;
+use std::sync::Arc;
 use wasmproc_wire::outcome::Outcomes;
 
 /// How the call ended: its encoded value or its failure; `None` if the worker never answered.
 type Answer = Option<Result<Vec<u8>, TaskFailure>>;
 
-pub(super) fn run(inner: &Inner, spawned: Spawned) {
-    let Spawned { mut child, pid, stream, .. } = spawned;
+pub(super) fn run(inner: &Inner, mut child: WorkerChild, pid: u32, connection: Option<Connection>) {
     // The connection stays open until the worker has exited: a worker whose host end closes exits
     // at once with 0, which would race with the status it was told to exit with.
-    let (mut answer, _connection) = call(inner, stream);
+    let mut connection = connection;
+    let mut answer = connection.as_mut().and_then(|(_, reader)| answer(inner, reader));
     if let WorkerChild::Process(_) = child {
         os::wait_exited(pid);
     } else {
@@ -58,15 +61,17 @@ pub(super) fn run(inner: &Inner, spawned: Spawned) {
     drop(held);
 }
 
-/// Makes the call (the worker exits 0 or 1 once it has answered) and waits for its answer. A
-/// worker that never answers was killed (or died): its exit status tells how. Returns the
-/// connection too, to be kept open until the worker has exited.
-fn call(inner: &Inner, stream: Stream) -> (Answer, Option<LinkReader>) {
-    let Ok((link, mut reader)) = stream::link(stream, inner.ctx.broker.clone()) else { return (None, None) };
-    (exchange(inner, &link, &mut reader), Some(reader))
-}
+/// The link to a started process's worker.
+pub(super) type Connection = (Arc<Link>, LinkReader);
 
-fn exchange(inner: &Inner, link: &Link, reader: &mut LinkReader) -> Answer {
+/// Makes the call: queues the module's load, the call and the request to exit once it has
+/// answered (0, or 1 if the task failed). `unconfirmed`: the worker's `Ready` is still to come.
+/// `None` if the stream cannot be linked (the worker is then seen to end without answering).
+pub(super) fn call(inner: &Inner, stream: Stream, unconfirmed: bool) -> Option<Connection> {
+    let (link, mut reader) = stream::link(stream, inner.ctx.broker.clone()).ok()?;
+    if unconfirmed {
+        reader.expect_ready();
+    }
     let call = &inner.call;
     let load = ToWorker::Load { module: call.module.id, artifact: inner.artifact(), init: None };
     let run = ToWorker::Run {
@@ -75,10 +80,16 @@ fn exchange(inner: &Inner, link: &Link, reader: &mut LinkReader) -> Answer {
         codec: call.codec,
         lens: vec![call.args.len() as u32],
     };
-    link.enqueue(&load, Payload::None).ok()?;
-    link.enqueue(&run, Payload::Shared(call.args.clone())).ok()?;
-    // The worker exits as soon as it has answered, with 1 if the task failed.
-    link.send(&ToWorker::ExitWhenDone, Payload::None).ok()?;
+    // A closed link is seen by the reader as the connection's end.
+    let _ = link.enqueue(&load, Payload::None);
+    let _ = link.enqueue(&run, Payload::Shared(call.args.clone()));
+    let _ = link.send(&ToWorker::ExitWhenDone, Payload::None);
+    Some((link, reader))
+}
+
+/// Waits for the call's answer, serving the task's broker requests meanwhile. A worker that never
+/// answers was killed (or died): its exit status tells how.
+fn answer(inner: &Inner, reader: &mut LinkReader) -> Answer {
     loop {
         match reader.next() {
             Event::Done { outcomes, .. } => break Some(parse(inner, outcomes)),

@@ -209,6 +209,32 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit, preload: &[Pa
     }
 }
 
+/// Starts a worker for one call without waiting for it where that is safe: a forked worker (a
+/// copy of a fork server that has reported ready, so of a program known to serve) is sent its
+/// `Init` and returned at once with `true`, its `Ready` left for the caller's link to take
+/// ([`LinkReader::expect_ready`](crate::link::LinkReader::expect_ready)), so that the call's
+/// frames follow the `Init` without a round trip. Other workers are started as by
+/// [`spawn_worker`] (`false`).
+pub(crate) fn spawn_worker_unconfirmed(
+    settings: &Settings,
+    init: &WorkerInit,
+    preload: &[PathBuf],
+) -> Result<(Spawned, bool)> {
+    #[cfg(target_os = "linux")]
+    if settings.start_method == StartMethod::Process {
+        return match spawn_forked(settings, init.flavor, preload)? {
+            Some(mut spawned) => {
+                // A worker that is gone before it reads this is seen by the caller's link as the
+                // end of the connection, with its exit status.
+                let _ = frame::write_frame(&mut spawned.stream, &ToWorker::Init(init.clone()), &[]);
+                Ok((spawned, true))
+            }
+            None => spawn_exec(settings, init).map(|spawned| (spawned, false)),
+        };
+    }
+    spawn_worker(settings, init, preload).map(|spawned| (spawned, false))
+}
+
 /// Starts the context's fork server in the background if its workers will be forked, so that it
 /// is ready when the first worker is wanted. A server that cannot start is reported then.
 pub(crate) fn start_early(settings: &Settings) {
