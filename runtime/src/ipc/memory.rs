@@ -137,6 +137,13 @@ pub(crate) fn pair() -> (End, End) {
     (end(0), end(1))
 }
 
+/// Another handle of this end (unlike a socket's, it cannot fail).
+impl Clone for End {
+    fn clone(&self) -> End {
+        End { side: self.side, holder: self.holder.clone(), read_timeout: Mutex::new(*lock(&self.read_timeout)) }
+    }
+}
+
 impl End {
     fn pipe(&self) -> &Pipe {
         &self.holder.pipe
@@ -148,11 +155,6 @@ impl End {
 
     fn outbox(&self) -> &Queue {
         &self.pipe().queues[1 - self.side]
-    }
-
-    /// Another handle of this end.
-    pub(crate) fn try_clone(&self) -> io::Result<End> {
-        Ok(End { side: self.side, holder: self.holder.clone(), read_timeout: Mutex::new(*lock(&self.read_timeout)) })
     }
 
     /// Closes the pipe for both ends (the socket's `shutdown(Both)`).
@@ -382,7 +384,7 @@ mod tests {
     #[test]
     fn an_end_closes_only_when_its_last_handle_goes() {
         let (a, b) = pair();
-        let a2 = a.try_clone().unwrap();
+        let a2 = a.clone();
         drop(a);
         assert!(!b.readable(), "a clone of the end is still open");
         let waiter = std::thread::spawn(move || b.wait_closed());
@@ -403,7 +405,7 @@ mod tests {
     #[test]
     fn a_doorbell_takes_what_is_written_on_the_writers_thread() {
         let (host, worker) = pair();
-        let reader = Arc::new(host.try_clone().unwrap());
+        let reader = Arc::new(host.clone());
         let taken = Arc::new(Mutex::new(Vec::new()));
         let (r, t) = (Arc::downgrade(&reader), taken.clone());
         // Takes whole two-byte messages; leaves an odd byte for the next write to complete.
@@ -488,7 +490,7 @@ mod tests {
         (&worker).write_all(b"xy").unwrap();
         assert_eq!(waiter.join().unwrap(), Some(b"xy".to_vec()));
         // Rung with nothing left to read (someone else took it): the waiter still returns.
-        let worker2 = worker.try_clone().unwrap();
+        let worker2 = worker.clone();
         (&worker2).write_all(b"z").unwrap();
         let mut buf = [0u8; 1];
         assert_eq!(host.try_read(&mut buf).unwrap().unwrap(), 1);

@@ -35,7 +35,7 @@ impl Stream {
     pub(crate) fn try_clone(&self) -> io::Result<Stream> {
         Ok(match self {
             Stream::Socket(s) => Stream::Socket(s.try_clone()?),
-            Stream::Memory(m) => Stream::Memory(m.try_clone()?),
+            Stream::Memory(m) => Stream::Memory(m.clone()),
         })
     }
 

@@ -94,7 +94,7 @@ impl Wait {
     /// process's socket led by its callers where the platform allows, else by blocking reads.
     pub(super) fn of(stream: &Stream) -> Wait {
         match stream {
-            Stream::Memory(end) => end.try_clone().map_or(Wait::Read, |end| Wait::Doorbell(end, Lease::default())),
+            Stream::Memory(end) => Wait::Doorbell(end.clone(), Lease::default()),
             Stream::Socket(socket) => match (Bell::new(), socket.try_clone()) {
                 (Some(bell), Ok(socket)) => Wait::Led(Leases { socket, bell, lease: Lease::default() }),
                 _ => Wait::Read,
@@ -108,14 +108,6 @@ pub(super) struct Leases {
     socket: Channel,
     bell: Bell,
     lease: Lease,
-}
-
-impl Leases {
-    /// Ends the lease and wakes the reader thread.
-    fn end(&self) {
-        self.lease.end();
-        self.bell.ring();
-    }
 }
 
 /// Until when a leader takes a connection's frames.
@@ -180,7 +172,7 @@ impl Pump {
 
     /// Whether callers may lead this connection (then the slot hands them the pump as a `Lead`).
     pub(super) fn led(&self) -> bool {
-        !matches!(self.wait, Wait::Read)
+        self.lease().is_some()
     }
 
     fn lock(&self) -> MutexGuard<'_, Taken> {
@@ -220,7 +212,10 @@ impl Pump {
     fn end_lease(&self) {
         match &self.wait {
             Wait::Read => {}
-            Wait::Led(leases) => leases.end(),
+            Wait::Led(leases) => {
+                leases.lease.end();
+                leases.bell.ring();
+            }
             Wait::Doorbell(end, lease) => {
                 lease.end();
                 end.ring();
