@@ -45,9 +45,17 @@ pub(super) fn serve(stream: Stream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> 
         Ok(None) => return Ok(0),
         Err(e) => return Err(format!("reading Init: {e}")),
     };
+    let process = stop.is_none();
     let line = Line::start(stream, input, stop.clone()).map_err(|e| format!("starting the worker's threads: {e}"))?;
     let mut worker = start(init, line, stop, stdout_fd)?;
-    worker.run()
+    let code = worker.run();
+    if process {
+        // The process exits next: its instances are dropped (a guest's partial line of output is
+        // written then), but freeing the engine and linker would only cost the exit time.
+        worker.modules.clear();
+        std::mem::forget(worker);
+    }
+    code
 }
 
 /// Builds the engine and everything a guest needs, and reports ready.
