@@ -48,6 +48,9 @@ impl Guest for Dispatcher {
                 outcomes::push_error(&e);
             }
         }
+        // std holds a partial line of stdout until its newline, and a guest never exits to flush
+        // it: the host gets it now, and writes it when the line ends or the worker does.
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         outcomes::flush();
         Ok(())
     }

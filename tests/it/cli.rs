@@ -177,6 +177,21 @@ fn guest_output_is_prefixed_by_process_and_never_interleaved() {
     }
 }
 
+/// The CLI lets its workers exit (they are not killed once everything is answered), and a worker
+/// process exits without freeing what it holds but still writes its guest's unfinished last line.
+#[test]
+fn a_guests_unfinished_last_line_is_written_when_its_worker_exits() {
+    let o = wasmproc(&["run", FIXTURES_WASM, "say_unfinished", "\"no newline\""], "");
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "10\n"), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l == "[pool0-0] no newline"), "{}", stderr(&o));
+    let o = wasmproc(&["map", FIXTURES_WASM, "say_unfinished", "-p", "2"], "\"a\"\n\"b\"\n\"c\"\n");
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "1\n1\n1\n"), "{}", stderr(&o));
+    let mut tails: Vec<String> = stderr(&o).lines().filter_map(|l| l.split_once("] ")).map(|(_, t)| t.into()).collect();
+    tails.sort();
+    // Each worker's pieces make one line, whichever worker ran which input.
+    assert_eq!(tails.concat().chars().collect::<std::collections::BTreeSet<_>>().len(), 3, "{}", stderr(&o));
+}
+
 #[test]
 fn sandbox_and_limit_flags() {
     let dir = scratch("cli-grant");

@@ -2,14 +2,19 @@
 //!
 //! Each complete line goes out in one `write(2)` (name, line and newline together), so lines of
 //! different workers never interleave (for pipes, lines up to `PIPE_BUF` = 4096 bytes are atomic
-//! by POSIX). A partial line waits for its newline, or is written when the stream is dropped.
+//! by POSIX). A partial line waits for its newline, or is written when the stream is dropped (the
+//! guest drops it, or its instance goes): the stream writes in the guest's own call, with no task
+//! on the async runtime that could be aborted first.
 
+use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
+use wasmtime_wasi::async_trait;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
 /// Longest partial line held back before it is written anyway.
 const MAX_PENDING: usize = 64 << 10;
@@ -58,8 +63,21 @@ impl IsTerminal for PrefixedOutput {
 }
 
 impl StdoutStream for PrefixedOutput {
+    /// A stream that writes in the guest's own call, not through a task on the async runtime: a
+    /// stream's pending partial line must be written when the guest drops it, and a task would
+    /// be aborted with it (or outlived by the worker's exit), losing that line.
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.line_writer())
+    }
+
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter { prefix: self.prefix.clone(), fd: self.fd, pending: Vec::new() })
+        Box::new(self.line_writer())
+    }
+}
+
+impl PrefixedOutput {
+    fn line_writer(&self) -> LineWriter {
+        LineWriter { prefix: self.prefix.clone(), fd: self.fd, pending: Vec::new() }
     }
 }
 
@@ -118,6 +136,33 @@ impl AsyncWrite for LineWriter {
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(self.get_mut().emit(true))
     }
+}
+
+impl OutputStream for LineWriter {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.pending.extend_from_slice(&bytes);
+        self.emit(false).map_err(stream_error)
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        // As for `poll_flush`: a partial line stays until its newline.
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(MAX_PENDING)
+    }
+}
+
+#[async_trait]
+impl Pollable for LineWriter {
+    /// Always ready: every write completes in its call.
+    async fn ready(&mut self) {}
+}
+
+/// A broken pipe closes the stream; any other failure is the last operation's.
+fn stream_error(e: io::Error) -> StreamError {
+    if e.kind() == io::ErrorKind::BrokenPipe { StreamError::Closed } else { StreamError::LastOperationFailed(e.into()) }
 }
 
 impl Drop for LineWriter {

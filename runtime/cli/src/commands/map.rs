@@ -163,8 +163,14 @@ pub(crate) fn map(global: &GlobalOptions, args: MapArgs) -> Result<Code, Failure
     flush_invalid(&ledger, usize::MAX, &mut out, &mut failed, &bar).map_err(write_err)?;
     out.flush().map_err(write_err)?;
     bar.finish_and_clear();
+    let stopped = ledger.borrow_mut().stopped.take();
+    if stopped.is_none() {
+        // Everything is answered: the workers exit by themselves rather than being killed, so what
+        // their guests printed last without a newline is written too.
+        pool.join();
+    }
     drop(pool);
-    if let Some((code, message)) = ledger.borrow_mut().stopped.take() {
+    if let Some((code, message)) = stopped {
         return Err(Failure::new(code, anyhow!(message)));
     }
     if failed > 0 {

@@ -51,5 +51,8 @@ pub(crate) fn run(global: &GlobalOptions, args: RunArgs) -> Result<Code, Failure
         },
     };
     println!("{result}");
+    // The worker exits by itself rather than being killed, so what its guest printed last without
+    // a newline is written too.
+    pool.join();
     Ok(Code::Success)
 }
