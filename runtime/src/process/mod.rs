@@ -233,6 +233,11 @@ impl<R> Process<R> {
     }
 
     /// Starts the worker process and the call — `p.start()`. A process starts at most once.
+    ///
+    /// Returns once the worker process exists. A worker forked by the fork server (the default
+    /// on Linux) is not waited for until it is ready: should it then fail to start, the process
+    /// ends with exit code 70 and the worker says why on stderr. A worker started otherwise is
+    /// waited for, and its failure to start is this call's `Error::WorkerStart`.
     pub fn start(&self) -> Result<()> {
         if !matches!(self.lock().phase, Phase::Created) {
             return Err(Error::AlreadyStarted { name: self.inner.name.clone() });

@@ -17,11 +17,10 @@ use wasmproc_wire::outcome::Outcomes;
 /// How the call ended: its encoded value or its failure; `None` if the worker never answered.
 type Answer = Option<Result<Vec<u8>, TaskFailure>>;
 
-pub(super) fn run(inner: &Inner, mut child: WorkerChild, pid: u32, connection: Option<Connection>) {
+pub(super) fn run(inner: &Inner, mut child: WorkerChild, pid: u32, mut connection: Option<Connection>) {
     // The connection stays open until the worker has exited: a worker whose host end closes exits
     // at once with 0, which would race with the status it was told to exit with.
-    let mut connection = connection;
-    let mut answer = connection.as_mut().and_then(|(_, reader)| answer(inner, reader));
+    let mut answer = connection.as_mut().and_then(|(_, reader)| wait_for_answer(inner, reader));
     if let WorkerChild::Process(_) = child {
         os::wait_exited(pid);
     } else {
@@ -89,7 +88,7 @@ pub(super) fn call(inner: &Inner, stream: Stream, unconfirmed: bool) -> Option<C
 
 /// Waits for the call's answer, serving the task's broker requests meanwhile. A worker that never
 /// answers was killed (or died): its exit status tells how.
-fn answer(inner: &Inner, reader: &mut LinkReader) -> Answer {
+fn wait_for_answer(inner: &Inner, reader: &mut LinkReader) -> Answer {
     loop {
         match reader.next() {
             Event::Done { outcomes, .. } => break Some(parse(inner, outcomes)),
