@@ -1016,7 +1016,7 @@ fn cluster(b: &Bench) -> wasmproc::Result<Option<ClusterFigures>> {
     let items: Vec<u64> = (0..MAP_ITEMS).collect();
     let map = MAP_ITEMS as f64 / median_secs(|| drop(pool.map(&square, items.clone()).expect("map")));
     let local_map = MAP_ITEMS as f64 / median_secs(|| drop(local.map(&square, items.clone()).expect("map")));
-    const CLUSTER_Q: u64 = 2_000;
+    const CLUSTER_Q: u64 = 20_000;
     let queue_rate = |ctx: &Context, pool: &Pool| {
         let produce = ctx
             .load(wasmproc_tests::FIXTURES_WASM)

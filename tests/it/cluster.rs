@@ -222,6 +222,21 @@ fn queues_pipes_and_manager_dicts_cross_machines() {
     }
     assert_eq!(d.len(), 2000);
     assert_eq!(d.get(&1999).unwrap(), Some(1999 * 1999));
+
+    // A producer on a node sends its puts without waiting for each; closing the queue under it
+    // stops it, and what it sent after the close fails its task instead of vanishing.
+    let produce = m.task::<Queue<u64>, u64>("produce_until_closed").unwrap();
+    let q = Queue::<u64>::new(&ctx).unwrap();
+    let made = pool.apply_async(&produce, q.clone());
+    for i in 0..1000 {
+        assert_eq!(q.get_timeout(Duration::from_secs(30)).unwrap(), i, "per-producer order");
+    }
+    q.close();
+    // It learns of the close only from a refused send (it knew the queue unbounded), so its task
+    // always fails, and says why.
+    let f = failure(made.get_timeout(Duration::from_secs(60)));
+    assert_eq!(f.kind, FailureKind::Undelivered, "{f}");
+    assert!(f.message.contains("not delivered") && f.message.contains("was closed"), "{f}");
 }
 
 /// A node that has never seen the module fetches it for several chunks at once (each slot may

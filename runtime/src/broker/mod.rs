@@ -62,6 +62,12 @@ impl Broker {
         Broker { forward: Some(to), ..Broker::default() }
     }
 
+    /// Whether requests go to a broker elsewhere, which learns late whether a sent one was
+    /// accepted (its workers confirm their sends: `BrokerOp::Confirm`).
+    pub(crate) fn forwards(&self) -> bool {
+        self.forward.is_some()
+    }
+
     fn id(&self) -> u64 {
         self.next.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -128,6 +134,8 @@ impl Broker {
                 self.queues().get(&queue).cloned().map(|q| serve_queue(&q, op, payload, peer))
             }
             BrokerOp::Managed { object, op } => self.managed().get(&object).cloned().map(|obj| obj.serve(op, payload)),
+            // Here every sent request was served as it came: nothing is left to confirm.
+            BrokerOp::Confirm { .. } => return Served::reply(BrokerReply::Ok),
         };
         found.unwrap_or_else(|| match op.is_sent() {
             true => Served::Refused { object: op.object(), fault: QueueFault::Unknown },
@@ -182,6 +190,14 @@ mod tests {
             }
             self.0.lock().unwrap().push((reply, item));
             Ok(())
+        }
+
+        fn refused(&self, object: u64, fault: QueueFault) {
+            self.0.lock().unwrap().push((BrokerReply::Err(fault), object.to_le_bytes().to_vec()));
+        }
+
+        fn confirmed(&self, lost: u64) {
+            self.0.lock().unwrap().push((BrokerReply::Len(lost), Vec::new()));
         }
     }
 

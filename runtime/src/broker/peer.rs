@@ -24,10 +24,23 @@ impl Served {
 }
 
 /// A worker that can be answered later, from any thread.
+///
+/// A broker elsewhere (a cluster client's, reached through a node's forwarding broker) learns late
+/// what became of requests a worker sent without waiting: it tells the worker's peer through
+/// [`refused`](Peer::refused) and [`confirmed`](Peer::confirmed), which the worker waits for
+/// before it answers its chunk.
 pub(crate) trait Peer: Send + Sync {
     /// Writes `reply` (and `item`, for a get) to the worker. Hands the item back if the worker is
     /// gone, so it is not lost.
     fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> Result<(), Vec<u8>>;
+
+    /// A request to `object` the worker sent without waiting was refused: it fails the chunk that
+    /// sent it, and the worker waits for answers from that object from now on.
+    fn refused(&self, object: u64, fault: QueueFault);
+
+    /// Answers the worker's `Confirm`: everything it sent before is served, and `lost` of those
+    /// requests never arrived (the connection to the server broke), which fails its chunk too.
+    fn confirmed(&self, lost: u64);
 }
 
 /// A peer and its broker-wide identity (to drop its parked requests when it dies).

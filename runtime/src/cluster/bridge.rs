@@ -5,12 +5,17 @@
 //! worker's broker request, answered — at once, or later when a parked get or put completes — on
 //! the reply subject it came with. A node's pool for that client has a broker that forwards every
 //! request there ([`Forwarder`]) and hands each answer to the worker that asked. Requests of one
-//! worker travel on one connection to one subscriber, so they are served in the order sent.
+//! worker travel on one connection to one subscriber, so they are served in the order sent, and
+//! the client publishes its answers in the order it makes them.
 //!
-//! What differs from a local broker: puts always wait for their answer (a worker is never told a
-//! queue is unbounded, so it never sends without waiting), and a managed write that the client
-//! refuses (its object was dropped) is reported on the node's stderr, since its chunk may have
-//! been answered by then. An item answered to a worker that is gone is put back on its queue.
+//! Requests a worker sends without waiting (puts to an unbounded queue, managed writes) travel the
+//! same way, and nothing comes back for them unless one is refused: the refusal reaches the
+//! worker's link ([`Peer::refused`]). Before answering a chunk that sent any, the worker asks for
+//! a confirmation (`BrokerOp::Confirm`, with how many it sent); the client answers it after every
+//! earlier request of that worker, saying how many never arrived ([`Peer::confirmed`]). So a chunk's
+//! puts cost one round trip to the client in all instead of one each, and a refused or lost one
+//! still fails the chunk that sent it, as on one machine. An item answered to a worker that is
+//! gone is put back on its queue.
 
 use super::runtime;
 use crate::broker::{Broker, Forward, Peer, PeerRef, Served};
@@ -20,23 +25,33 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use wasmproc_wire::QueueFault;
 
 /// A worker's request, as it travels.
 #[derive(Serialize, Deserialize)]
 struct Request {
-    /// The worker, unique across nodes (the forwarder's id and the worker's).
+    /// The worker, unique across nodes (the forwarder's salt and the worker's id).
     peer: u64,
     op: BrokerOp,
     #[serde(with = "serde_bytes")]
     payload: Vec<u8>,
 }
 
-/// The answer to one request.
-#[derive(Serialize, Deserialize)]
-struct Answer {
-    reply: BrokerReply,
-    #[serde(with = "serde_bytes")]
-    item: Vec<u8>,
+/// What the client sends back.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Answer {
+    /// The answer to a request the worker waits for.
+    Reply {
+        reply: BrokerReply,
+        #[serde(with = "serde_bytes")]
+        item: Vec<u8>,
+    },
+    /// A request worker `peer` sent without waiting was refused (to the forwarder's refusal
+    /// subject).
+    Refused { peer: u64, object: u64, fault: QueueFault },
+    /// The answer to a `Confirm`: `lost` of the requests it counted never arrived.
+    Confirmed { lost: u64 },
 }
 
 /// The subject a client serves its broker on.
@@ -44,22 +59,43 @@ pub(crate) fn subject(client: &str) -> String {
     format!("wasmproc.broker.{client}")
 }
 
+/// The last token of a forwarder's subject on which refusals come (answers to waited-for
+/// requests come on their number).
+const REFUSALS: &str = "refused";
+
 /// Serves `broker` to nodes on `subject` until the process ends.
 pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Broker>) -> Result<(), String> {
     let sub_client = client.clone();
     let mut sub = runtime::wait(async move { sub_client.subscribe(subject).await }).map_err(|e| e.to_string())?;
+    // One task publishes every answer, in the order made: a worker's refusals reach its node
+    // before the confirmation that follows them.
+    let (out, mut answers) = unbounded_channel::<(async_nats::Subject, Vec<u8>)>();
     runtime::handle().spawn(async move {
+        while let Some((to, payload)) = answers.recv().await {
+            let _ = client.publish(to, payload.into()).await;
+        }
+    });
+    runtime::handle().spawn(async move {
+        // Per worker: requests sent without waiting received since its last `Confirm`.
+        let mut received: HashMap<u64, u64> = HashMap::new();
         while let Some(msg) = sub.next().await {
             let Ok(req) = postcard::from_bytes::<Request>(&msg.payload) else { continue };
-            let peer = PeerRef { id: req.peer, peer: Arc::new(Replier { client: client.clone(), to: msg.reply }) };
+            let replier = Arc::new(Replier { out: out.clone(), to: msg.reply, peer: req.peer });
+            if let BrokerOp::Confirm { sent } = req.op {
+                let got = received.remove(&req.peer).unwrap_or(0);
+                replier.confirmed(sent.saturating_sub(got));
+                continue;
+            }
+            if req.op.is_sent() {
+                *received.entry(req.peer).or_default() += 1;
+            }
+            let peer = PeerRef { id: req.peer, peer: replier.clone() };
             match broker.serve(req.op, req.payload, &peer) {
                 Served::Reply(reply, item) => {
-                    let _ = peer.answer(reply, item);
+                    let _ = replier.answer(reply, item);
                 }
                 Served::Nothing => {}
-                Served::Refused { fault, .. } => {
-                    let _ = peer.answer(BrokerReply::Err(fault), Vec::new());
-                }
+                Served::Refused { object, fault } => replier.refused(object, fault),
             }
         }
     });
@@ -68,31 +104,47 @@ pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Bro
 
 /// Answers one forwarded request on its reply subject.
 struct Replier {
-    client: async_nats::Client,
+    out: UnboundedSender<(async_nats::Subject, Vec<u8>)>,
     to: Option<async_nats::Subject>,
+    /// The worker that asked.
+    peer: u64,
+}
+
+impl Replier {
+    fn send(&self, answer: &Answer) {
+        if let Some(to) = self.to.clone() {
+            let _ = self.out.send((to, postcard::to_allocvec(answer).expect("an answer encodes")));
+        }
+    }
 }
 
 impl Peer for Replier {
     fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
-        let Some(to) = self.to.clone() else { return Ok(()) };
-        let payload = postcard::to_allocvec(&Answer { reply, item }).expect("an answer encodes");
-        let client = self.client.clone();
-        runtime::handle().spawn(async move {
-            let _ = client.publish(to, payload.into()).await;
-        });
+        self.send(&Answer::Reply { reply, item });
         Ok(())
+    }
+
+    fn refused(&self, object: u64, fault: QueueFault) {
+        self.send(&Answer::Refused { peer: self.peer, object, fault });
+    }
+
+    fn confirmed(&self, lost: u64) {
+        self.send(&Answer::Confirmed { lost });
     }
 }
 
 /// A node's stand-in for one client's broker.
 pub(crate) struct Forwarder {
     /// Requests, published in this order by one task: `(request, reply subject)`.
-    out: tokio::sync::mpsc::UnboundedSender<(Vec<u8>, Option<String>)>,
-    /// This forwarder's inbox prefix; answers come to `<inbox>.<n>`.
+    out: UnboundedSender<(Vec<u8>, Option<String>)>,
+    /// This forwarder's inbox prefix; answers come to `<inbox>.<n>`, refusals to
+    /// `<inbox>.refused`.
     inbox: String,
     next: AtomicU64,
     /// Who asked, by request number, until answered.
     waiting: Mutex<HashMap<u64, Waiting>>,
+    /// Workers that sent requests without waiting, by id, until they are gone: a refusal may come.
+    senders: Mutex<HashMap<u64, PeerRef>>,
     /// Distinguishes this node's workers from other nodes' at the client.
     salt: u64,
 }
@@ -103,13 +155,17 @@ struct Waiting {
     op: BrokerOp,
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Forwarder {
     /// A forwarder to the client serving its broker on `subject`.
     pub(crate) fn start(client: async_nats::Client, subject: String) -> Result<Arc<Forwarder>, String> {
         let inbox = client.new_inbox();
         let digest = <sha2::Sha256 as sha2::Digest>::digest(inbox.as_bytes());
         let salt = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        let (out, mut requests) = tokio::sync::mpsc::unbounded_channel::<(Vec<u8>, Option<String>)>();
+        let (out, mut requests) = unbounded_channel::<(Vec<u8>, Option<String>)>();
         let publisher = client.clone();
         runtime::handle().spawn(async move {
             while let Some((request, reply)) = requests.recv().await {
@@ -120,47 +176,53 @@ impl Forwarder {
                 };
             }
         });
-        let f =
-            Arc::new(Forwarder { out, inbox: inbox.clone(), next: AtomicU64::new(0), waiting: Mutex::default(), salt });
+        let f = Arc::new(Forwarder {
+            out,
+            inbox: inbox.clone(),
+            next: AtomicU64::new(0),
+            waiting: Mutex::default(),
+            senders: Mutex::default(),
+            salt,
+        });
         let mut sub =
             runtime::wait(async move { client.subscribe(format!("{inbox}.*")).await }).map_err(|e| e.to_string())?;
         let weak = Arc::downgrade(&f);
         runtime::handle().spawn(async move {
             while let Some(msg) = sub.next().await {
                 let Some(f) = weak.upgrade() else { return };
-                let Some(n) = msg.subject.rsplit('.').next().and_then(|n| n.parse::<u64>().ok()) else { continue };
                 let Ok(answer) = postcard::from_bytes::<Answer>(&msg.payload) else { continue };
-                f.answered(n, answer);
+                match msg.subject.rsplit('.').next().map(str::parse::<u64>) {
+                    Some(Ok(n)) => f.answered(n, answer),
+                    _ => f.told(answer),
+                }
             }
         });
         Ok(f)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiting>> {
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
+    /// The answer to request `n`.
     fn answered(&self, n: u64, answer: Answer) {
-        let Some(w) = self.lock().remove(&n) else { return };
-        if let BrokerOp::Managed { object, op } = w.op
-            && op.is_sent()
-        {
-            if let BrokerReply::Err(fault) = answer.reply {
-                eprintln!("wasmproc node: a write to managed object {object} was refused by its host: {fault:?}");
-            }
-            return;
-        }
-        // A worker is never told a queue is unbounded: it waits for every put's answer.
-        let reply = match answer.reply {
-            BrokerReply::OkUnbounded => BrokerReply::Ok,
-            other => other,
+        let Some(w) = lock(&self.waiting).remove(&n) else { return };
+        let (reply, item) = match answer {
+            Answer::Reply { reply, item } => (reply, item),
+            Answer::Confirmed { lost } => return w.peer.peer.confirmed(lost),
+            Answer::Refused { .. } => return,
         };
-        if let Err(item) = w.peer.answer(reply, answer.item)
+        if let Err(item) = w.peer.answer(reply, item)
             && let BrokerOp::Queue { queue, op: QueueOp::Get { .. } } = w.op
             && !item.is_empty()
         {
             // The worker that asked is gone: the item goes back on its queue, not lost.
             self.send(self.salt, BrokerOp::Queue { queue, op: QueueOp::Send }, item, None);
+        }
+    }
+
+    /// A refusal of a request sent without waiting.
+    fn told(&self, answer: Answer) {
+        if let Answer::Refused { peer, object, fault } = answer
+            && let Some(sender) = lock(&self.senders).get(&(peer ^ self.salt)).cloned()
+        {
+            sender.peer.refused(object, fault);
         }
     }
 
@@ -173,13 +235,38 @@ impl Forwarder {
 
 impl Forward for Forwarder {
     fn forward(&self, op: BrokerOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
+        if op.is_sent() {
+            lock(&self.senders).entry(peer.id).or_insert_with(|| peer.clone());
+            let refusals = format!("{}.{REFUSALS}", self.inbox);
+            self.send(self.salt ^ peer.id, op, payload, Some(refusals));
+            return Served::Nothing;
+        }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(n, Waiting { peer: peer.clone(), op });
+        lock(&self.waiting).insert(n, Waiting { peer: peer.clone(), op });
         self.send(self.salt ^ peer.id, op, payload, Some(format!("{}.{n}", self.inbox)));
         Served::Nothing
     }
 
-    /// Nothing to drop: an answer still on its way to a worker that is gone is handled when it
+    /// Forgets the worker as a sender. An answer still on its way to it is handled when it
     /// arrives (an item goes back on its queue).
-    fn forget(&self, _peer: u64) {}
+    fn forget(&self, peer: u64) {
+        lock(&self.senders).remove(&peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_round_trip() {
+        for answer in [
+            Answer::Reply { reply: BrokerReply::OkUnbounded, item: b"x".to_vec() },
+            Answer::Refused { peer: 3, object: 7, fault: QueueFault::Closed },
+            Answer::Confirmed { lost: 2 },
+        ] {
+            let bytes = postcard::to_allocvec(&answer).unwrap();
+            assert_eq!(postcard::from_bytes::<Answer>(&bytes).unwrap(), answer);
+        }
+    }
 }

@@ -40,6 +40,10 @@ pub(crate) struct WorkerInit {
     /// The host's pid (`current_process().parent_pid`): a forked worker's parent is its fork
     /// server, not the host.
     pub(crate) parent_pid: u32,
+    /// The broker is elsewhere (a cluster node's pool, whose broker forwards to the client): it
+    /// learns late whether a request sent without waiting was accepted. Before answering a chunk
+    /// that sent any, confirm them (`BrokerOp::Confirm`), so a refusal fails that chunk.
+    pub(crate) confirm_sends: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -110,14 +114,19 @@ pub(crate) enum BrokerOp {
     Queue { queue: u64, op: QueueOp },
     /// An operation on managed dict or list `object`.
     Managed { object: u64, op: ManagedOp },
+    /// The worker sent `sent` requests without waiting since its last `Confirm`: answer `Ok` once
+    /// they are all served (any refused among them is told as `ToWorker::Refused` before the
+    /// answer). Sent only to a broker that confirms sends (`WorkerInit::confirm_sends`).
+    Confirm { sent: u64 },
 }
 
 impl BrokerOp {
-    /// The queue or managed object the request is about.
+    /// The queue or managed object the request is about (0 for a `Confirm`).
     pub(crate) fn object(self) -> u64 {
         match self {
             BrokerOp::Queue { queue, .. } => queue,
             BrokerOp::Managed { object, .. } => object,
+            BrokerOp::Confirm { .. } => 0,
         }
     }
 
@@ -127,6 +136,7 @@ impl BrokerOp {
         match self {
             BrokerOp::Queue { op, .. } => op == QueueOp::Send,
             BrokerOp::Managed { op, .. } => op.is_sent(),
+            BrokerOp::Confirm { .. } => false,
         }
     }
 }

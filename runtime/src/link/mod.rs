@@ -14,6 +14,11 @@
 //! (process and thread workers). A remote worker is another pair of implementations; the link's
 //! rules stay the same.
 //!
+//! A broker elsewhere (a cluster client's) refuses sent requests late: it tells the [`Link`]
+//! ([`Peer::refused`], [`Peer::confirmed`]), which keeps what it was told for the reader to settle
+//! into the worker's next answered chunk. The worker confirms its sends before it answers a chunk,
+//! so what it is told about a chunk's sends is kept before that chunk's answer is read.
+//!
 //! Invariants: a link whose reader saw the connection end is closed — it queues nothing more, and
 //! the broker has forgotten its parked requests; outcomes are returned in the order the worker
 //! answered them, with refused sends settled into the chunk that made them.
@@ -29,8 +34,10 @@ use outbox::Outbox;
 pub(crate) use outbox::Payload;
 use refusals::Refusals;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use wasmproc_wire::QueueFault;
 
 /// Where frames to the worker go.
 pub(crate) trait Sink: Send + Sync {
@@ -52,6 +59,17 @@ pub(crate) trait Source: Send {
 pub(crate) struct Link {
     out: Mutex<Outbox>,
     sink: Box<dyn Sink>,
+    /// What a broker elsewhere told late about the worker's sends, until the reader settles it.
+    late: Mutex<Late>,
+    /// `late` may hold something (the reader looks only then).
+    has_late: AtomicBool,
+}
+
+/// Sends refused or lost, as told by a broker elsewhere.
+#[derive(Default)]
+struct Late {
+    refused: Vec<(u64, QueueFault)>,
+    lost: u64,
 }
 
 /// What the receiving half reports.
@@ -90,7 +108,8 @@ impl std::fmt::Debug for Link {
 impl Link {
     /// A link over `sink` and `source` whose broker requests `broker` serves.
     pub(crate) fn new(sink: Box<dyn Sink>, source: Box<dyn Source>, broker: Arc<Broker>) -> (Arc<Link>, LinkReader) {
-        let link = Arc::new(Link { out: Mutex::default(), sink });
+        let link =
+            Arc::new(Link { out: Mutex::default(), sink, late: Mutex::default(), has_late: AtomicBool::new(false) });
         let peer = broker.peer(link.clone());
         let reader = LinkReader {
             link: link.clone(),
@@ -154,6 +173,20 @@ impl Link {
     fn close(&self) {
         self.lock().close();
     }
+
+    /// Keeps what a broker elsewhere told about the worker's sends.
+    fn keep_late(&self, add: impl FnOnce(&mut Late)) {
+        add(&mut self.late.lock().unwrap_or_else(|p| p.into_inner()));
+        self.has_late.store(true, Ordering::Release);
+    }
+
+    /// Takes what a broker elsewhere told about the worker's sends.
+    fn take_late(&self) -> Option<Late> {
+        if !self.has_late.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        Some(std::mem::take(&mut *self.late.lock().unwrap_or_else(|p| p.into_inner())))
+    }
 }
 
 /// The broker answers a worker's parked requests through its link; a closed link hands the item
@@ -161,6 +194,20 @@ impl Link {
 impl Peer for Link {
     fn answer(&self, reply: BrokerReply, item: Vec<u8>) -> Result<(), Vec<u8>> {
         self.send(&ToWorker::BrokerReply(reply), Payload::Owned(item)).map_err(Payload::into_vec)
+    }
+
+    /// Kept before the worker is told: the worker's next `Done` is read after this.
+    fn refused(&self, object: u64, fault: QueueFault) {
+        self.keep_late(|late| late.refused.push((object, fault)));
+        let _ = self.send(&ToWorker::Refused { object }, Payload::None);
+    }
+
+    /// Kept before the worker is answered: it answers its chunk only after this.
+    fn confirmed(&self, lost: u64) {
+        if lost > 0 {
+            self.keep_late(|late| late.lost += lost);
+        }
+        let _ = self.answer(BrokerReply::Ok, Vec::new());
     }
 }
 
@@ -211,6 +258,13 @@ impl LinkReader {
                     all.extend_from_slice(&outcomes);
                     all
                 };
+                if let Some(late) = self.link.take_late() {
+                    // The worker was told already (`Peer::refused`).
+                    for (object, fault) in late.refused {
+                        self.refusals.record(object, fault);
+                    }
+                    self.refusals.lost(late.lost);
+                }
                 Some(Event::Done { outcomes: self.refusals.settle(outcomes), busy: Duration::from_nanos(busy_ns) })
             }
             Ok(Some((FromWorker::Progress { count }, outcomes))) => {
@@ -251,6 +305,7 @@ impl LinkReader {
         self.link.close();
         self.broker.forget_peer(self.peer.id);
         self.refusals.clear();
+        self.link.take_late();
         Event::Closed { why, partial: std::mem::take(&mut self.partial) }
     }
 }
@@ -268,29 +323,45 @@ mod tests {
     use std::collections::VecDeque;
 
     /// Frames a worker would send, in order; then the end of the connection.
-    struct Frames(VecDeque<FromWorker>);
+    struct Frames(VecDeque<(FromWorker, Vec<u8>)>);
 
     impl Source for Frames {
         fn next(&mut self) -> io::Result<Option<(FromWorker, Vec<u8>)>> {
-            Ok(self.0.pop_front().map(|f| (f, Vec::new())))
+            Ok(self.0.pop_front())
         }
 
         fn try_next(&mut self) -> io::Result<Polled<FromWorker>> {
-            Ok(self.0.pop_front().map_or(Polled::End, |f| Polled::Frame(f, Vec::new())))
+            Ok(self.0.pop_front().map_or(Polled::End, |(f, p)| Polled::Frame(f, p)))
         }
     }
 
-    struct Nowhere;
+    /// Keeps what is written to the worker.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
 
-    impl Sink for Nowhere {
-        fn write(&self, _: &[&[u8]]) -> io::Result<()> {
+    impl Sink for Written {
+        fn write(&self, segments: &[&[u8]]) -> io::Result<()> {
+            segments.iter().for_each(|s| self.0.lock().unwrap().extend_from_slice(s));
             Ok(())
         }
     }
 
-    fn reader(frames: impl IntoIterator<Item = FromWorker>) -> LinkReader {
+    impl Written {
+        /// The frames written so far.
+        fn frames(&self) -> Vec<ToWorker> {
+            let bytes = std::mem::take(&mut *self.0.lock().unwrap());
+            let mut r = io::Cursor::new(bytes);
+            std::iter::from_fn(|| frame::read_frame::<ToWorker>(&mut r).unwrap().map(|(h, _)| h)).collect()
+        }
+    }
+
+    fn reader_with(frames: impl IntoIterator<Item = (FromWorker, Vec<u8>)>, sink: Written) -> LinkReader {
         let source = Frames(frames.into_iter().collect());
-        Link::new(Box::new(Nowhere), Box::new(source), Arc::new(Broker::default())).1
+        Link::new(Box::new(sink), Box::new(source), Arc::new(Broker::default())).1
+    }
+
+    fn reader(frames: impl IntoIterator<Item = FromWorker>) -> LinkReader {
+        reader_with(frames.into_iter().map(|f| (f, Vec::new())), Written::default())
     }
 
     fn done() -> FromWorker {
@@ -316,5 +387,36 @@ mod tests {
         assert!(matches!(r.next(), Event::Done { .. }));
         assert!(matches!(r.next(), Event::Closed { why, .. } if why.contains("unexpectedly")));
         assert!(r.link.send(&ToWorker::ExitWhenDone, Payload::None).is_err(), "the link is closed");
+    }
+
+    #[test]
+    fn what_a_broker_elsewhere_tells_late_fails_the_chunk_answered_next() {
+        use wasmproc_wire::FailureKind;
+        use wasmproc_wire::outcome::{Outcomes, Tag, push};
+        let mut ok = Vec::new();
+        push(&mut ok, Tag::Ok, b"1");
+        let written = Written::default();
+        let mut r = reader_with((0..3).map(|_| (done(), ok.clone())), written.clone());
+        let failure = |event: Event| match event {
+            Event::Done { outcomes, .. } => Outcomes::parse(outcomes).unwrap().get(0).map(|_| ()).unwrap_err(),
+            other => panic!("{other:?}"),
+        };
+
+        // A refused send: the worker is told at once, and the chunk it answers next fails.
+        r.link.refused(7, QueueFault::Closed);
+        assert!(matches!(written.frames()[..], [ToWorker::Refused { object: 7 }]));
+        let (kind, message) = failure(r.next());
+        assert_eq!(kind, FailureKind::Undelivered);
+        assert!(message.contains("object 7 was closed"), "{message}");
+
+        // A confirmation that counts lost sends: answered, and the next chunk fails.
+        r.link.confirmed(2);
+        assert!(matches!(written.frames()[..], [ToWorker::BrokerReply(BrokerReply::Ok)]));
+        let (_, message) = failure(r.next());
+        assert!(message.starts_with("2 item(s) or write(s) this chunk sent never reached"), "{message}");
+
+        // A clean confirmation changes nothing.
+        r.link.confirmed(0);
+        assert!(matches!(r.next(), Event::Done { outcomes, .. } if outcomes == ok));
     }
 }

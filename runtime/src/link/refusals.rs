@@ -5,6 +5,10 @@
 //! `FailureKind::Undelivered`; the host cannot tell which of its inputs sent it), and the worker is
 //! told once per object, so its next request to that object waits for an answer and its guest sees
 //! why (`Closed`) instead of sending into the void.
+//!
+//! A worker whose broker is elsewhere (a cluster client's) may also learn that some of its sends
+//! never arrived at all (the connection to the server broke): they are [`lost`](Refusals::lost),
+//! and fail the chunk the same way.
 
 use wasmproc_wire::QueueFault;
 use wasmproc_wire::outcome;
@@ -13,6 +17,8 @@ use wasmproc_wire::outcome;
 #[derive(Debug, Default)]
 pub(super) struct Refusals {
     since_done: Vec<(u64, QueueFault)>,
+    /// Sends that never reached the broker, since the last answered chunk.
+    lost: u64,
 }
 
 impl Refusals {
@@ -24,20 +30,40 @@ impl Refusals {
         first
     }
 
+    /// Records `n` sends that never reached the broker.
+    pub(super) fn lost(&mut self, n: u64) {
+        self.lost += n;
+    }
+
     /// The outcomes of the chunk just answered, with its successes failed if any of its sends were
-    /// refused; starts counting afresh for the next chunk.
+    /// refused or lost; starts counting afresh for the next chunk.
     pub(super) fn settle(&mut self, outcomes: Vec<u8>) -> Vec<u8> {
-        if self.since_done.is_empty() {
+        if self.since_done.is_empty() && self.lost == 0 {
             return outcomes;
         }
         let refused = std::mem::take(&mut self.since_done);
-        outcome::fail_successes(outcomes, &message(&refused))
+        let lost = std::mem::take(&mut self.lost);
+        let why = match (refused.is_empty(), lost) {
+            (false, 0) => message(&refused),
+            (true, _) => lost_message(lost),
+            (false, _) => format!("{}; and {}", message(&refused), lost_message(lost)),
+        };
+        outcome::fail_successes(outcomes, &why)
     }
 
     /// Forgets everything (the connection is gone).
     pub(super) fn clear(&mut self) {
         self.since_done.clear();
+        self.lost = 0;
     }
+}
+
+/// Why a chunk whose sends were lost fails.
+fn lost_message(lost: u64) -> String {
+    format!(
+        "{lost} item(s) or write(s) this chunk sent never reached the queue's host (the connection to the \
+         cluster's server broke on the way)"
+    )
 }
 
 /// Why a chunk's successes are turned into failures.
@@ -86,5 +112,23 @@ mod tests {
         assert!(r.record(7, QueueFault::Closed));
         r.clear();
         assert_eq!(r.settle(buf.clone()), buf);
+    }
+
+    #[test]
+    fn lost_sends_fail_the_chunk_and_say_so() {
+        let mut r = Refusals::default();
+        let mut buf = Vec::new();
+        push(&mut buf, Tag::Ok, b"1");
+        r.lost(2);
+        let o = Outcomes::parse(r.settle(buf.clone())).unwrap();
+        let (kind, message) = o.get(0).unwrap_err();
+        assert_eq!(kind, FailureKind::Undelivered);
+        assert!(message.starts_with("2 item(s) or write(s) this chunk sent never reached"), "{message}");
+        assert_eq!(r.settle(buf.clone()), buf, "the next chunk starts afresh");
+        r.lost(1);
+        r.record(7, QueueFault::Closed);
+        let o = Outcomes::parse(r.settle(buf.clone())).unwrap();
+        let (_, message) = o.get(0).unwrap_err();
+        assert!(message.contains("object 7 was closed") && message.contains("and 1 item(s)"), "{message}");
     }
 }

@@ -99,6 +99,7 @@ impl PoolOptions {
             max_memory: self.max_memory,
             sandbox: self.sandbox.clone(),
             parent_pid: std::process::id(),
+            confirm_sends: self.broker.as_ref().is_some_and(|b| b.forwards()),
         }
     }
 }

@@ -172,6 +172,7 @@ impl<R: DeserializeOwned> ProcessBuilder<R> {
             max_memory: self.max_memory,
             sandbox: self.sandbox,
             parent_pid: std::process::id(),
+            confirm_sends: false,
         };
         // Compiled for its engine now (once per module and engine), not as the worker starts.
         self.ctx.inner.ensure_compiled(&self.call.module, init.flavor)?;

@@ -11,6 +11,10 @@
 //!   ones share one write. The host answers a sent put only with a refusal, after which puts to
 //!   that queue wait for answers again; a guest that only sends looks for refusals every
 //!   [`REFUSALS_EVERY`].
+//! - **Confirming sends.** A worker whose broker is elsewhere (a cluster node's) counts what it
+//!   sends without waiting and, before answering a chunk that sent any, asks the host to confirm
+//!   them ([`Line::confirm`]): one round trip per chunk instead of one per put, and a refusal
+//!   still reaches the chunk that made it.
 //! - **The host going away.** A watcher thread waits for the host's end of the socket to close
 //!   (never for data, so it costs nothing per call): a worker process then exits at once, even while
 //!   its guest is busy, so it never outlives its host; a thread worker's guest is stopped at its
@@ -23,6 +27,7 @@ use crate::ipc::stream::Stream;
 use crate::spin::SpinReader;
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use wasmproc_wire::QueueFault;
@@ -49,6 +54,8 @@ pub(super) struct Line {
     /// The flusher is started by the first frame sent without waiting (most workers never send
     /// one; a thread less makes a worker start and exit faster).
     flusher: std::sync::Once,
+    /// Requests sent without waiting since the last [`Line::confirm`].
+    unconfirmed: AtomicU64,
     me: Weak<Line>,
 }
 
@@ -118,6 +125,7 @@ impl Line {
             dirty: Mutex::new(false),
             wake_flusher: Condvar::new(),
             flusher: std::sync::Once::new(),
+            unconfirmed: AtomicU64::new(0),
             me: me.clone(),
         });
         std::thread::Builder::new().name("wasmproc-watcher".into()).spawn(move || watch(&watched, stop.as_deref()))?;
@@ -187,6 +195,7 @@ impl Line {
     /// still learn that its queue closed.
     pub(super) fn send(&self, op: BrokerOp, payload: &[&[u8]]) -> Result<(), QueueFault> {
         self.write_soon(&FromWorker::Broker(op), payload).map_err(|_| QueueFault::Unknown)?;
+        self.unconfirmed.fetch_add(1, Ordering::Relaxed);
         let refused = match self.inbox.try_lock() {
             Ok(mut inbox) if inbox.looked.elapsed() >= REFUSALS_EVERY => inbox.take_arrived(),
             _ => Vec::new(),
@@ -195,6 +204,16 @@ impl Line {
             self.refused(queue);
         }
         Ok(())
+    }
+
+    /// Waits until the host has served every request sent without waiting since the last call
+    /// (refusals among them arrive first, and are applied). Nothing to do if none was sent.
+    pub(super) fn confirm(&self) {
+        let sent = self.unconfirmed.swap(0, Ordering::Relaxed);
+        if sent > 0 {
+            // A lost host answers `Unknown`: the worker ends soon anyway.
+            let _ = self.call(BrokerOp::Confirm { sent }, &[]);
+        }
     }
 
     /// Marks the buffer as holding frames the flusher must write within [`FLUSH_DELAY`].

@@ -33,6 +33,8 @@ struct Worker {
     modules: HashMap<u64, Result<Loaded, String>>,
     /// Whether an input has failed (the exit code `ExitWhenDone` asks for).
     failed: bool,
+    /// Whether a chunk's sent requests are confirmed before it is answered (see `Line::confirm`).
+    confirm_sends: bool,
 }
 
 /// Serves the host on `stream` until it says `Exit` (its code is returned) or goes away (0).
@@ -90,7 +92,8 @@ fn start(init: WorkerInit, line: Arc<Line>, stop: Option<Arc<Stop>>, stdout_fd: 
     line.write(&FromWorker::Ready { pid: std::process::id() }, &[])
         .and_then(|()| line.flush())
         .map_err(|e| format!("writing Ready: {e}"))?;
-    Ok(Worker { engine, linker, settings, line, modules: HashMap::new(), failed: false })
+    let confirm_sends = init.confirm_sends;
+    Ok(Worker { engine, linker, settings, line, modules: HashMap::new(), failed: false, confirm_sends })
 }
 
 impl Worker {
@@ -170,6 +173,10 @@ impl Worker {
         };
         debug_assert_eq!(outcome::count(&framed), Ok(count), "one outcome per input not yet reported");
         self.failed |= outcome::any_failed(&framed);
+        if self.confirm_sends {
+            // A refusal must reach the host before this chunk's answer does.
+            self.line.confirm();
+        }
         let done = FromWorker::Done { count: count as u32, busy_ns: start.elapsed().as_nanos() as u64 };
         self.line.write(&done, &[&framed]).map_err(|e| format!("writing results: {e}"))
     }
