@@ -4,7 +4,8 @@
 //! A request sends the worker socket's child end and the fd for guests' stdout; the reply carries a
 //! pidfd of the new worker. Its exit status comes later, from the server (its parent), and is kept
 //! in an [`Exit`] cell that the worker's handle waits on. A reader thread takes every reply: fork
-//! answers go to the one request in flight (requests take turns), exit statuses to their cells.
+//! answers go to the oldest request in flight (the server answers in the order it was asked, so a
+//! pool's workers are asked for at once and forked back to back), exit statuses to their cells.
 //!
 //! If the server dies, requests fail (the caller starts the worker by exec instead) and the next
 //! request starts a new server; its workers live on, but their exit statuses are lost, and
@@ -15,13 +16,12 @@ use crate::ipc::forkserver::{self, Reply, Request};
 use crate::worker::FORKSERVER_FD_VAR;
 use rustix::event::{PollFd, PollFlags};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -102,13 +102,22 @@ fn ended(pidfd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
 /// The server of one worker program, if one is running.
 type Entry = Mutex<Option<Arc<Server>>>;
 
+/// Where the answer to one fork request goes.
+type Answer = flume::Sender<Result<Forked, String>>;
+
 /// A running fork server.
 struct Server {
     control: Arc<OwnedFd>,
-    /// One request at a time, so that the reply in `replies` is the answer to it.
-    turn: Mutex<()>,
-    replies: flume::Receiver<Result<Forked, String>>,
-    gone: Arc<AtomicBool>,
+    /// The requests in flight, oldest first. Requests are sent under this lock, so this is the
+    /// order the server answers them in.
+    waiting: Arc<Mutex<Waiting>>,
+}
+
+/// The requests in flight, and whether the server is gone (then nothing more is asked of it).
+#[derive(Default)]
+struct Waiting {
+    answers: VecDeque<Answer>,
+    gone: bool,
 }
 
 /// Forks a worker serving `socket` (its child end) whose guests print to `stdout`. `Ok(Err(_))`:
@@ -160,7 +169,7 @@ fn server_for(executable: &Path, timeout: Duration) -> Result<Arc<Server>, Strin
     };
     // Held while a server starts: concurrent first requests share one server.
     let mut server = lock(&entry);
-    if let Some(s) = server.as_ref().filter(|s| !s.gone.load(Ordering::Acquire)) {
+    if let Some(s) = server.as_ref().filter(|s| !lock(&s.waiting).gone) {
         return Ok(s.clone());
     }
     let started = Arc::new(launch(executable, timeout)?);
@@ -196,14 +205,13 @@ fn launch(executable: &Path, timeout: Duration) -> Result<Server, String> {
         ));
     }
     let control = Arc::new(host);
-    let (tx, replies) = flume::bounded(1);
-    let gone = Arc::new(AtomicBool::new(false));
-    let (reader_control, reader_gone) = (control.clone(), gone.clone());
+    let waiting = Arc::new(Mutex::new(Waiting::default()));
+    let (reader_control, reader_waiting) = (control.clone(), waiting.clone());
     std::thread::Builder::new()
         .name("wasmproc-forkserver".into())
-        .spawn(move || read_replies(&reader_control, &tx, &reader_gone, child))
+        .spawn(move || read_replies(&reader_control, &reader_waiting, child))
         .map_err(|e| format!("cannot start a thread: {e}"))?;
-    Ok(Server { control, turn: Mutex::new(()), replies, gone })
+    Ok(Server { control, waiting })
 }
 
 impl Server {
@@ -214,19 +222,23 @@ impl Server {
         stdout: BorrowedFd<'_>,
         timeout: Duration,
     ) -> Result<Forked, String> {
-        let _turn = lock(&self.turn);
-        if self.gone.load(Ordering::Acquire) {
-            return Err("the fork server has exited".into());
+        let (answer, reply) = flume::bounded(1);
+        {
+            let mut waiting = lock(&self.waiting);
+            if waiting.gone {
+                return Err("the fork server has exited".into());
+            }
+            forkserver::send(self.control.as_fd(), &request, &[socket.as_fd(), stdout])
+                .map_err(|e| format!("the fork server did not take the request: {e}"))?;
+            waiting.answers.push_back(answer);
         }
-        forkserver::send(self.control.as_fd(), &request, &[socket.as_fd(), stdout])
-            .map_err(|e| format!("the fork server did not take the request: {e}"))?;
         drop(socket);
-        match self.replies.recv_timeout(timeout) {
+        match reply.recv_timeout(timeout) {
             Ok(reply) => reply,
             Err(flume::RecvTimeoutError::Disconnected) => Err("the fork server exited".into()),
             Err(flume::RecvTimeoutError::Timeout) => {
-                // Its next reply would answer the wrong request: retire it.
-                self.gone.store(true, Ordering::Release);
+                // Its answers would no longer match the requests: retire it.
+                lock(&self.waiting).gone = true;
                 let _ = rustix::net::shutdown(&*self.control, rustix::net::Shutdown::Both);
                 Err(format!("the fork server did not answer within {timeout:?}"))
             }
@@ -234,31 +246,28 @@ impl Server {
     }
 }
 
-/// The server's reader: hands fork answers to the request in flight and exit statuses to their
-/// cells, until the server goes away; then reaps it.
-fn read_replies(
-    control: &OwnedFd,
-    answers: &flume::Sender<Result<Forked, String>>,
-    gone: &AtomicBool,
-    mut server: Child,
-) {
+/// The server's reader: hands fork answers to the oldest request in flight and exit statuses to
+/// their cells, until the server goes away; then reaps it.
+fn read_replies(control: &OwnedFd, waiting: &Mutex<Waiting>, mut server: Child) {
     let mut exits: HashMap<u32, Arc<Exit>> = HashMap::new();
+    let answer = |a: Result<Forked, String>| {
+        let oldest = lock(waiting).answers.pop_front();
+        debug_assert!(oldest.is_some(), "the fork server answers only what it was asked");
+        if let Some(oldest) = oldest {
+            let _ = oldest.send(a);
+        }
+    };
     loop {
         match forkserver::recv::<Reply>(control) {
-            Ok(Some((Reply::Forked { pid }, fds))) => {
-                let answer = match fds.into_iter().next() {
-                    Some(pidfd) => {
-                        let exit = Arc::new(Exit::default());
-                        exits.insert(pid, exit.clone());
-                        Ok(Forked { pid, pidfd: Arc::new(pidfd), exit })
-                    }
-                    None => Err("the fork server sent no pidfd".into()),
-                };
-                let _ = answers.try_send(answer);
-            }
-            Ok(Some((Reply::Refused { reason }, _))) => {
-                let _ = answers.try_send(Err(reason));
-            }
+            Ok(Some((Reply::Forked { pid }, fds))) => match fds.into_iter().next() {
+                Some(pidfd) => {
+                    let exit = Arc::new(Exit::default());
+                    exits.insert(pid, exit.clone());
+                    answer(Ok(Forked { pid, pidfd: Arc::new(pidfd), exit }));
+                }
+                None => answer(Err("the fork server sent no pidfd".into())),
+            },
+            Ok(Some((Reply::Refused { reason }, _))) => answer(Err(reason)),
             Ok(Some((Reply::Exited { pid, status }, _))) => {
                 if let Some(exit) = exits.remove(&pid) {
                     exit.set(ExitState::Exited(ExitStatus::from_raw(status)));
@@ -268,7 +277,12 @@ fn read_replies(
             Ok(None) | Err(_) => break,
         }
     }
-    gone.store(true, Ordering::Release);
+    {
+        // Requests still in flight are told the server exited (their senders drop).
+        let mut waiting = lock(waiting);
+        waiting.gone = true;
+        waiting.answers.clear();
+    }
     for exit in exits.into_values() {
         exit.set(ExitState::Lost);
     }
