@@ -74,6 +74,28 @@ fn every_input_is_accounted_for_when_workers_are_killed_during_imap() {
     assert!(died >= 1, "the kills hit running work");
 }
 
+/// A forked worker is not waited for (its first call follows its start): one killed before it
+/// reports ready is a worker that died, and the pool goes on with a replacement.
+#[test]
+fn a_worker_killed_as_it_starts_is_replaced_and_the_pool_goes_on() {
+    let square = fixtures().task::<u64, u64>("square").unwrap();
+    for _ in 0..5 {
+        let pool = Pool::with_processes(ctx(), 1).unwrap();
+        let pid = pool.pids()[0];
+        sigkill(pid);
+        match pool.apply(&square, 7) {
+            // It had started nothing: the call went to the replacement.
+            Ok(n) => assert_eq!(n, 49),
+            Err(Error::Task(f)) => {
+                assert!(matches!(f.kind, FailureKind::WorkerDied { pid: p, .. } if p == pid), "{f}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(pool.apply(&square, 8).unwrap(), 64, "the replacement serves");
+        assert_ne!(pool.pids()[0], pid);
+    }
+}
+
 #[test]
 fn a_worker_that_cannot_start_is_a_clear_error() {
     // A program that exits at once, without taking its worker channel.

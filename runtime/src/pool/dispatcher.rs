@@ -113,12 +113,12 @@ impl Dispatcher {
 
     /// Makes `spawned` the worker of `slot`; `None` if the pool was terminated meanwhile.
     pub(super) fn install(&self, slot: usize, spawned: Spawned) -> Option<Conn> {
-        let Spawned { mut child, pid, stream, killer } = spawned;
+        let Spawned { mut child, pid, stream, killer, ready_due } = spawned;
         let broker = self.options.broker.clone().unwrap_or_else(|| self.ctx.broker.clone());
         let wait = Wait::of(&stream);
         let linked = stream::link(stream, broker);
         let mut st = self.lock();
-        let (link, reader) = match linked {
+        let (link, mut reader) = match linked {
             Ok(linked) if st.lifecycle != Lifecycle::Terminated => linked,
             _ => {
                 drop(st);
@@ -130,6 +130,9 @@ impl Dispatcher {
         // A thread worker's frames are taken on its own thread from now on, a worker process's
         // by its callers too (see `pump`); the pump is made before the lock is released, so none
         // is written before its doorbell hangs.
+        if ready_due {
+            reader.expect_ready();
+        }
         let pump = Pump::new(reader, wait, self.me.clone(), slot);
         st.slots[slot] = Slot::live(pid, link, killer);
         if pump.led() {

@@ -93,7 +93,11 @@ impl Pool {
     }
 
     /// Starts a pool of `processes` workers (at least one), like `Pool(processes=n)`. Returns once
-    /// every worker has started and reported ready, or with the reason one could not.
+    /// every worker has started, or with the reason one could not. A worker forked by the
+    /// context's fork server (the default start method on Linux) is not waited for: work sent to
+    /// it follows its start, and if it fails after the fork (it says why on stderr), its job
+    /// fails as if it had died ([`FailureKind::WorkerDied`](crate::FailureKind::WorkerDied)) and
+    /// a replacement is started and waited for.
     pub fn with_processes(ctx: &Context, processes: usize) -> Result<Pool> {
         Pool::builder(ctx).processes(processes).build()
     }
@@ -123,13 +127,17 @@ impl Pool {
         options.preload = ctx.inner.recent_artifacts(options.flavor());
         let settings = ctx.inner.settings.clone();
         let pool_name = format!("pool{}", POOL_COUNTER.fetch_add(1, Ordering::Relaxed));
-        // Start the workers in parallel: each start is an exec plus an engine setup.
+        // Start the workers in parallel: each start is a fork (the fork server takes the requests
+        // back to back) or an exec, plus an engine setup. A forked worker is not waited for: the
+        // first frames for it follow its `Init`, and its `Ready` is taken by its link. One that
+        // fails after the fork is seen as a worker that died (its job fails, a replacement is
+        // started and waited for, three times at most), not as this call's start error.
         let started: Vec<Result<spawn::Spawned>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..processes)
                 .map(|slot| {
                     let (settings, preload) = (&settings, &options.preload);
                     let init = options.worker_init(format!("{pool_name}-{slot}"), slot);
-                    s.spawn(move || spawn::spawn_worker(settings, &init, preload))
+                    s.spawn(move || spawn::spawn_worker_unconfirmed(settings, &init, preload))
                 })
                 .collect();
             handles
@@ -682,7 +690,7 @@ impl PoolBuilder<'_> {
         self
     }
 
-    /// Starts the workers; returns once every one has reported ready.
+    /// Starts the workers; returns once every one has started (see [`Pool::with_processes`]).
     pub fn build(self) -> Result<Pool> {
         if let Some(conn) = &self.ctx.inner.cluster {
             // Host paths mean nothing on the nodes: each maps the guest paths to what it grants.

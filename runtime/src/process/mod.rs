@@ -243,7 +243,7 @@ impl<R> Process<R> {
         if !matches!(self.lock().phase, Phase::Created) {
             return Err(Error::AlreadyStarted { name: self.inner.name.clone() });
         }
-        let (spawned, unconfirmed) =
+        let spawned =
             spawn::spawn_worker_unconfirmed(&self.inner.ctx.settings, &self.inner.init, &[self.inner.artifact()])?;
         {
             let mut st = self.lock();
@@ -258,8 +258,8 @@ impl<R> Process<R> {
         }
         // The call is on its way before the monitor thread starts (and, for a forked worker,
         // before the worker has said it is ready): it finds it waiting.
-        let Spawned { child, pid, stream, .. } = spawned;
-        let connection = monitor::call(&self.inner, stream, unconfirmed);
+        let Spawned { child, pid, stream, ready_due, .. } = spawned;
+        let connection = monitor::call(&self.inner, stream, ready_due);
         let inner = self.inner.clone();
         std::thread::Builder::new()
             .name(format!("wasmproc-process-{pid}"))

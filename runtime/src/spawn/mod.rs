@@ -186,17 +186,40 @@ pub(crate) struct Spawned {
     pub(crate) pid: u32,
     pub(crate) stream: Stream,
     pub(crate) killer: Killer,
+    /// Its `Init` was written but its `Ready` not read: the caller's link takes it
+    /// ([`LinkReader::expect_ready`](crate::link::LinkReader::expect_ready)).
+    pub(crate) ready_due: bool,
 }
 
 /// Starts a worker and waits until it reports ready. `preload`: artifacts it will likely load
 /// (a fork server loads them before forking the worker).
 pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit, preload: &[PathBuf]) -> Result<Spawned> {
+    let spawned = spawn_worker_unconfirmed(settings, init, preload)?;
+    match spawned.ready_due {
+        true => await_ready(spawned, settings),
+        false => Ok(spawned),
+    }
+}
+
+/// Starts a worker without waiting for it where that is safe: a forked worker (a copy of a fork
+/// server that has reported ready, so of a program known to serve) is sent its `Init` and
+/// returned at once, its `Ready` due ([`Spawned::ready_due`]), so that the caller's first frames
+/// follow the `Init` without a round trip. Other workers are waited for, as by [`spawn_worker`].
+///
+/// A forked worker that fails after the fork is then seen by the caller's link as the end of its
+/// connection (with its exit status and its message on stderr), not as a start error.
+pub(crate) fn spawn_worker_unconfirmed(settings: &Settings, init: &WorkerInit, preload: &[PathBuf]) -> Result<Spawned> {
     match settings.start_method {
         StartMethod::Thread => spawn_thread(settings, init),
         StartMethod::Spawn => spawn_exec(settings, init),
         #[cfg(target_os = "linux")]
         StartMethod::Process => match spawn_forked(settings, init.flavor, preload)? {
-            Some(spawned) => ready(spawned, settings, init),
+            Some(mut spawned) => {
+                // A worker that is gone before it reads this is seen as the end of the connection.
+                let _ = frame::write_frame(&mut spawned.stream, &ToWorker::Init(init.clone()), &[]);
+                spawned.ready_due = true;
+                Ok(spawned)
+            }
             // The server could not fork (and said why on its stderr, or died): exec this one.
             None => spawn_exec(settings, init),
         },
@@ -207,32 +230,6 @@ pub(crate) fn spawn_worker(settings: &Settings, init: &WorkerInit, preload: &[Pa
             spawn_exec(settings, init)
         }
     }
-}
-
-/// Starts a worker for one call without waiting for it where that is safe: a forked worker (a
-/// copy of a fork server that has reported ready, so of a program known to serve) is sent its
-/// `Init` and returned at once with `true`, its `Ready` left for the caller's link to take
-/// ([`LinkReader::expect_ready`](crate::link::LinkReader::expect_ready)), so that the call's
-/// frames follow the `Init` without a round trip. Other workers are started as by
-/// [`spawn_worker`] (`false`).
-pub(crate) fn spawn_worker_unconfirmed(
-    settings: &Settings,
-    init: &WorkerInit,
-    preload: &[PathBuf],
-) -> Result<(Spawned, bool)> {
-    #[cfg(target_os = "linux")]
-    if settings.start_method == StartMethod::Process {
-        return match spawn_forked(settings, init.flavor, preload)? {
-            Some(mut spawned) => {
-                // A worker that is gone before it reads this is seen by the caller's link as the
-                // end of the connection, with its exit status.
-                let _ = frame::write_frame(&mut spawned.stream, &ToWorker::Init(init.clone()), &[]);
-                Ok((spawned, true))
-            }
-            None => spawn_exec(settings, init).map(|spawned| (spawned, false)),
-        };
-    }
-    spawn_worker(settings, init, preload).map(|spawned| (spawned, false))
 }
 
 /// Starts the context's fork server in the background if its workers will be forked, so that it
@@ -272,7 +269,8 @@ fn spawn_forked(settings: &Settings, flavor: Flavor, preload: &[PathBuf]) -> Res
         Ok(Err(_)) => Ok(None),
         Ok(Ok(forked)) => {
             let (pid, killer) = (forked.pid, Killer::Pidfd(forked.pidfd.clone()));
-            Ok(Some(Spawned { child: WorkerChild::Forked(forked), pid, stream: host.into(), killer }))
+            let stream = host.into();
+            Ok(Some(Spawned { child: WorkerChild::Forked(forked), pid, stream, killer, ready_due: false }))
         }
     }
 }
@@ -316,7 +314,13 @@ fn spawn_exec(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
         return Err(start_err(format!("watching worker process {pid}: {e}")));
     }
     ready(
-        Spawned { child: WorkerChild::Process(child), pid, stream: host.into(), killer: Killer::Pid(pid) },
+        Spawned {
+            child: WorkerChild::Process(child),
+            pid,
+            stream: host.into(),
+            killer: Killer::Pid(pid),
+            ready_due: false,
+        },
         settings,
         init,
     )
@@ -361,13 +365,22 @@ fn spawn_thread(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
         })
         .map_err(|e| start_err(format!("cannot start a worker thread: {e}")))?;
     let child = WorkerChild::Thread { join: Some(join), status: None, killer: killer.clone() };
-    ready(Spawned { child, pid: std::process::id(), stream: host, killer }, settings, init)
+    ready(Spawned { child, pid: std::process::id(), stream: host, killer, ready_due: false }, settings, init)
 }
 
 /// Sends `init` and waits for the worker to report ready; a worker that does not is stopped and
 /// reaped.
+/// Sends `init` to a started worker and waits until it reports ready.
 fn ready(mut spawned: Spawned, settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
-    match handshake(&mut spawned, settings, init) {
+    // A worker that exits before reading surfaces in the wait as EOF, with its exit status.
+    let _ = frame::write_frame(&mut spawned.stream, &ToWorker::Init(init.clone()), &[]);
+    await_ready(spawned, settings)
+}
+
+/// Waits until a worker that was sent its `Init` reports ready; kills it if it does not.
+fn await_ready(mut spawned: Spawned, settings: &Settings) -> Result<Spawned> {
+    spawned.ready_due = false;
+    match read_ready(&mut spawned, settings) {
         Ok(()) => Ok(spawned),
         Err(e) => {
             let _ = spawned.child.kill();
@@ -377,15 +390,12 @@ fn ready(mut spawned: Spawned, settings: &Settings, init: &WorkerInit) -> Result
     }
 }
 
-fn handshake(spawned: &mut Spawned, settings: &Settings, init: &WorkerInit) -> Result<()> {
+fn read_ready(spawned: &mut Spawned, settings: &Settings) -> Result<()> {
     let stream = &mut spawned.stream;
     // The wait for ready has its own timeout; the one the channel had (see
     // `channel::close_on_exit`) is put back after it.
     let kept = stream.read_timeout().map_err(|e| start_err(e.to_string()))?;
     stream.set_read_timeout(Some(settings.start_timeout)).map_err(|e| start_err(e.to_string()))?;
-    let init = ToWorker::Init(init.clone());
-    // A worker that exits before reading surfaces below as EOF, with its exit status.
-    let _ = frame::write_frame(stream, &init, &[]);
     let reply = frame::read_frame::<FromWorker>(stream);
     stream.set_read_timeout(kept).map_err(|e| start_err(e.to_string()))?;
     let exe = settings.worker_executable.display();
