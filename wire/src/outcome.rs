@@ -201,20 +201,22 @@ pub fn count(buf: &[u8]) -> Result<usize, MalformedOutcomes> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Outcomes {
     buf: Vec<u8>,
-    spans: Vec<(Tag, u32, u32)>,
+    /// Where each outcome's head is in `buf` (its framing checked when parsed).
+    heads: Vec<u32>,
 }
 
 impl Outcomes {
     /// Parses `buf`.
     pub fn parse(buf: Vec<u8>) -> Result<Outcomes, MalformedOutcomes> {
-        let mut spans = Vec::new();
-        walk(&buf, |tag, start, len| spans.push((tag, start as u32, len as u32)))?;
-        Ok(Outcomes { buf, spans })
+        // At most one outcome per head's worth of bytes: room for all, without growing.
+        let mut heads = Vec::with_capacity(buf.len() / HEAD);
+        walk(&buf, |_, start, _| heads.push((start - HEAD) as u32))?;
+        Ok(Outcomes { buf, heads })
     }
 
     /// The number of outcomes.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.heads.len()
     }
 
     /// The buffer it was parsed from (to pass it on whole).
@@ -224,22 +226,24 @@ impl Outcomes {
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.heads.is_empty()
     }
 
     /// Every outcome in order, as [`get`](Outcomes::get) gives them.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Result<&[u8], (FailureKind, String)>> + '_ {
-        self.spans.iter().map(|&span| self.at(span))
+        self.heads.iter().map(|&head| self.at(head as usize))
     }
 
     /// Outcome `i` (which must be `< len()`): the result bytes, or the failure and its message.
     pub fn get(&self, i: usize) -> Result<&[u8], (FailureKind, String)> {
-        self.at(self.spans[i])
+        self.at(self.heads[i] as usize)
     }
 
-    fn at(&self, (tag, start, len): (Tag, u32, u32)) -> Result<&[u8], (FailureKind, String)> {
-        let bytes = &self.buf[start as usize..(start + len) as usize];
-        match tag.kind() {
+    fn at(&self, head: usize) -> Result<&[u8], (FailureKind, String)> {
+        let h = &self.buf[head..head + HEAD];
+        let len = u32::from_le_bytes([h[1], h[2], h[3], h[4]]) as usize;
+        let bytes = &self.buf[head + HEAD..head + HEAD + len];
+        match Tag::from_u8(h[0]).expect("tags are checked when parsed").kind() {
             None => Ok(bytes),
             Some(kind) => Err((kind, String::from_utf8_lossy(bytes).into_owned())),
         }
