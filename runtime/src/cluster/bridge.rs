@@ -76,18 +76,18 @@ pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Bro
         }
     });
     runtime::handle().spawn(async move {
-        // Per worker: requests sent without waiting received since its last `Confirm`.
-        let mut received: HashMap<u64, u64> = HashMap::new();
+        let mut arrivals = Arrivals::default();
         while let Some(msg) = sub.next().await {
+            // A request that does not decode is one that did not arrive: if it was sent without
+            // waiting, the worker's `Confirm` counts it as lost.
             let Ok(req) = postcard::from_bytes::<Request>(&msg.payload) else { continue };
             let replier = Arc::new(Replier { out: out.clone(), to: msg.reply, peer: req.peer });
             if let BrokerOp::Confirm { sent } = req.op {
-                let got = received.remove(&req.peer).unwrap_or(0);
-                replier.confirmed(sent.saturating_sub(got));
+                replier.confirmed(arrivals.confirm(req.peer, sent));
                 continue;
             }
             if req.op.is_sent() {
-                *received.entry(req.peer).or_default() += 1;
+                arrivals.arrived(req.peer);
             }
             let peer = PeerRef { id: req.peer, peer: replier.clone() };
             match broker.serve(req.op, req.payload, &peer) {
@@ -100,6 +100,22 @@ pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Bro
         }
     });
     Ok(())
+}
+
+/// Per worker: how many requests it sent without waiting arrived since its last `Confirm`.
+#[derive(Default)]
+struct Arrivals(HashMap<u64, u64>);
+
+impl Arrivals {
+    fn arrived(&mut self, peer: u64) {
+        *self.0.entry(peer).or_default() += 1;
+    }
+
+    /// How many of the `sent` requests `peer` counts since its last `Confirm` never arrived;
+    /// counting starts afresh.
+    fn confirm(&mut self, peer: u64, sent: u64) -> u64 {
+        sent.saturating_sub(self.0.remove(&peer).unwrap_or(0))
+    }
 }
 
 /// Answers one forwarded request on its reply subject.
@@ -137,9 +153,10 @@ impl Peer for Replier {
 pub(crate) struct Forwarder {
     /// Requests, published in this order by one task: `(request, reply subject)`.
     out: UnboundedSender<(Vec<u8>, Option<String>)>,
-    /// This forwarder's inbox prefix; answers come to `<inbox>.<n>`, refusals to
-    /// `<inbox>.refused`.
+    /// This forwarder's inbox prefix; answers come to `<inbox>.<n>`.
     inbox: String,
+    /// Where refusals come: `<inbox>.refused`.
+    refusals: String,
     next: AtomicU64,
     /// Who asked, by request number, until answered.
     waiting: Mutex<HashMap<u64, Waiting>>,
@@ -179,6 +196,7 @@ impl Forwarder {
         let f = Arc::new(Forwarder {
             out,
             inbox: inbox.clone(),
+            refusals: format!("{inbox}.{REFUSALS}"),
             next: AtomicU64::new(0),
             waiting: Mutex::default(),
             senders: Mutex::default(),
@@ -237,8 +255,7 @@ impl Forward for Forwarder {
     fn forward(&self, op: BrokerOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
         if op.is_sent() {
             lock(&self.senders).entry(peer.id).or_insert_with(|| peer.clone());
-            let refusals = format!("{}.{REFUSALS}", self.inbox);
-            self.send(self.salt ^ peer.id, op, payload, Some(refusals));
+            self.send(self.salt ^ peer.id, op, payload, Some(self.refusals.clone()));
             return Served::Nothing;
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
@@ -268,5 +285,18 @@ mod tests {
             let bytes = postcard::to_allocvec(&answer).unwrap();
             assert_eq!(postcard::from_bytes::<Answer>(&bytes).unwrap(), answer);
         }
+    }
+
+    #[test]
+    fn a_confirmation_counts_what_never_arrived_per_worker() {
+        let mut a = Arrivals::default();
+        (0..3).for_each(|_| a.arrived(1));
+        a.arrived(2);
+        assert_eq!(a.confirm(1, 5), 2, "two of worker 1's five never arrived");
+        assert_eq!(a.confirm(2, 1), 0);
+        assert_eq!(a.confirm(1, 0), 0, "counting starts afresh");
+        a.arrived(1);
+        assert_eq!(a.confirm(1, 1), 0);
+        assert_eq!(a.confirm(3, 4), 4, "a worker none of whose sends arrived");
     }
 }

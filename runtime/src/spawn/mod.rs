@@ -368,16 +368,16 @@ fn spawn_thread(settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
     ready(Spawned { child, pid: std::process::id(), stream: host, killer, ready_due: false }, settings, init)
 }
 
-/// Sends `init` and waits for the worker to report ready; a worker that does not is stopped and
-/// reaped.
-/// Sends `init` to a started worker and waits until it reports ready.
+/// Sends `init` to a started worker and waits until it reports ready; a worker that does not is
+/// stopped and reaped.
 fn ready(mut spawned: Spawned, settings: &Settings, init: &WorkerInit) -> Result<Spawned> {
     // A worker that exits before reading surfaces in the wait as EOF, with its exit status.
     let _ = frame::write_frame(&mut spawned.stream, &ToWorker::Init(init.clone()), &[]);
     await_ready(spawned, settings)
 }
 
-/// Waits until a worker that was sent its `Init` reports ready; kills it if it does not.
+/// Waits until a worker that was sent its `Init` reports ready; one that does not is stopped and
+/// reaped.
 fn await_ready(mut spawned: Spawned, settings: &Settings) -> Result<Spawned> {
     spawned.ready_due = false;
     match read_ready(&mut spawned, settings) {
