@@ -182,7 +182,8 @@ impl Link {
 
     /// Takes what a broker elsewhere told about the worker's sends.
     fn take_late(&self) -> Option<Late> {
-        if !self.has_late.swap(false, Ordering::Acquire) {
+        // A plain load first: on the path of every answer, and nearly always false.
+        if !self.has_late.load(Ordering::Relaxed) || !self.has_late.swap(false, Ordering::Acquire) {
             return None;
         }
         Some(std::mem::take(&mut *self.late.lock().unwrap_or_else(|p| p.into_inner())))
