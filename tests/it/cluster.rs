@@ -402,6 +402,43 @@ fn the_server_restarts_mid_map_and_the_map_completes_exactly() {
     assert_eq!(pending.get_timeout(Duration::from_secs(120)).unwrap(), inputs);
 }
 
+/// A node task waiting in a queue get while the server restarts gets its item, once: the get (or
+/// its answer) lost in the restart is sent again, and the client answers the copy from memory
+/// instead of taking a second item.
+#[test]
+fn a_queue_get_waiting_on_a_node_survives_a_server_restart() {
+    let mut server = Server::start(&fresh_dir("nats-restart-queue"), &[]);
+    let _a = Node::start(&server, "a", 1, &[]);
+    let (ctx, m) = on(Cluster::new(server.url()));
+    let pool = Pool::new(&ctx).unwrap();
+    let worker = m.task::<(JoinableQueue<u64>, Queue<u64>), u64>("joinable_worker").unwrap();
+    let (jobs, results) = (JoinableQueue::<u64>::new(&ctx).unwrap(), Queue::<u64>::new(&ctx).unwrap());
+    let run = pool.apply_async(&worker, (jobs.clone(), results.clone()));
+    let wait = Duration::from_secs(60);
+    for round in 0..2 {
+        jobs.put(1).unwrap();
+        assert_eq!(results.get_timeout(wait).unwrap(), 2);
+        // Its put and task_done arrived; its next get is on its way or waiting at the client.
+        assert!(jobs.join_timeout(wait), "round {round}: {} unfinished", jobs.unfinished());
+        server.stop();
+        if round == 0 {
+            // Answered while the server is down: the answer is lost or late.
+            jobs.put(2).unwrap();
+        }
+        server.run();
+        if round == 1 {
+            jobs.put(2).unwrap();
+        }
+        assert_eq!(results.get_timeout(wait).unwrap(), 4, "round {round}");
+        assert!(jobs.join_timeout(wait), "round {round}: {} unfinished", jobs.unfinished());
+    }
+    jobs.put(3).unwrap();
+    assert_eq!(results.get_timeout(wait).unwrap(), 6);
+    jobs.close();
+    assert_eq!(run.get_timeout(wait).unwrap(), 5, "every item taken once");
+    assert!(results.get_timeout(Duration::from_millis(200)).is_err(), "and none twice");
+}
+
 #[test]
 fn a_chunk_whose_every_node_dies_ends_as_node_lost_after_max_deliveries() {
     let server = Server::start(&fresh_dir("nats-poison"), &[]);

@@ -16,15 +16,28 @@
 //! puts cost one round trip to the client in all instead of one each, and a refused or lost one
 //! still fails the chunk that sent it, as on one machine. An item answered to a worker that is
 //! gone is put back on its queue.
+//!
+//! A waited-for request, or its answer, lost while the server restarts is sent again
+//! ([`resend`]), and the client answers a copy from its memory instead of serving it twice
+//! ([`replies`]). A send lost that way is counted by the chunk's `Confirm`, which fails the chunk
+//! with `Undelivered`: it cannot be sent again safely, since the client cannot tell a lost send
+//! from a late one.
+
+mod replies;
+mod resend;
 
 use super::runtime;
 use crate::broker::{Broker, Forward, Peer, PeerRef, Served};
 use crate::ipc::protocol::{BrokerOp, BrokerReply, QueueOp};
+use bytes::Bytes;
 use futures_util::StreamExt;
+use replies::{Replies, Seen};
+use resend::Sent;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use wasmproc_wire::QueueFault;
 
@@ -36,6 +49,9 @@ struct Request {
     op: BrokerOp,
     #[serde(with = "serde_bytes")]
     payload: Vec<u8>,
+    /// The numbers of the answers the forwarder received since its previous waited-for request
+    /// (empty on a request sent without waiting): the client forgets them (see `replies`).
+    received: Vec<u64>,
 }
 
 /// What the client sends back.
@@ -52,6 +68,8 @@ enum Answer {
     Refused { peer: u64, object: u64, fault: QueueFault },
     /// The answer to a `Confirm`: `lost` of the requests it counted never arrived.
     Confirmed { lost: u64 },
+    /// To a waited-for request sent again: the client has it and will answer it.
+    Pending,
 }
 
 /// The subject a client serves its broker on.
@@ -69,19 +87,35 @@ pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Bro
     let mut sub = runtime::wait(async move { sub_client.subscribe(subject).await }).map_err(|e| e.to_string())?;
     // One task publishes every answer, in the order made: a worker's refusals reach its node
     // before the confirmation that follows them.
-    let (out, mut answers) = unbounded_channel::<(async_nats::Subject, Vec<u8>)>();
+    let (out, mut answers) = unbounded_channel::<(async_nats::Subject, Bytes)>();
     runtime::handle().spawn(async move {
         while let Some((to, payload)) = answers.recv().await {
-            let _ = client.publish(to, payload.into()).await;
+            let _ = client.publish(to, payload).await;
         }
     });
+    let replies = Arc::new(Mutex::new(Replies::default()));
     runtime::handle().spawn(async move {
         let mut arrivals = Arrivals::default();
         while let Some(msg) = sub.next().await {
             // A request that does not decode is one that did not arrive: if it was sent without
             // waiting, the worker's `Confirm` counts it as lost.
             let Ok(req) = postcard::from_bytes::<Request>(&msg.payload) else { continue };
-            let replier = Arc::new(Replier { out: out.clone(), to: msg.reply, peer: req.peer });
+            let waited = msg.reply.as_deref().and_then(waited_for);
+            if let (Some((inbox, n)), Some(to)) = (&waited, &msg.reply) {
+                match lock(&replies).arrived(inbox, *n, &req.received) {
+                    Seen::New => {}
+                    Seen::Pending => {
+                        let _ = out.send((to.clone(), encode(&Answer::Pending)));
+                        continue;
+                    }
+                    Seen::Answered(answer) => {
+                        let _ = out.send((to.clone(), answer));
+                        continue;
+                    }
+                }
+            }
+            let replier =
+                Arc::new(Replier { out: out.clone(), to: msg.reply, peer: req.peer, waited, replies: replies.clone() });
             if let BrokerOp::Confirm { sent } = req.op {
                 replier.confirmed(arrivals.confirm(req.peer, sent));
                 continue;
@@ -118,18 +152,37 @@ impl Arrivals {
     }
 }
 
+/// The forwarder's inbox and the request's number, if `reply` is a waited-for request's reply
+/// subject (`<inbox>.<n>`, not `<inbox>.refused`).
+fn waited_for(reply: &str) -> Option<(String, u64)> {
+    let (inbox, n) = reply.rsplit_once('.')?;
+    Some((inbox.to_string(), n.parse().ok()?))
+}
+
+fn encode<T: Serialize>(value: &T) -> Bytes {
+    postcard::to_allocvec(value).expect("bridge messages encode").into()
+}
+
 /// Answers one forwarded request on its reply subject.
 struct Replier {
-    out: UnboundedSender<(async_nats::Subject, Vec<u8>)>,
+    out: UnboundedSender<(async_nats::Subject, Bytes)>,
     to: Option<async_nats::Subject>,
     /// The worker that asked.
     peer: u64,
+    /// The forwarder's inbox and the request's number, if the worker waits for the answer: the
+    /// answer is kept for a copy of the request.
+    waited: Option<(String, u64)>,
+    replies: Arc<Mutex<Replies>>,
 }
 
 impl Replier {
     fn send(&self, answer: &Answer) {
         if let Some(to) = self.to.clone() {
-            let _ = self.out.send((to, postcard::to_allocvec(answer).expect("an answer encodes")));
+            let answer = encode(answer);
+            if let Some((inbox, n)) = &self.waited {
+                lock(&self.replies).answered(inbox, *n, answer.clone());
+            }
+            let _ = self.out.send((to, answer));
         }
     }
 }
@@ -152,24 +205,40 @@ impl Peer for Replier {
 /// A node's stand-in for one client's broker.
 pub(crate) struct Forwarder {
     /// Requests, published in this order by one task: `(request, reply subject)`.
-    out: UnboundedSender<(Vec<u8>, Option<String>)>,
+    out: UnboundedSender<(Bytes, Option<String>)>,
     /// This forwarder's inbox prefix; answers come to `<inbox>.<n>`.
     inbox: String,
     /// Where refusals come: `<inbox>.refused`.
     refusals: String,
-    next: AtomicU64,
-    /// Who asked, by request number, until answered.
-    waiting: Mutex<HashMap<u64, Waiting>>,
+    /// Waited-for requests, until answered.
+    waiting: Mutex<Waited>,
+    /// The connection's statistics: its count of connects tells a reconnect.
+    stats: Arc<async_nats::Statistics>,
     /// Workers that sent requests without waiting, by id, until they are gone: a refusal may come.
     senders: Mutex<HashMap<u64, PeerRef>>,
     /// Distinguishes this node's workers from other nodes' at the client.
     salt: u64,
 }
 
+/// The waited-for requests of one forwarder.
+#[derive(Default)]
+struct Waited {
+    /// The next request's number.
+    next: u64,
+    /// Who asked, by request number, until answered.
+    by_number: BTreeMap<u64, Waiting>,
+    /// The numbers of the answers received since the last request.
+    received: Vec<u64>,
+}
+
 struct Waiting {
     peer: PeerRef,
     /// The request, to put an answered item back if its worker is gone.
     op: BrokerOp,
+    /// As sent, to send again.
+    request: Bytes,
+    reply: String,
+    sent: Sent,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -182,14 +251,14 @@ impl Forwarder {
         let inbox = client.new_inbox();
         let digest = <sha2::Sha256 as sha2::Digest>::digest(inbox.as_bytes());
         let salt = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        let (out, mut requests) = unbounded_channel::<(Vec<u8>, Option<String>)>();
+        let (out, mut requests) = unbounded_channel::<(Bytes, Option<String>)>();
         let publisher = client.clone();
         runtime::handle().spawn(async move {
             while let Some((request, reply)) = requests.recv().await {
                 let subject = subject.clone();
                 let _ = match reply {
-                    Some(reply) => publisher.publish_with_reply(subject, reply, request.into()).await,
-                    None => publisher.publish(subject, request.into()).await,
+                    Some(reply) => publisher.publish_with_reply(subject, reply, request).await,
+                    None => publisher.publish(subject, request).await,
                 };
             }
         });
@@ -197,10 +266,20 @@ impl Forwarder {
             out,
             inbox: inbox.clone(),
             refusals: format!("{inbox}.{REFUSALS}"),
-            next: AtomicU64::new(0),
             waiting: Mutex::default(),
+            stats: client.statistics(),
             senders: Mutex::default(),
             salt,
+        });
+        let weak = Arc::downgrade(&f);
+        runtime::handle().spawn(async move {
+            let mut tick = tokio::time::interval(resend::RESEND_TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(f) = weak.upgrade() else { return };
+                f.resend_due();
+            }
         });
         let mut sub =
             runtime::wait(async move { client.subscribe(format!("{inbox}.*")).await }).map_err(|e| e.to_string())?;
@@ -220,11 +299,23 @@ impl Forwarder {
 
     /// The answer to request `n`.
     fn answered(&self, n: u64, answer: Answer) {
-        let Some(w) = lock(&self.waiting).remove(&n) else { return };
+        let w = {
+            let mut waiting = lock(&self.waiting);
+            if let Answer::Pending = answer {
+                if let Some(w) = waiting.by_number.get_mut(&n) {
+                    w.sent.heard();
+                }
+                return;
+            }
+            // A second answer (to a copy sent again) finds nothing.
+            let Some(w) = waiting.by_number.remove(&n) else { return };
+            waiting.received.push(n);
+            w
+        };
         let (reply, item) = match answer {
             Answer::Reply { reply, item } => (reply, item),
             Answer::Confirmed { lost } => return w.peer.peer.confirmed(lost),
-            Answer::Refused { .. } => return,
+            Answer::Refused { .. } | Answer::Pending => return,
         };
         if let Err(item) = w.peer.answer(reply, item)
             && let BrokerOp::Queue { queue, op: QueueOp::Get { .. } } = w.op
@@ -244,10 +335,20 @@ impl Forwarder {
         }
     }
 
-    /// Queues a request for the client, with the subject its answer should come to.
+    /// Queues a request sent without waiting for the client, with the subject its answer should
+    /// come to.
     fn send(&self, peer: u64, op: BrokerOp, payload: Vec<u8>, reply: Option<String>) {
-        let request = postcard::to_allocvec(&Request { peer, op, payload }).expect("a request encodes");
-        let _ = self.out.send((request, reply));
+        let _ = self.out.send((encode(&Request { peer, op, payload, received: Vec::new() }), reply));
+    }
+
+    /// Sends the waited-for requests that are due again (see `resend`), oldest first.
+    fn resend_due(&self) {
+        let (now, connects) = (Instant::now(), self.stats.connects.load(Ordering::Relaxed));
+        let mut waiting = lock(&self.waiting);
+        for w in waiting.by_number.values_mut().filter(|w| w.sent.due(now, connects)) {
+            w.sent.resent(now, connects);
+            let _ = self.out.send((w.request.clone(), Some(w.reply.clone())));
+        }
     }
 }
 
@@ -258,9 +359,17 @@ impl Forward for Forwarder {
             self.send(self.salt ^ peer.id, op, payload, Some(self.refusals.clone()));
             return Served::Nothing;
         }
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        lock(&self.waiting).insert(n, Waiting { peer: peer.clone(), op });
-        self.send(self.salt ^ peer.id, op, payload, Some(format!("{}.{n}", self.inbox)));
+        // Numbered and queued under one lock, so a copy sent again (`resend_due`) never follows
+        // the request that says its answer was received.
+        let mut waiting = lock(&self.waiting);
+        let n = waiting.next;
+        waiting.next += 1;
+        let received = std::mem::take(&mut waiting.received);
+        let request = encode(&Request { peer: self.salt ^ peer.id, op, payload, received });
+        let reply = format!("{}.{n}", self.inbox);
+        let sent = Sent::new(Instant::now(), self.stats.connects.load(Ordering::Relaxed));
+        let _ = self.out.send((request.clone(), Some(reply.clone())));
+        waiting.by_number.insert(n, Waiting { peer: peer.clone(), op, request, reply, sent });
         Served::Nothing
     }
 
@@ -281,6 +390,7 @@ mod tests {
             Answer::Reply { reply: BrokerReply::OkUnbounded, item: b"x".to_vec() },
             Answer::Refused { peer: 3, object: 7, fault: QueueFault::Closed },
             Answer::Confirmed { lost: 2 },
+            Answer::Pending,
         ] {
             let bytes = postcard::to_allocvec(&answer).unwrap();
             assert_eq!(postcard::from_bytes::<Answer>(&bytes).unwrap(), answer);

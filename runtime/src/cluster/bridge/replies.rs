@@ -1,0 +1,106 @@
+//! The client's memory of its answers to waited-for requests, so that a request a node sends
+//! again is answered again instead of served twice.
+//!
+//! A node sends a waited-for request again when its connection to the server was re-established
+//! (the request or its answer may have been lost while the server restarted), or when the client
+//! has said nothing about it for a while (see `resend`). A get served twice would take two items
+//! for one; so the client keeps each answer, and answers a request it has seen with the same
+//! answer, or with `Pending` if it is still parked (a get waiting for an item).
+//!
+//! Each request carries the numbers of the answers its forwarder received since its previous
+//! request (`received`), and the client forgets those. A copy of a request is sent only while it
+//! waits, and a forwarder's requests arrive in the order sent, so no copy of a request arrives
+//! after the request that says its answer was received. The client so keeps, per forwarder, the
+//! answers still waiting and those received since the forwarder's last request.
+
+use bytes::Bytes;
+use std::collections::HashMap;
+
+/// What the client knows of a waited-for request that arrives.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Seen {
+    /// First seen: serve it.
+    New,
+    /// Seen and parked: say so, serve nothing.
+    Pending,
+    /// Seen and answered: send this answer again.
+    Answered(Bytes),
+}
+
+/// The answers of every forwarder that sent waited-for requests, by its inbox, then by request
+/// number: `None` while parked, then the encoded answer.
+#[derive(Default)]
+pub(super) struct Replies(HashMap<String, HashMap<u64, Option<Bytes>>>);
+
+impl Replies {
+    /// Request `n` of the forwarder at `inbox` arrived, saying the answers to `received` reached
+    /// it.
+    pub(super) fn arrived(&mut self, inbox: &str, n: u64, received: &[u64]) -> Seen {
+        let answers = match self.0.get_mut(inbox) {
+            Some(answers) => answers,
+            None => self.0.entry(inbox.to_string()).or_default(),
+        };
+        for r in received {
+            debug_assert_ne!(*r, n, "a request still waiting has not had its answer");
+            answers.remove(r);
+        }
+        match answers.entry(n) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(None);
+                Seen::New
+            }
+            std::collections::hash_map::Entry::Occupied(o) => match o.get() {
+                None => Seen::Pending,
+                Some(answer) => Seen::Answered(answer.clone()),
+            },
+        }
+    }
+
+    /// Request `n` of the forwarder at `inbox` was answered with `answer`.
+    pub(super) fn answered(&mut self, inbox: &str, n: u64, answer: Bytes) {
+        if let Some(slot) = self.0.get_mut(inbox).and_then(|answers| answers.get_mut(&n)) {
+            *slot = Some(answer);
+        }
+    }
+
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.0.values().map(HashMap::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_seen_again_gets_its_answer_again_and_is_never_served_twice() {
+        let mut r = Replies::default();
+        assert_eq!(r.arrived("a", 0, &[]), Seen::New);
+        assert_eq!(r.arrived("a", 0, &[]), Seen::Pending, "parked: not served again");
+        r.answered("a", 0, Bytes::from_static(b"item"));
+        assert_eq!(r.arrived("a", 0, &[]), Seen::Answered(Bytes::from_static(b"item")));
+        assert_eq!(r.arrived("b", 0, &[]), Seen::New, "forwarders are told apart");
+    }
+
+    #[test]
+    fn answers_received_are_forgotten_and_a_parked_one_does_not_hold_the_rest() {
+        let mut r = Replies::default();
+        assert_eq!(r.arrived("a", 0, &[]), Seen::New, "parked for good");
+        for n in 1..1000 {
+            let received: &[u64] = if n > 1 { &[n - 1] } else { &[] };
+            assert_eq!(r.arrived("a", n, received), Seen::New);
+            r.answered("a", n, Bytes::from_static(b"x"));
+        }
+        assert_eq!(r.kept(), 2, "the parked request and the last answer, not a thousand");
+        assert_eq!(r.arrived("a", 0, &[]), Seen::Pending);
+        assert_eq!(r.arrived("a", 999, &[]), Seen::Answered(Bytes::from_static(b"x")));
+    }
+
+    #[test]
+    fn an_answer_to_a_forgotten_request_is_not_kept() {
+        let mut r = Replies::default();
+        r.answered("a", 7, Bytes::from_static(b"x"));
+        assert_eq!(r.kept(), 0);
+    }
+}
