@@ -54,6 +54,9 @@ pub(super) struct Line {
     /// The flusher is started by the first frame sent without waiting (most workers never send
     /// one; a thread less makes a worker start and exit faster).
     flusher: std::sync::Once,
+    /// Whether the broker confirms sends (`WorkerInit::confirm_sends`): then a chunk's sent
+    /// requests are counted, and confirmed before it is answered ([`Line::confirm`]).
+    confirms: bool,
     /// Requests sent without waiting since the last [`Line::confirm`].
     unconfirmed: AtomicU64,
     me: Weak<Line>,
@@ -111,11 +114,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Line {
     /// A line over `stream`, whose reading side is `reader` (it may already have consumed the
     /// handshake). Starts the watcher (the flusher starts when first needed); `stop` is a thread
-    /// worker's switch.
+    /// worker's switch; `confirms`, whether its broker confirms sends.
     pub(super) fn start(
         stream: Stream,
         reader: BufReader<SpinReader>,
         stop: Option<Arc<Stop>>,
+        confirms: bool,
     ) -> io::Result<Arc<Line>> {
         let watched = stream.try_clone()?;
         let line = Arc::new_cyclic(|me| Line {
@@ -125,6 +129,7 @@ impl Line {
             dirty: Mutex::new(false),
             wake_flusher: Condvar::new(),
             flusher: std::sync::Once::new(),
+            confirms,
             unconfirmed: AtomicU64::new(0),
             me: me.clone(),
         });
@@ -195,7 +200,9 @@ impl Line {
     /// still learn that its queue closed.
     pub(super) fn send(&self, op: BrokerOp, payload: &[&[u8]]) -> Result<(), QueueFault> {
         self.write_soon(&FromWorker::Broker(op), payload).map_err(|_| QueueFault::Unknown)?;
-        self.unconfirmed.fetch_add(1, Ordering::Relaxed);
+        if self.confirms {
+            self.unconfirmed.fetch_add(1, Ordering::Relaxed);
+        }
         let refused = match self.inbox.try_lock() {
             Ok(mut inbox) if inbox.looked.elapsed() >= REFUSALS_EVERY => inbox.take_arrived(),
             _ => Vec::new(),
@@ -207,8 +214,11 @@ impl Line {
     }
 
     /// Waits until the host has served every request sent without waiting since the last call
-    /// (refusals among them arrive first, and are applied). Nothing to do if none was sent.
+    /// (refusals among them arrive first, and are applied), so that a refusal reaches the host
+    /// before the answer of the chunk that sent it. Nothing to do if none was sent, or if the
+    /// broker does not confirm sends (a local one: its refusals are in order already).
     pub(super) fn confirm(&self) {
+        debug_assert!(self.confirms || self.unconfirmed.load(Ordering::Relaxed) == 0);
         let sent = self.unconfirmed.swap(0, Ordering::Relaxed);
         if sent > 0 {
             // A lost host answers `Unknown`: the worker ends soon anyway.

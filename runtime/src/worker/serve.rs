@@ -33,8 +33,6 @@ struct Worker {
     modules: HashMap<u64, Result<Loaded, String>>,
     /// Whether an input has failed (the exit code `ExitWhenDone` asks for).
     failed: bool,
-    /// Whether a chunk's sent requests are confirmed before it is answered (see `Line::confirm`).
-    confirm_sends: bool,
 }
 
 /// Serves the host on `stream` until it says `Exit` (its code is returned) or goes away (0).
@@ -48,7 +46,8 @@ pub(super) fn serve(stream: Stream, stop: Option<Arc<Stop>>, stdout_fd: i32) -> 
         Err(e) => return Err(format!("reading Init: {e}")),
     };
     let process = stop.is_none();
-    let line = Line::start(stream, input, stop.clone()).map_err(|e| format!("starting the worker's threads: {e}"))?;
+    let line = Line::start(stream, input, stop.clone(), init.confirm_sends)
+        .map_err(|e| format!("starting the worker's threads: {e}"))?;
     let mut worker = start(init, line, stop, stdout_fd)?;
     let code = worker.run();
     if process {
@@ -92,8 +91,7 @@ fn start(init: WorkerInit, line: Arc<Line>, stop: Option<Arc<Stop>>, stdout_fd: 
     line.write(&FromWorker::Ready { pid: std::process::id() }, &[])
         .and_then(|()| line.flush())
         .map_err(|e| format!("writing Ready: {e}"))?;
-    let confirm_sends = init.confirm_sends;
-    Ok(Worker { engine, linker, settings, line, modules: HashMap::new(), failed: false, confirm_sends })
+    Ok(Worker { engine, linker, settings, line, modules: HashMap::new(), failed: false })
 }
 
 impl Worker {
@@ -173,10 +171,7 @@ impl Worker {
         };
         debug_assert_eq!(outcome::count(&framed), Ok(count), "one outcome per input not yet reported");
         self.failed |= outcome::any_failed(&framed);
-        if self.confirm_sends {
-            // A refusal must reach the host before this chunk's answer does.
-            self.line.confirm();
-        }
+        self.line.confirm();
         let done = FromWorker::Done { count: count as u32, busy_ns: start.elapsed().as_nanos() as u64 };
         self.line.write(&done, &[&framed]).map_err(|e| format!("writing results: {e}"))
     }
