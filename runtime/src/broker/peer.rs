@@ -39,7 +39,7 @@ pub(crate) trait Peer: Send + Sync {
     fn refused(&self, object: u64, fault: QueueFault);
 
     /// Answers the worker's `Confirm`: everything it sent before is served, and `lost` of those
-    /// requests never arrived (the connection to the server broke), which fails its chunk too.
+    /// requests never arrived readable (see `cluster::bridge`), which fails its chunk too.
     fn confirmed(&self, lost: u64);
 }
 

@@ -414,7 +414,10 @@ mod tests {
         r.link.confirmed(2);
         assert!(matches!(written.frames()[..], [ToWorker::BrokerReply(BrokerReply::Ok)]));
         let (_, message) = failure(r.next());
-        assert!(message.starts_with("2 item(s) or write(s) this chunk sent never reached"), "{message}");
+        assert!(
+            message.starts_with("2 item(s) or write(s) this chunk sent reached the queue's host unreadable"),
+            "{message}"
+        );
 
         // A clean confirmation changes nothing.
         r.link.confirmed(0);

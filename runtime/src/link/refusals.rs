@@ -7,8 +7,8 @@
 //! why (`Closed`) instead of sending into the void.
 //!
 //! A worker whose broker is elsewhere (a cluster client's) may also learn that some of its sends
-//! never arrived at all (the connection to the server broke): they are [`lost`](Refusals::lost),
-//! and fail the chunk the same way.
+//! never arrived readable (the bridge sends again what the server loses, so only one the client
+//! cannot decode is lost): they are [`lost`](Refusals::lost), and fail the chunk the same way.
 
 use wasmproc_wire::QueueFault;
 use wasmproc_wire::outcome;
@@ -17,7 +17,7 @@ use wasmproc_wire::outcome;
 #[derive(Debug, Default)]
 pub(super) struct Refusals {
     since_done: Vec<(u64, QueueFault)>,
-    /// Sends that never reached the broker, since the last answered chunk.
+    /// Sends that never reached the broker readable, since the last answered chunk.
     lost: u64,
 }
 
@@ -30,7 +30,7 @@ impl Refusals {
         first
     }
 
-    /// Records `n` sends that never reached the broker.
+    /// Records `n` sends that never reached the broker readable.
     pub(super) fn lost(&mut self, n: u64) {
         self.lost += n;
     }
@@ -61,8 +61,8 @@ impl Refusals {
 /// Why a chunk whose sends were lost fails.
 fn lost_message(lost: u64) -> String {
     format!(
-        "{lost} item(s) or write(s) this chunk sent never reached the queue's host (the connection to the \
-         cluster's server broke on the way)"
+        "{lost} item(s) or write(s) this chunk sent reached the queue's host unreadable (are the node and \
+         the client the same wasmproc version?)"
     )
 }
 
@@ -123,7 +123,10 @@ mod tests {
         let o = Outcomes::parse(r.settle(buf.clone())).unwrap();
         let (kind, message) = o.get(0).unwrap_err();
         assert_eq!(kind, FailureKind::Undelivered);
-        assert!(message.starts_with("2 item(s) or write(s) this chunk sent never reached"), "{message}");
+        assert!(
+            message.starts_with("2 item(s) or write(s) this chunk sent reached the queue's host unreadable"),
+            "{message}"
+        );
         assert_eq!(r.settle(buf.clone()), buf, "the next chunk starts afresh");
         r.lost(1);
         r.record(7, QueueFault::Closed);

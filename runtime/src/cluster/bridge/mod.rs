@@ -4,25 +4,32 @@
 //! A client serves its broker on its own subject (`wasmproc.broker.<id>`): each request is a
 //! worker's broker request, answered — at once, or later when a parked get or put completes — on
 //! the reply subject it came with. A node's pool for that client has a broker that forwards every
-//! request there ([`Forwarder`]) and hands each answer to the worker that asked. Requests of one
-//! worker travel on one connection to one subscriber, so they are served in the order sent, and
-//! the client publishes its answers in the order it makes them.
+//! request there ([`Forwarder`]) and hands each answer to the worker that asked. The client
+//! publishes its answers in the order it makes them.
 //!
 //! Requests a worker sends without waiting (puts to an unbounded queue, managed writes) travel the
 //! same way, and nothing comes back for them unless one is refused: the refusal reaches the
 //! worker's link ([`Peer::refused`]). Before answering a chunk that sent any, the worker asks for
 //! a confirmation (`BrokerOp::Confirm`, with how many it sent); the client answers it after every
 //! earlier request of that worker, saying how many never arrived ([`Peer::confirmed`]). So a chunk's
-//! puts cost one round trip to the client in all instead of one each, and a refused or lost one
-//! still fails the chunk that sent it, as on one machine. An item answered to a worker that is
-//! gone is put back on its queue.
+//! puts cost one round trip to the client in all instead of one each, and a refused one still
+//! fails the chunk that sent it, as on one machine. An item answered to a worker that is gone is
+//! put back on its queue.
 //!
-//! A waited-for request, or its answer, lost while the server restarts is sent again
-//! ([`resend`]), and the client answers a copy from its memory instead of serving it twice
-//! ([`replies`]). A send lost that way is counted by the chunk's `Confirm`, which fails the chunk
-//! with `Undelivered`: it cannot be sent again safely, since the client cannot tell a lost send
-//! from a late one.
+//! Core NATS delivers at most once, so a server restart can lose requests and answers. Nothing is
+//! lost for that:
+//! - A forwarder numbers its requests and keeps each until the client has served it; the client
+//!   serves them once each, in that order, holding any that come after a gap and asking for the
+//!   gap to be sent again ([`order`]).
+//! - A forwarder sends again what may have been lost after it reconnects or after a silence
+//!   ([`resend`]); the client answers a copy of a waited-for request from its memory of its
+//!   answers instead of serving it twice ([`replies`]).
+//!
+//! A request travels as its number (8 bytes, little-endian) and then the postcard of [`Request`],
+//! so that even one that does not decode takes its turn (a send counted lost by its `Confirm`, a
+//! waited-for one answered `Unknown`) instead of leaving a gap forever.
 
+mod order;
 mod replies;
 mod resend;
 
@@ -31,17 +38,18 @@ use crate::broker::{Broker, Forward, Peer, PeerRef, Served};
 use crate::ipc::protocol::{BrokerOp, BrokerReply, QueueOp};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use order::{Arrival, Order};
 use replies::{Replies, Seen};
 use resend::Sent;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use wasmproc_wire::QueueFault;
 
-/// A worker's request, as it travels.
+/// A worker's request, as it travels (after its number).
 #[derive(Serialize, Deserialize)]
 struct Request {
     /// The worker, unique across nodes (the forwarder's salt and the worker's id).
@@ -70,6 +78,10 @@ enum Answer {
     Confirmed { lost: u64 },
     /// To a waited-for request sent again: the client has it and will answer it.
     Pending,
+    /// Every request numbered below `upto` was served (to the refusal subject).
+    Served { upto: u64 },
+    /// Requests from number `from` on are missing: send them again (to the refusal subject).
+    Resend { from: u64 },
 }
 
 /// The subject a client serves its broker on.
@@ -77,9 +89,22 @@ pub(crate) fn subject(client: &str) -> String {
     format!("wasmproc.broker.{client}")
 }
 
-/// The last token of a forwarder's subject on which refusals come (answers to waited-for
-/// requests come on their number).
+/// The last token of a forwarder's subject on which refusals and other news come (answers to
+/// waited-for requests come on their number).
 const REFUSALS: &str = "refused";
+
+/// A request as it travels: its number, then the rest.
+fn frame(seq: u64, request: &Request) -> Bytes {
+    let mut out = seq.to_le_bytes().to_vec();
+    postcard::to_io(request, &mut out).expect("a request encodes");
+    out.into()
+}
+
+/// A request's number, and the rest if it decodes.
+fn unframe(bytes: &[u8]) -> Option<(u64, Option<Request>)> {
+    let (seq, rest) = bytes.split_first_chunk::<8>()?;
+    Some((u64::from_le_bytes(*seq), postcard::from_bytes(rest).ok()))
+}
 
 /// Serves `broker` to nodes on `subject` until the process ends.
 pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Broker>) -> Result<(), String> {
@@ -93,47 +118,103 @@ pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Bro
             let _ = client.publish(to, payload).await;
         }
     });
-    let replies = Arc::new(Mutex::new(Replies::default()));
+    let server =
+        Server { out, broker, replies: Arc::new(Mutex::new(Replies::default())), arrivals: Arrivals::default() };
     runtime::handle().spawn(async move {
-        let mut arrivals = Arrivals::default();
+        let mut server = server;
+        let mut orders: HashMap<String, Order<(Option<Request>, async_nats::Subject)>> = HashMap::new();
         while let Some(msg) = sub.next().await {
-            // A request that does not decode is one that did not arrive: if it was sent without
-            // waiting, the worker's `Confirm` counts it as lost.
-            let Ok(req) = postcard::from_bytes::<Request>(&msg.payload) else { continue };
-            let waited = msg.reply.as_deref().and_then(waited_for);
-            if let (Some((inbox, n)), Some(to)) = (&waited, &msg.reply) {
-                match lock(&replies).arrived(inbox, *n, &req.received) {
-                    Seen::New => {}
-                    Seen::Pending => {
-                        let _ = out.send((to.clone(), encode(&Answer::Pending)));
-                        continue;
-                    }
-                    Seen::Answered(answer) => {
-                        let _ = out.send((to.clone(), answer));
-                        continue;
+            let (Some((seq, request)), Some(reply)) = (unframe(&msg.payload), msg.reply) else { continue };
+            let Some((inbox, _)) = reply.rsplit_once('.') else { continue };
+            let order = match orders.get_mut(inbox) {
+                Some(order) => order,
+                None => orders.entry(inbox.to_string()).or_default(),
+            };
+            match order.arrived(seq, (request, reply.clone()), Instant::now()) {
+                Arrival::Serve(requests) => {
+                    for (request, reply) in requests {
+                        server.serve(request, reply);
                     }
                 }
+                Arrival::Copy((_, reply)) => server.copy(&reply),
+                Arrival::Early { ask_from: None } => {}
+                Arrival::Early { ask_from: Some(from) } => server.tell(&reply, &Answer::Resend { from }),
             }
-            let replier =
-                Arc::new(Replier { out: out.clone(), to: msg.reply, peer: req.peer, waited, replies: replies.clone() });
-            if let BrokerOp::Confirm { sent } = req.op {
-                replier.confirmed(arrivals.confirm(req.peer, sent));
-                continue;
-            }
-            if req.op.is_sent() {
-                arrivals.arrived(req.peer);
-            }
-            let peer = PeerRef { id: req.peer, peer: replier.clone() };
-            match broker.serve(req.op, req.payload, &peer) {
-                Served::Reply(reply, item) => {
-                    let _ = replier.answer(reply, item);
-                }
-                Served::Nothing => {}
-                Served::Refused { object, fault } => replier.refused(object, fault),
+            if let Some(upto) = order.ack_due() {
+                server.tell(&reply, &Answer::Served { upto });
             }
         }
     });
     Ok(())
+}
+
+/// The client's side: serves requests in their turn.
+struct Server {
+    out: UnboundedSender<(async_nats::Subject, Bytes)>,
+    broker: Arc<Broker>,
+    replies: Arc<Mutex<Replies>>,
+    arrivals: Arrivals,
+}
+
+impl Server {
+    /// Serves one request in its turn (`None`: it did not decode).
+    fn serve(&mut self, request: Option<Request>, reply: async_nats::Subject) {
+        let waited = waited_for(&reply);
+        let Some(req) = request else {
+            // A send that did not decode did not arrive: the worker's `Confirm` counts it lost. A
+            // waited-for request is answered, so that its worker does not wait forever.
+            if waited.is_some() {
+                let answer = Answer::Reply { reply: BrokerReply::Err(QueueFault::Unknown), item: Vec::new() };
+                let _ = self.out.send((reply, encode(&answer)));
+            }
+            return;
+        };
+        if let Some((inbox, n)) = &waited {
+            let seen = lock(&self.replies).served(inbox, *n, &req.received);
+            debug_assert_eq!(seen, Seen::New, "a request is served once, in its turn");
+        }
+        let replier = Arc::new(Replier {
+            out: self.out.clone(),
+            to: Some(reply),
+            peer: req.peer,
+            waited,
+            replies: self.replies.clone(),
+        });
+        if let BrokerOp::Confirm { sent } = req.op {
+            replier.confirmed(self.arrivals.confirm(req.peer, sent));
+            return;
+        }
+        if req.op.is_sent() {
+            self.arrivals.arrived(req.peer);
+        }
+        let peer = PeerRef { id: req.peer, peer: replier.clone() };
+        match self.broker.serve(req.op, req.payload, &peer) {
+            Served::Reply(reply, item) => {
+                let _ = replier.answer(reply, item);
+            }
+            Served::Nothing => {}
+            Served::Refused { object, fault } => replier.refused(object, fault),
+        }
+    }
+
+    /// A copy of a request served already: a waited-for one is answered again (or `Pending`); a
+    /// sent one needs nothing.
+    fn copy(&self, reply: &async_nats::Subject) {
+        let Some((inbox, n)) = waited_for(reply) else { return };
+        let answer = match lock(&self.replies).copy(&inbox, n) {
+            Some(Seen::Answered(answer)) => answer,
+            Some(_) => encode(&Answer::Pending),
+            None => return,
+        };
+        let _ = self.out.send((reply.clone(), answer));
+    }
+
+    /// Tells the forwarder whose request came on `reply` something on its refusal subject.
+    fn tell(&self, reply: &str, answer: &Answer) {
+        if let Some((inbox, _)) = reply.rsplit_once('.') {
+            let _ = self.out.send((format!("{inbox}.{REFUSALS}").into(), encode(answer)));
+        }
+    }
 }
 
 /// Per worker: how many requests it sent without waiting arrived since its last `Confirm`.
@@ -205,13 +286,13 @@ impl Peer for Replier {
 /// A node's stand-in for one client's broker.
 pub(crate) struct Forwarder {
     /// Requests, published in this order by one task: `(request, reply subject)`.
-    out: UnboundedSender<(Bytes, Option<String>)>,
+    out: UnboundedSender<(Bytes, String)>,
     /// This forwarder's inbox prefix; answers come to `<inbox>.<n>`.
     inbox: String,
     /// Where refusals come: `<inbox>.refused`.
     refusals: String,
-    /// Waited-for requests, until answered.
-    waiting: Mutex<Waited>,
+    /// Requests not yet known served, and waited-for ones not yet answered.
+    outbox: Mutex<Outbox>,
     /// The connection's statistics: its count of connects tells a reconnect.
     stats: Arc<async_nats::Statistics>,
     /// Workers that sent requests without waiting, by id, until they are gone: a refusal may come.
@@ -220,15 +301,29 @@ pub(crate) struct Forwarder {
     salt: u64,
 }
 
-/// The waited-for requests of one forwarder.
+/// A forwarder's requests on their way.
 #[derive(Default)]
-struct Waited {
+struct Outbox {
     /// The next request's number.
     next: u64,
-    /// Who asked, by request number, until answered.
-    by_number: BTreeMap<u64, Waiting>,
-    /// The numbers of the answers received since the last request.
+    /// Every request the client has not said it served, oldest first: `(number, request, reply
+    /// subject)`.
+    unserved: VecDeque<(u64, Bytes, String)>,
+    /// Waited-for requests, by number, until answered.
+    waiting: BTreeMap<u64, Waiting>,
+    /// The numbers of the answers received since the last waited-for request.
     received: Vec<u64>,
+    /// The connection's count of connects when everything unserved was last sent.
+    connects: u64,
+}
+
+impl Outbox {
+    /// The client served every request numbered below `upto`.
+    fn served_below(&mut self, upto: u64) {
+        while self.unserved.front().is_some_and(|(seq, _, _)| *seq < upto) {
+            self.unserved.pop_front();
+        }
+    }
 }
 
 struct Waiting {
@@ -251,23 +346,21 @@ impl Forwarder {
         let inbox = client.new_inbox();
         let digest = <sha2::Sha256 as sha2::Digest>::digest(inbox.as_bytes());
         let salt = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        let (out, mut requests) = unbounded_channel::<(Bytes, Option<String>)>();
+        let (out, mut requests) = unbounded_channel::<(Bytes, String)>();
         let publisher = client.clone();
         runtime::handle().spawn(async move {
             while let Some((request, reply)) = requests.recv().await {
-                let subject = subject.clone();
-                let _ = match reply {
-                    Some(reply) => publisher.publish_with_reply(subject, reply, request).await,
-                    None => publisher.publish(subject, request).await,
-                };
+                let _ = publisher.publish_with_reply(subject.clone(), reply, request).await;
             }
         });
+        let stats = client.statistics();
+        let outbox = Outbox { connects: stats.connects.load(Ordering::Relaxed), ..Outbox::default() };
         let f = Arc::new(Forwarder {
             out,
             inbox: inbox.clone(),
             refusals: format!("{inbox}.{REFUSALS}"),
-            waiting: Mutex::default(),
-            stats: client.statistics(),
+            outbox: Mutex::new(outbox),
+            stats,
             senders: Mutex::default(),
             salt,
         });
@@ -300,54 +393,101 @@ impl Forwarder {
     /// The answer to request `n`.
     fn answered(&self, n: u64, answer: Answer) {
         let w = {
-            let mut waiting = lock(&self.waiting);
+            let mut outbox = lock(&self.outbox);
             if let Answer::Pending = answer {
-                if let Some(w) = waiting.by_number.get_mut(&n) {
+                if let Some(w) = outbox.waiting.get_mut(&n) {
                     w.sent.heard();
                 }
+                // Parked, so served, and every request before it too.
+                outbox.served_below(n + 1);
                 return;
             }
             // A second answer (to a copy sent again) finds nothing.
-            let Some(w) = waiting.by_number.remove(&n) else { return };
-            waiting.received.push(n);
+            let Some(w) = outbox.waiting.remove(&n) else { return };
+            outbox.received.push(n);
+            // Answered, so served, and every request before it too.
+            outbox.served_below(n + 1);
             w
         };
         let (reply, item) = match answer {
             Answer::Reply { reply, item } => (reply, item),
             Answer::Confirmed { lost } => return w.peer.peer.confirmed(lost),
-            Answer::Refused { .. } | Answer::Pending => return,
+            _ => return,
         };
         if let Err(item) = w.peer.answer(reply, item)
             && let BrokerOp::Queue { queue, op: QueueOp::Get { .. } } = w.op
             && !item.is_empty()
         {
             // The worker that asked is gone: the item goes back on its queue, not lost.
-            self.send(self.salt, BrokerOp::Queue { queue, op: QueueOp::Send }, item, None);
+            self.queue(self.salt, BrokerOp::Queue { queue, op: QueueOp::Send }, item, None);
         }
     }
 
-    /// A refusal of a request sent without waiting.
+    /// News on the refusal subject: a refused send, how far the client has served, or a gap.
     fn told(&self, answer: Answer) {
-        if let Answer::Refused { peer, object, fault } = answer
-            && let Some(sender) = lock(&self.senders).get(&(peer ^ self.salt)).cloned()
-        {
-            sender.peer.refused(object, fault);
+        match answer {
+            Answer::Refused { peer, object, fault } => {
+                if let Some(sender) = lock(&self.senders).get(&(peer ^ self.salt)).cloned() {
+                    sender.peer.refused(object, fault);
+                }
+            }
+            Answer::Served { upto } => lock(&self.outbox).served_below(upto),
+            Answer::Resend { from } => {
+                let outbox = lock(&self.outbox);
+                for (_, request, reply) in outbox.unserved.iter().filter(|(seq, _, _)| *seq >= from) {
+                    let _ = self.out.send((request.clone(), reply.clone()));
+                }
+            }
+            _ => {}
         }
     }
 
-    /// Queues a request sent without waiting for the client, with the subject its answer should
-    /// come to.
-    fn send(&self, peer: u64, op: BrokerOp, payload: Vec<u8>, reply: Option<String>) {
-        let _ = self.out.send((encode(&Request { peer, op, payload, received: Vec::new() }), reply));
+    /// Numbers a request and queues it for the client: a waited-for one with the worker that
+    /// waits (`Some`), a sent one with `None`. Under the outbox's lock, so requests go out in the
+    /// order of their numbers.
+    fn queue(&self, peer: u64, op: BrokerOp, payload: Vec<u8>, waiter: Option<&PeerRef>) {
+        let mut outbox = lock(&self.outbox);
+        let seq = outbox.next;
+        outbox.next += 1;
+        let received = if waiter.is_some() { std::mem::take(&mut outbox.received) } else { Vec::new() };
+        let request = frame(seq, &Request { peer, op, payload, received });
+        let reply = match waiter {
+            Some(_) => format!("{}.{seq}", self.inbox),
+            None => self.refusals.clone(),
+        };
+        let _ = self.out.send((request.clone(), reply.clone()));
+        if let Some(waiter) = waiter {
+            let sent = Sent::new(Instant::now(), self.stats.connects.load(Ordering::Relaxed));
+            let w = Waiting { peer: waiter.clone(), op, request: request.clone(), reply: reply.clone(), sent };
+            outbox.waiting.insert(seq, w);
+        }
+        outbox.unserved.push_back((seq, request, reply));
     }
 
-    /// Sends the waited-for requests that are due again (see `resend`), oldest first.
+    /// Sends again what may have been lost (see `resend`): after a reconnect or a silence,
+    /// everything unserved, oldest first, then copies of the waited-for requests served but whose
+    /// answers may be lost.
     fn resend_due(&self) {
         let (now, connects) = (Instant::now(), self.stats.connects.load(Ordering::Relaxed));
-        let mut waiting = lock(&self.waiting);
-        for w in waiting.by_number.values_mut().filter(|w| w.sent.due(now, connects)) {
-            w.sent.resent(now, connects);
-            let _ = self.out.send((w.request.clone(), Some(w.reply.clone())));
+        let mut outbox = lock(&self.outbox);
+        let reconnected = connects != outbox.connects;
+        if !reconnected && !outbox.waiting.values().any(|w| w.sent.due(now, connects)) {
+            return;
+        }
+        outbox.connects = connects;
+        for (_, request, reply) in &outbox.unserved {
+            let _ = self.out.send((request.clone(), reply.clone()));
+        }
+        let first_unserved = outbox.unserved.front().map_or(u64::MAX, |(seq, _, _)| *seq);
+        for (seq, w) in outbox.waiting.iter_mut() {
+            // Below the first unserved, it was served: send a copy only if its answer may be lost.
+            let copy = *seq < first_unserved;
+            if !copy || w.sent.due(now, connects) {
+                if copy {
+                    let _ = self.out.send((w.request.clone(), w.reply.clone()));
+                }
+                w.sent.resent(now, connects);
+            }
         }
     }
 }
@@ -356,20 +496,10 @@ impl Forward for Forwarder {
     fn forward(&self, op: BrokerOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
         if op.is_sent() {
             lock(&self.senders).entry(peer.id).or_insert_with(|| peer.clone());
-            self.send(self.salt ^ peer.id, op, payload, Some(self.refusals.clone()));
-            return Served::Nothing;
+            self.queue(self.salt ^ peer.id, op, payload, None);
+        } else {
+            self.queue(self.salt ^ peer.id, op, payload, Some(peer));
         }
-        // Numbered and queued under one lock, so a copy sent again (`resend_due`) never follows
-        // the request that says its answer was received.
-        let mut waiting = lock(&self.waiting);
-        let n = waiting.next;
-        waiting.next += 1;
-        let received = std::mem::take(&mut waiting.received);
-        let request = encode(&Request { peer: self.salt ^ peer.id, op, payload, received });
-        let reply = format!("{}.{n}", self.inbox);
-        let sent = Sent::new(Instant::now(), self.stats.connects.load(Ordering::Relaxed));
-        let _ = self.out.send((request.clone(), Some(reply.clone())));
-        waiting.by_number.insert(n, Waiting { peer: peer.clone(), op, request, reply, sent });
         Served::Nothing
     }
 
@@ -391,6 +521,8 @@ mod tests {
             Answer::Refused { peer: 3, object: 7, fault: QueueFault::Closed },
             Answer::Confirmed { lost: 2 },
             Answer::Pending,
+            Answer::Served { upto: 9 },
+            Answer::Resend { from: 4 },
         ] {
             let bytes = postcard::to_allocvec(&answer).unwrap();
             assert_eq!(postcard::from_bytes::<Answer>(&bytes).unwrap(), answer);

@@ -7,23 +7,24 @@
 //! for one; so the client keeps each answer, and answers a request it has seen with the same
 //! answer, or with `Pending` if it is still parked (a get waiting for an item).
 //!
-//! Each request carries the numbers of the answers its forwarder received since its previous
-//! request (`received`), and the client forgets those. A copy of a request is sent only while it
-//! waits, and a forwarder's requests arrive in the order sent, so no copy of a request arrives
-//! after the request that says its answer was received. The client so keeps, per forwarder, the
-//! answers still waiting and those received since the forwarder's last request.
+//! Each waited-for request carries the numbers of the answers its forwarder received since its
+//! previous one (`received`), and the client forgets those when it serves it. A copy is sent only
+//! while its request waits, so before any request saying its answer was received; and the client
+//! takes requests in the order they arrive (`order` holds back only those not yet due), so it
+//! never needs an answer it forgot. It keeps, per forwarder, the answers still waiting and those
+//! received since the forwarder's last waited-for request.
 
 use bytes::Bytes;
 use std::collections::HashMap;
 
-/// What the client knows of a waited-for request that arrives.
+/// What the client knows of a waited-for request.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Seen {
-    /// First seen: serve it.
+    /// Not seen before.
     New,
-    /// Seen and parked: say so, serve nothing.
+    /// Seen and parked.
     Pending,
-    /// Seen and answered: send this answer again.
+    /// Seen and answered with this.
     Answered(Bytes),
 }
 
@@ -33,9 +34,9 @@ pub(super) enum Seen {
 pub(super) struct Replies(HashMap<String, HashMap<u64, Option<Bytes>>>);
 
 impl Replies {
-    /// Request `n` of the forwarder at `inbox` arrived, saying the answers to `received` reached
-    /// it.
-    pub(super) fn arrived(&mut self, inbox: &str, n: u64, received: &[u64]) -> Seen {
+    /// Request `n` of the forwarder at `inbox` is served, and says the answers to `received`
+    /// reached it; what was known of it before (`New`, unless it was served already).
+    pub(super) fn served(&mut self, inbox: &str, n: u64, received: &[u64]) -> Seen {
         let answers = match self.0.get_mut(inbox) {
             Some(answers) => answers,
             None => self.0.entry(inbox.to_string()).or_default(),
@@ -54,6 +55,13 @@ impl Replies {
                 Some(answer) => Seen::Answered(answer.clone()),
             },
         }
+    }
+
+    /// What is known of request `n` of the forwarder at `inbox`, a copy of which arrived; `None`
+    /// if it was forgotten.
+    pub(super) fn copy(&self, inbox: &str, n: u64) -> Option<Seen> {
+        let answer = self.0.get(inbox)?.get(&n)?;
+        Some(answer.as_ref().map_or(Seen::Pending, |a| Seen::Answered(a.clone())))
     }
 
     /// Request `n` of the forwarder at `inbox` was answered with `answer`.
@@ -76,25 +84,28 @@ mod tests {
     #[test]
     fn a_request_seen_again_gets_its_answer_again_and_is_never_served_twice() {
         let mut r = Replies::default();
-        assert_eq!(r.arrived("a", 0, &[]), Seen::New);
-        assert_eq!(r.arrived("a", 0, &[]), Seen::Pending, "parked: not served again");
+        assert_eq!(r.copy("a", 0), None);
+        assert_eq!(r.served("a", 0, &[]), Seen::New);
+        assert_eq!(r.copy("a", 0), Some(Seen::Pending), "parked: not served again");
         r.answered("a", 0, Bytes::from_static(b"item"));
-        assert_eq!(r.arrived("a", 0, &[]), Seen::Answered(Bytes::from_static(b"item")));
-        assert_eq!(r.arrived("b", 0, &[]), Seen::New, "forwarders are told apart");
+        assert_eq!(r.copy("a", 0), Some(Seen::Answered(Bytes::from_static(b"item"))));
+        assert_eq!(r.copy("b", 0), None, "forwarders are told apart");
+        assert_eq!(r.served("b", 0, &[]), Seen::New);
     }
 
     #[test]
     fn answers_received_are_forgotten_and_a_parked_one_does_not_hold_the_rest() {
         let mut r = Replies::default();
-        assert_eq!(r.arrived("a", 0, &[]), Seen::New, "parked for good");
+        assert_eq!(r.served("a", 0, &[]), Seen::New, "parked for good");
         for n in 1..1000 {
             let received: &[u64] = if n > 1 { &[n - 1] } else { &[] };
-            assert_eq!(r.arrived("a", n, received), Seen::New);
+            assert_eq!(r.served("a", n, received), Seen::New);
             r.answered("a", n, Bytes::from_static(b"x"));
         }
         assert_eq!(r.kept(), 2, "the parked request and the last answer, not a thousand");
-        assert_eq!(r.arrived("a", 0, &[]), Seen::Pending);
-        assert_eq!(r.arrived("a", 999, &[]), Seen::Answered(Bytes::from_static(b"x")));
+        assert_eq!(r.copy("a", 0), Some(Seen::Pending));
+        assert_eq!(r.copy("a", 999), Some(Seen::Answered(Bytes::from_static(b"x"))));
+        assert_eq!(r.copy("a", 998), None, "received, so forgotten");
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! When a node's forwarder sends a waited-for request again.
+//! When a node's forwarder sends its requests again.
 //!
 //! Core NATS delivers at most once: a request, or its answer, in flight while the server restarts
 //! (or while either side reconnects) is lost, and the worker that waits for it would wait
-//! forever. So the forwarder sends a waited-for request again when its connection was
-//! re-established since it last sent it (the answer may have been lost, even one the client had
-//! said was coming), and when the client has said nothing about it for [`RESEND_AFTER`] (the
-//! request may have been lost). The client answers a copy from its memory (`replies`), so nothing
-//! is served twice; a parked request is answered `Pending`, which stops the resending until the
-//! next reconnect.
+//! forever. So the forwarder sends again every request the client has not said it served, and a
+//! copy of each waited-for request whose answer may be lost, when its connection was
+//! re-established since (an answer may have been lost, even one the client had said was coming),
+//! and when the client has said nothing about a waited-for request for [`RESEND_AFTER`] (it, or
+//! one before it, may have been lost). The client serves each request once (`order`) and answers a
+//! copy from its memory (`replies`); a parked request is answered `Pending`, which stops the
+//! resending until the next reconnect. (The client also asks for a gap to be filled as soon as it
+//! sees one.)
 
 use std::time::{Duration, Instant};
 
