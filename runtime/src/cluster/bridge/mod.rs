@@ -515,6 +515,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_request_keeps_its_number_even_when_the_rest_does_not_decode() {
+        let req = Request { peer: 3, op: BrokerOp::Confirm { sent: 2 }, payload: b"p".to_vec(), received: vec![1] };
+        let framed = frame(7, &req);
+        let (seq, back) = unframe(&framed).expect("a number");
+        assert_eq!(seq, 7);
+        let back = back.expect("decodes");
+        assert_eq!((back.peer, back.op, back.payload, back.received), (3, req.op, req.payload, req.received));
+        let mut garbled = framed[..8].to_vec();
+        garbled.extend_from_slice(&[0xff; 4]);
+        assert!(matches!(unframe(&garbled), Some((7, None))), "it still takes its turn");
+        assert!(unframe(&framed[..5]).is_none(), "too short to have a number");
+    }
+
+    #[test]
     fn answers_round_trip() {
         for answer in [
             Answer::Reply { reply: BrokerReply::OkUnbounded, item: b"x".to_vec() },
