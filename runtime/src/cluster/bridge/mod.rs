@@ -25,9 +25,14 @@
 //!   ([`resend`]); the client answers a copy of a waited-for request from its memory of its
 //!   answers instead of serving it twice ([`replies`]).
 //!
-//! A request travels as its number (8 bytes, little-endian) and then the postcard of [`Request`],
-//! so that even one that does not decode takes its turn (a send counted lost by its `Confirm`, a
-//! waited-for one answered `Unknown`) instead of leaving a gap forever.
+//! When one of a node's workers is gone, its forwarder tells the client in turn
+//! ([`Message::Forget`]), and the client drops the worker's parked requests: an item put later
+//! is not answered to a worker that no longer exists (and, once the node's pool is gone too, to
+//! nobody).
+//!
+//! A message travels as its number (8 bytes, little-endian) and then the postcard of
+//! [`Message`], so that even one that does not decode takes its turn (a send counted lost by its
+//! `Confirm`, a waited-for one answered `Unknown`) instead of leaving a gap forever.
 
 mod order;
 mod replies;
@@ -49,7 +54,16 @@ use std::time::Instant;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use wasmproc_wire::QueueFault;
 
-/// A worker's request, as it travels (after its number).
+/// What a forwarder sends, after its number.
+#[derive(Serialize, Deserialize)]
+enum Message {
+    /// A worker's broker request.
+    Request(Request),
+    /// Worker `peer` (salted, as in its requests) is gone: drop its parked requests.
+    Forget { peer: u64 },
+}
+
+/// A worker's broker request.
 #[derive(Serialize, Deserialize)]
 struct Request {
     /// The worker, unique across nodes (the forwarder's salt and the worker's id).
@@ -93,15 +107,15 @@ pub(crate) fn subject(client: &str) -> String {
 /// waited-for requests come on their number).
 const REFUSALS: &str = "refused";
 
-/// A request as it travels: its number, then the rest.
-fn frame(seq: u64, request: &Request) -> Bytes {
+/// A message as it travels: its number, then the rest.
+fn frame(seq: u64, message: &Message) -> Bytes {
     let mut out = seq.to_le_bytes().to_vec();
-    postcard::to_io(request, &mut out).expect("a request encodes");
+    postcard::to_io(message, &mut out).expect("a message encodes");
     out.into()
 }
 
-/// A request's number, and the rest if it decodes.
-fn unframe(bytes: &[u8]) -> Option<(u64, Option<Request>)> {
+/// A message's number, and the rest if it decodes.
+fn unframe(bytes: &[u8]) -> Option<(u64, Option<Message>)> {
     let (seq, rest) = bytes.split_first_chunk::<8>()?;
     Some((u64::from_le_bytes(*seq), postcard::from_bytes(rest).ok()))
 }
@@ -122,7 +136,7 @@ pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Bro
         Server { out, broker, replies: Arc::new(Mutex::new(Replies::default())), arrivals: Arrivals::default() };
     runtime::handle().spawn(async move {
         let mut server = server;
-        let mut orders: HashMap<String, Order<(Option<Request>, async_nats::Subject)>> = HashMap::new();
+        let mut orders: HashMap<String, Order<(Option<Message>, async_nats::Subject)>> = HashMap::new();
         while let Some(msg) = sub.next().await {
             let (Some((seq, request)), Some(reply)) = (unframe(&msg.payload), msg.reply) else { continue };
             let Some((inbox, _)) = reply.rsplit_once('.') else { continue };
@@ -157,9 +171,18 @@ struct Server {
 }
 
 impl Server {
-    /// Serves one request in its turn (`None`: it did not decode).
-    fn serve(&mut self, request: Option<Request>, reply: async_nats::Subject) {
+    /// Serves one message in its turn (`None`: it did not decode).
+    fn serve(&mut self, message: Option<Message>, reply: async_nats::Subject) {
         let waited = waited_for(&reply);
+        let request = match message {
+            Some(Message::Forget { peer }) => {
+                self.broker.forget_peer(peer);
+                self.arrivals.forget(peer);
+                return;
+            }
+            Some(Message::Request(req)) => Some(req),
+            None => None,
+        };
         let Some(req) = request else {
             // A send that did not decode did not arrive: the worker's `Confirm` counts it lost. A
             // waited-for request is answered, so that its worker does not wait forever.
@@ -231,6 +254,11 @@ impl Arrivals {
     fn confirm(&mut self, peer: u64, sent: u64) -> u64 {
         sent.saturating_sub(self.0.remove(&peer).unwrap_or(0))
     }
+
+    /// Worker `peer` is gone.
+    fn forget(&mut self, peer: u64) {
+        self.0.remove(&peer);
+    }
 }
 
 /// The forwarder's inbox and the request's number, if `reply` is a waited-for request's reply
@@ -295,7 +323,8 @@ pub(crate) struct Forwarder {
     outbox: Mutex<Outbox>,
     /// The connection's statistics: its count of connects tells a reconnect.
     stats: Arc<async_nats::Statistics>,
-    /// Workers that sent requests without waiting, by id, until they are gone: a refusal may come.
+    /// Workers that sent requests, by id, until they are gone: a refusal may come for one sent
+    /// without waiting, and the client is told when they go.
     senders: Mutex<HashMap<u64, PeerRef>>,
     /// Distinguishes this node's workers from other nodes' at the client.
     salt: u64,
@@ -442,21 +471,27 @@ impl Forwarder {
         }
     }
 
-    /// Numbers a request and queues it for the client: a waited-for one with the worker that
-    /// waits (`Some`), a sent one with `None`. Under the outbox's lock, so requests go out in the
-    /// order of their numbers.
+    /// Queues a request for the client: a waited-for one with the worker that waits (`Some`), a
+    /// sent one with `None`.
     fn queue(&self, peer: u64, op: BrokerOp, payload: Vec<u8>, waiter: Option<&PeerRef>) {
         let mut outbox = lock(&self.outbox);
+        let received = if waiter.is_some() { std::mem::take(&mut outbox.received) } else { Vec::new() };
+        self.push(&mut outbox, &Message::Request(Request { peer, op, payload, received }), waiter.map(|w| (w, op)));
+    }
+
+    /// Numbers a message and queues it for the client, with the worker that waits for its answer
+    /// and its request, if any. Under the outbox's lock, so messages go out in the order of their
+    /// numbers.
+    fn push(&self, outbox: &mut Outbox, message: &Message, waiter: Option<(&PeerRef, BrokerOp)>) {
         let seq = outbox.next;
         outbox.next += 1;
-        let received = if waiter.is_some() { std::mem::take(&mut outbox.received) } else { Vec::new() };
-        let request = frame(seq, &Request { peer, op, payload, received });
+        let request = frame(seq, message);
         let reply = match waiter {
             Some(_) => format!("{}.{seq}", self.inbox),
             None => self.refusals.clone(),
         };
         let _ = self.out.send((request.clone(), reply.clone()));
-        if let Some(waiter) = waiter {
+        if let Some((waiter, op)) = waiter {
             let sent = Sent::new(Instant::now(), self.stats.connects.load(Ordering::Relaxed));
             let w = Waiting { peer: waiter.clone(), op, request: request.clone(), reply: reply.clone(), sent };
             outbox.waiting.insert(seq, w);
@@ -494,8 +529,8 @@ impl Forwarder {
 
 impl Forward for Forwarder {
     fn forward(&self, op: BrokerOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
+        lock(&self.senders).entry(peer.id).or_insert_with(|| peer.clone());
         if op.is_sent() {
-            lock(&self.senders).entry(peer.id).or_insert_with(|| peer.clone());
             self.queue(self.salt ^ peer.id, op, payload, None);
         } else {
             self.queue(self.salt ^ peer.id, op, payload, Some(peer));
@@ -503,10 +538,14 @@ impl Forward for Forwarder {
         Served::Nothing
     }
 
-    /// Forgets the worker as a sender. An answer still on its way to it is handled when it
-    /// arrives (an item goes back on its queue).
+    /// Forgets the worker as a sender, and tells the client to drop its parked requests. An
+    /// answer still on its way to it is handled when it arrives (an item goes back on its queue).
     fn forget(&self, peer: u64) {
-        lock(&self.senders).remove(&peer);
+        // Only a worker that asked anything has something to forget, and only once.
+        if lock(&self.senders).remove(&peer).is_some() {
+            let mut outbox = lock(&self.outbox);
+            self.push(&mut outbox, &Message::Forget { peer: self.salt ^ peer }, None);
+        }
     }
 }
 
@@ -517,15 +556,41 @@ mod tests {
     #[test]
     fn a_request_keeps_its_number_even_when_the_rest_does_not_decode() {
         let req = Request { peer: 3, op: BrokerOp::Confirm { sent: 2 }, payload: b"p".to_vec(), received: vec![1] };
-        let framed = frame(7, &req);
+        let framed = frame(7, &Message::Request(req));
         let (seq, back) = unframe(&framed).expect("a number");
         assert_eq!(seq, 7);
-        let back = back.expect("decodes");
-        assert_eq!((back.peer, back.op, back.payload, back.received), (3, req.op, req.payload, req.received));
+        let Some(Message::Request(back)) = back else { panic!("decodes") };
+        assert_eq!(
+            (back.peer, back.op, back.payload, back.received),
+            (3, BrokerOp::Confirm { sent: 2 }, b"p".to_vec(), vec![1])
+        );
         let mut garbled = framed[..8].to_vec();
         garbled.extend_from_slice(&[0xff; 4]);
         assert!(matches!(unframe(&garbled), Some((7, None))), "it still takes its turn");
         assert!(unframe(&framed[..5]).is_none(), "too short to have a number");
+    }
+
+    #[test]
+    fn a_forgotten_workers_parked_get_takes_no_item() {
+        let (out, mut answers) = unbounded_channel();
+        let broker = Arc::new(Broker::default());
+        let mut server = Server { out, broker: broker.clone(), replies: Arc::default(), arrivals: Arrivals::default() };
+        let (queue, q) = broker.create(None);
+        let get = |peer| Request {
+            peer,
+            op: BrokerOp::Queue { queue, op: QueueOp::Get { timeout_ms: None } },
+            payload: vec![],
+            received: vec![],
+        };
+        server.serve(Some(Message::Request(get(9))), "in.0".into());
+        server.serve(Some(Message::Request(get(10))), "in.1".into());
+        server.serve(Some(Message::Forget { peer: 9 }), "in.refused".into());
+        q.put(b"x".to_vec(), None).unwrap();
+        let (to, _) = answers.try_recv().expect("the live worker's get is answered");
+        assert_eq!(to.as_str(), "in.1", "not the forgotten one's");
+        q.put(b"y".to_vec(), None).unwrap();
+        assert!(answers.try_recv().is_err(), "nothing for the forgotten worker");
+        assert_eq!(q.len(), 1, "its item stays in the queue");
     }
 
     #[test]
