@@ -265,7 +265,9 @@ impl Arrivals {
 /// subject (`<inbox>.<n>`, not `<inbox>.refused`).
 fn waited_for(reply: &str) -> Option<(String, u64)> {
     let (inbox, n) = reply.rsplit_once('.')?;
-    Some((inbox.to_string(), n.parse().ok()?))
+    // The number first: a sent request (most of them) allocates nothing here.
+    let n = n.parse().ok()?;
+    Some((inbox.to_string(), n))
 }
 
 fn encode<T: Serialize>(value: &T) -> Bytes {
