@@ -144,17 +144,21 @@ pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Bro
                 Some(order) => order,
                 None => orders.entry(inbox.to_string()).or_default(),
             };
+            let mut copy = false;
             match order.arrived(seq, (request, reply.clone()), Instant::now()) {
                 Arrival::Serve(requests) => {
                     for (request, reply) in requests {
                         server.serve(request, reply);
                     }
                 }
-                Arrival::Copy((_, reply)) => server.copy(&reply),
+                Arrival::Copy((_, reply)) => {
+                    server.copy(&reply);
+                    copy = true;
+                }
                 Arrival::Early { ask_from: None } => {}
                 Arrival::Early { ask_from: Some(from) } => server.tell(&reply, &Answer::Resend { from }),
             }
-            if let Some(upto) = order.ack_due() {
+            if let Some(upto) = order.ack_due(copy) {
                 server.tell(&reply, &Answer::Served { upto });
             }
         }
@@ -465,7 +469,8 @@ impl Forwarder {
             Answer::Served { upto } => lock(&self.outbox).served_below(upto),
             Answer::Resend { from } => {
                 let outbox = lock(&self.outbox);
-                for (_, request, reply) in outbox.unserved.iter().filter(|(seq, _, _)| *seq >= from) {
+                let from = outbox.unserved.iter().filter(|(seq, _, _)| *seq >= from);
+                for (_, request, reply) in from.take(resend::RESEND_BURST) {
                     let _ = self.out.send((request.clone(), reply.clone()));
                 }
             }
@@ -512,9 +517,6 @@ impl Forwarder {
             return;
         }
         outbox.connects = connects;
-        for (_, request, reply) in &outbox.unserved {
-            let _ = self.out.send((request.clone(), reply.clone()));
-        }
         let first_unserved = outbox.unserved.front().map_or(u64::MAX, |(seq, _, _)| *seq);
         for (seq, w) in outbox.waiting.iter_mut() {
             // Below the first unserved, it was served: send a copy only if its answer may be lost.
@@ -525,6 +527,9 @@ impl Forwarder {
                 }
                 w.sent.resent(now, connects);
             }
+        }
+        for (_, request, reply) in outbox.unserved.iter().take(resend::RESEND_BURST) {
+            let _ = self.out.send((request.clone(), reply.clone()));
         }
     }
 }

@@ -77,9 +77,12 @@ impl<T> Order<T> {
         Arrival::Serve(serve)
     }
 
-    /// The number below which every request was served, if the forwarder should be told now.
-    pub(super) fn ack_due(&mut self) -> Option<u64> {
-        (self.applied >= self.told + ACK_EVERY).then(|| {
+    /// The number below which every request was served, if the forwarder should be told now:
+    /// every [`ACK_EVERY`], and at once when a copy of a served request came (`copy`), which
+    /// says the forwarder missed what it was told and is sending again what it need not.
+    pub(super) fn ack_due(&mut self, copy: bool) -> Option<u64> {
+        let due = self.applied >= self.told + ACK_EVERY || (copy && self.applied > self.told);
+        due.then(|| {
             self.told = self.applied;
             self.applied
         })
@@ -159,10 +162,13 @@ mod tests {
         let (mut o, t) = (Order::default(), Instant::now());
         for seq in 0..ACK_EVERY - 1 {
             o.arrived(seq, (), t);
-            assert_eq!(o.ack_due(), None);
+            assert_eq!(o.ack_due(false), None);
         }
         o.arrived(ACK_EVERY - 1, (), t);
-        assert_eq!(o.ack_due(), Some(ACK_EVERY));
-        assert_eq!(o.ack_due(), None);
+        assert_eq!(o.ack_due(false), Some(ACK_EVERY));
+        assert_eq!(o.ack_due(false), None);
+        o.arrived(ACK_EVERY, (), t);
+        assert_eq!(o.ack_due(true), Some(ACK_EVERY + 1), "a copy: the forwarder missed the word");
+        assert_eq!(o.ack_due(true), None, "nothing new to say");
     }
 }

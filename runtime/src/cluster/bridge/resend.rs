@@ -17,6 +17,12 @@ use std::time::{Duration, Instant};
 /// again.
 pub(super) const RESEND_AFTER: Duration = Duration::from_secs(1);
 
+/// The most unserved requests the forwarder sends again at once, oldest first. A larger burst
+/// could overflow the client's subscription, which drops what does not fit (async-nats keeps
+/// 65 536 messages per subscription), and so be sent again and again; the oldest are the ones
+/// that fill the client's gap, and the client answers copies by saying how far it has served.
+pub(super) const RESEND_BURST: usize = 1024;
+
 /// How often the forwarder looks for requests to send again.
 pub(super) const RESEND_TICK: Duration = Duration::from_millis(250);
 
