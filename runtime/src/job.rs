@@ -178,7 +178,7 @@ impl Job {
     /// Whether its arguments refer to shared memory of this process (a `SharedMemory`, `Value`,
     /// `Array` or lock), which another machine cannot reach.
     pub(crate) fn refers_to_regions(&self) -> bool {
-        self._keep.iter().any(|o| o.downcast_ref::<crate::shm::raw::Region>().is_some())
+        crate::shm::raw::Region::among(&self._keep)
     }
 
     pub(crate) fn cancelled(&self) -> bool {

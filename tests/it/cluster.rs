@@ -130,6 +130,25 @@ fn two_nodes_run_the_pool_api_exactly_with_their_own_grants() {
     let executor = wasmproc::Executor::new(&ctx, 2).unwrap();
     assert_eq!(executor.submit(&square, 9).result().unwrap(), 81);
 
+    // An initializer runs on each fresh instance on the nodes, before the pool's tasks; one that
+    // fails fails them with `Load`, naming it (and its chunk is not delivered again, below).
+    let set_greeting = m.task::<String, ()>("set_greeting").unwrap();
+    let greet = m.task::<String, String>("greet").unwrap();
+    let greeted = Pool::builder(&ctx).initializer(&set_greeting, "Hi".to_string()).unwrap().build().unwrap();
+    let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+    let want: Vec<String> = names.iter().map(|n| format!("Hi, {n}")).collect();
+    assert_eq!(greeted.chunksize(1).map(&greet, names).unwrap(), want);
+    let failing = Pool::builder(&ctx).initializer(&set_greeting, String::new()).unwrap().build().unwrap();
+    let f = failure(failing.apply(&greet, "x".into()));
+    assert_eq!(f.kind, FailureKind::Load);
+    assert!(f.message.contains("initializer `set_greeting` failed: empty greeting"), "{f}");
+    assert_eq!(failure(pool.apply(&greet, "x".into())).kind, FailureKind::Failed, "no initializer, no greeting");
+    // Each worker on a node is replaced after max_tasks_per_child chunks: a fresh count each time.
+    let counter = m.task::<(), u64>("counter").unwrap();
+    let recycled = Pool::builder(&ctx).max_tasks_per_child(1).build().unwrap();
+    assert_eq!((0..8).map(|_| recycled.apply(&counter, ()).unwrap()).collect::<Vec<_>>(), vec![1; 8]);
+    assert!((0..8).map(|_| pool.apply(&counter, ()).unwrap()).any(|n| n > 1), "a worker kept counting");
+
     // A deterministic failure is answered, and never delivered again.
     let panic_on = m.task::<(u64, u64), u64>("panic_on").unwrap();
     let f = failure(pool.map(&panic_on, (0..20).map(|x| (x, 7))));
@@ -157,6 +176,11 @@ fn two_nodes_run_the_pool_api_exactly_with_their_own_grants() {
     let add = m.task::<(Value<i32>, Lock, u32), ()>("add_with_lock").unwrap();
     match pool.apply(&add, (Value::new(&ctx, 0).unwrap(), Lock::new(&ctx).unwrap(), 1)) {
         Err(Error::Cluster { reason, .. }) => assert!(reason.contains("Use a Queue or a Manager dict"), "{reason}"),
+        other => panic!("expected a cluster error, got {other:?}"),
+    }
+    let shared = (Value::new(&ctx, 0).unwrap(), Lock::new(&ctx).unwrap(), 1);
+    match Pool::builder(&ctx).initializer(&add, shared).unwrap().build() {
+        Err(Error::Cluster { reason, .. }) => assert!(reason.starts_with("a pool initializer on a cluster"), "{reason}"),
         other => panic!("expected a cluster error, got {other:?}"),
     }
 

@@ -11,7 +11,7 @@
 //! answer, or `Terminated` when the pool is terminated or the job withdrawn.
 
 use super::connection::Connection;
-use super::message::{self, Answer, Chunk, Limits, Reply};
+use super::message::{self, Answer, Chunk, Init, Limits, Reply};
 use super::runtime;
 use crate::error::{Error, FailureKind, Result};
 use crate::job::Job;
@@ -44,24 +44,34 @@ pub(crate) struct ClusterPool {
     conn: Arc<Connection>,
     name: String,
     limits: Limits,
+    init: Option<Init>,
     state: Mutex<State>,
     /// Tells the result reader to stop.
     stop: tokio::sync::watch::Sender<bool>,
 }
 
+/// The error for `what` (a task, an initializer) given a `SharedMemory`, `Value`, `Array` or lock.
+pub(crate) fn regions_refused(conn: &Connection, what: &str) -> Error {
+    conn.cluster.error(format!(
+        "{what} on a cluster cannot take a SharedMemory, Value, Array or lock: shared memory cannot span \
+         machines. Use a Queue or a Manager dict instead, or run this task on a local pool"
+    ))
+}
+
 impl ClusterPool {
     /// Creates the pool's consumers and starts reading its answers; its chunks ask nodes for
-    /// `limits`.
+    /// `limits`, and to run `init` on each fresh instance of its module.
     pub(crate) fn start(
         conn: Arc<Connection>,
         limits: Limits,
+        init: Option<Init>,
         name: String,
         done: flume::Sender<()>,
     ) -> Result<Arc<ClusterPool>> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let state =
             State { pending: HashMap::new(), next_id: 0, lifecycle: Lifecycle::Open, done: Some(done), orphaned: None };
-        let pool = Arc::new(ClusterPool { conn, name, limits, state: Mutex::new(state), stop });
+        let pool = Arc::new(ClusterPool { conn, name, limits, init, state: Mutex::new(state), stop });
         let reader = pool.clone();
         let results = runtime::wait(async move { reader.create_consumers().await })?;
         runtime::handle().spawn(read_answers(Arc::downgrade(&pool), results, stopped));
@@ -119,10 +129,7 @@ impl ClusterPool {
             }
         }
         if job.refers_to_regions() {
-            return Err(self.conn.cluster.error(
-                "a task on a cluster cannot take a SharedMemory, Value, Array or lock: shared memory cannot \
-                 span machines. Use a Queue or a Manager dict instead, or run this task on a local pool",
-            ));
+            return Err(regions_refused(&self.conn, "a task"));
         }
         if !self.conn.has_uploaded(&job.module.hash) {
             let (conn, module) = (self.conn.clone(), job.module.clone());
@@ -166,6 +173,7 @@ impl ClusterPool {
             task: job.task.name().to_string(),
             codec: job.codec,
             limits: self.limits.clone(),
+            init: self.init.clone(),
             ack_wait_ms: self.conn.cluster.ack_wait.as_millis() as u64,
             max_deliveries: self.conn.cluster.max_deliveries,
             broker: self.conn.bridge.clone(),

@@ -40,11 +40,28 @@ pub(crate) struct Limits {
     pub(crate) fuel: Option<u64>,
     /// Resend an input whose worker died this many times (on the node).
     pub(crate) retries: u32,
+    /// Replace a node's worker after it has run this many chunks of the pool.
+    pub(crate) max_tasks_per_child: Option<u64>,
     /// Directories by guest path, and whether only reading is asked for. A client's host paths
     /// mean nothing on another machine: the node maps each guest path to a directory it grants.
     pub(crate) dirs: Vec<(String, bool)>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) args: Vec<String>,
+}
+
+/// A pool's initializer (Python's `initializer`/`initargs`): a node's workers run it on every
+/// fresh instance of its module, before any task of that module.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct Init {
+    /// The initializer's module's sha256 (hex): its key in the object store.
+    pub(crate) module: String,
+    /// The module's name, for messages.
+    pub(crate) module_name: String,
+    pub(crate) task: String,
+    pub(crate) codec: Codec,
+    /// Its arguments, encoded with `codec`.
+    #[serde(with = "serde_bytes")]
+    pub(crate) args: Vec<u8>,
 }
 
 /// One chunk of a pool's work.
@@ -60,6 +77,8 @@ pub(crate) struct Chunk {
     pub(crate) task: String,
     pub(crate) codec: Codec,
     pub(crate) limits: Limits,
+    /// The pool's initializer, the same in each of its chunks.
+    pub(crate) init: Option<Init>,
     /// How long a node may go without a progress ack before the chunk is delivered again (ms).
     pub(crate) ack_wait_ms: u64,
     /// Deliveries after which a chunk whose nodes all died is answered as lost.
@@ -130,6 +149,13 @@ mod tests {
             task: "square".into(),
             codec: Codec::Json,
             limits: Limits { timeout_ms: Some(5), dirs: vec![("/data".into(), true)], ..Limits::default() },
+            init: Some(Init {
+                module: "cd".repeat(32),
+                module_name: "init.wasm".into(),
+                task: "set_greeting".into(),
+                codec: Codec::Postcard,
+                args: vec![2, b'H', b'i'],
+            }),
             ack_wait_ms: 3000,
             max_deliveries: 3,
             broker: "wasmproc.broker.x".into(),

@@ -14,7 +14,7 @@ pub(crate) mod connection;
 pub(crate) mod message;
 pub(crate) mod runtime;
 
-pub(crate) use client::ClusterPool;
+pub(crate) use client::{ClusterPool, regions_refused};
 pub use connection::Cluster;
 pub(crate) use connection::Connection;
 pub use message::NodeStatus;

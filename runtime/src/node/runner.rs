@@ -5,10 +5,11 @@ use super::policy::NodeOptions;
 use crate::broker::Broker;
 use crate::cluster::Connection;
 use crate::cluster::bridge::Forwarder;
-use crate::cluster::message::{Answer, Chunk, Limits};
+use crate::cluster::message::{Answer, Chunk, Init, Limits};
 use crate::config::Sandbox;
 use crate::context::Context;
 use crate::error::{Error, FailureKind};
+use crate::ipc::protocol::InitCall;
 use crate::job::ChunkOutcome;
 use crate::module::Module;
 use crate::pool::Pool;
@@ -19,8 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
-/// A client pool's name, the subject its client serves its objects on, and the limits.
-type PoolKey = (String, String, Limits);
+/// A client pool's name, the subject its client serves its objects on, the limits, and the
+/// initializer.
+type PoolKey = (String, String, Limits, Option<Init>);
 
 pub(super) struct Runner {
     pub(super) ctx: Context,
@@ -56,8 +58,16 @@ impl Runner {
             Ok(m) => m,
             Err(answer) => return Some(answer),
         };
+        // The initializer's module (usually the same) is needed before the pool can start.
+        let init = match &chunk.init {
+            Some(init) => match self.module(&init.module, &init.module_name).await {
+                Ok(m) => Some(m),
+                Err(answer) => return Some(answer),
+            },
+            None => None,
+        };
         let (tx, rx) = flume::bounded(1);
-        let key: PoolKey = (chunk.pool, chunk.broker, limits);
+        let key: PoolKey = (chunk.pool, chunk.broker, limits, chunk.init);
         let (task, codec, input, lens) = (chunk.task, chunk.codec, chunk.input, chunk.lens);
         let compile = module.clone();
         let submit = move |pool: &Pool| {
@@ -79,7 +89,7 @@ impl Runner {
                 // this thread's other tasks meanwhile.
                 tokio::task::block_in_place(move || -> Result<(), Answer> {
                     let pool = this
-                        .pool(key, sandbox)
+                        .pool(key, sandbox, init)
                         .map_err(|e| failed(FailureKind::Load, format!("cannot start workers: {e}")))?;
                     pool.prepare(&compile)
                         .map_err(|e| failed(FailureKind::Load, format!("node {node} cannot compile {name}: {e}")))?;
@@ -143,8 +153,9 @@ impl Runner {
         Ok(module)
     }
 
-    /// The local pool for `key` (started on first use, `slots` workers).
-    fn pool(&self, key: PoolKey, sandbox: Sandbox) -> Result<Arc<Pool>, Error> {
+    /// The local pool for `key` (started on first use, `slots` workers; its initializer's module
+    /// `init`).
+    fn pool(&self, key: PoolKey, sandbox: Sandbox, init: Option<Module>) -> Result<Arc<Pool>, Error> {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(pool) = pools.get(&key) {
             return Ok(pool.clone());
@@ -165,6 +176,13 @@ impl Runner {
         }
         if let Some(fuel) = limits.fuel {
             builder = builder.fuel(fuel);
+        }
+        if let Some(n) = limits.max_tasks_per_child {
+            builder = builder.max_tasks_per_child(n);
+        }
+        if let (Some(module), Some(call)) = (init, &key.3) {
+            let call = InitCall { task: call.task.clone(), codec: call.codec, args: call.args.clone() };
+            builder = builder.initializer_call(&module, call);
         }
         let pool = Arc::new(builder.build()?);
         pools.insert(key, pool.clone());

@@ -184,17 +184,30 @@ impl Pool {
             POOL_COUNTER.fetch_add(1, Ordering::Relaxed),
             nuid::next().to_string().to_ascii_lowercase()
         );
-        if options.initializer.is_some() {
-            return Err(conn.cluster.error(
-                "a pool initializer cannot run on a cluster (nodes start their own workers); call the task \
-                 at the start of each task instead",
-            ));
-        }
+        // Each node's workers run the initializer: its module goes to the store now.
+        let init = match &options.initializer {
+            Some(_) if crate::shm::raw::Region::among(&options.keep) => {
+                return Err(crate::cluster::regions_refused(conn, "a pool initializer"));
+            }
+            Some((module, call)) => {
+                let (up, m) = (conn.clone(), module.clone());
+                crate::cluster::runtime::wait(async move { up.upload(&m.hash, &m.name, || m.bytes()).await })?;
+                Some(crate::cluster::message::Init {
+                    module: module.hash.clone(),
+                    module_name: module.name.clone(),
+                    task: call.task.clone(),
+                    codec: call.codec,
+                    args: call.args.clone(),
+                })
+            }
+            None => None,
+        };
         let limits = crate::cluster::message::Limits {
             timeout_ms: options.timeout.map(|t| t.as_millis().min(u128::from(u64::MAX)) as u64),
             max_memory: options.max_memory.map(|m| m as u64),
             fuel: options.fuel,
             retries: options.retries,
+            max_tasks_per_child: options.max_tasks_per_child,
             dirs: (options.sandbox.dirs().iter())
                 .map(|d| (d.guest.clone(), d.access == crate::config::DirAccess::ReadOnly))
                 .collect(),
@@ -202,7 +215,7 @@ impl Pool {
             args: options.sandbox.args().to_vec(),
         };
         let (done_tx, done) = flume::bounded::<()>(1);
-        let cluster = crate::cluster::ClusterPool::start(conn.clone(), limits, name, done_tx)?;
+        let cluster = crate::cluster::ClusterPool::start(conn.clone(), limits, init, name, done_tx)?;
         let backend = Backend::Cluster(cluster);
         Ok(Pool { backend, options, processes, done, terminated: AtomicBool::new(false), _ctx: ctx.inner.clone() })
     }
@@ -667,7 +680,8 @@ impl PoolBuilder<'_> {
     /// runs on every fresh instance of its module (after a trap the instance is replaced and
     /// initialized again), so what it stores in guest globals is there for every task of that
     /// module in that worker. If it fails, the tasks of its module fail with
-    /// [`FailureKind::Load`](crate::FailureKind::Load) naming the initializer.
+    /// [`FailureKind::Load`](crate::FailureKind::Load) naming the initializer. On a cluster, every
+    /// node's workers for this pool run it likewise (`build` uploads its module).
     pub fn initializer<A: Serialize, R: DeserializeOwned>(mut self, task: &Task<A, R>, args: A) -> Result<Self> {
         let mut bytes = Vec::new();
         // An initializer's queue arguments live as long as the pool's options.
@@ -676,6 +690,13 @@ impl PoolBuilder<'_> {
         let call = crate::ipc::protocol::InitCall { task: task.sig.name().to_string(), codec: task.codec, args: bytes };
         self.options.initializer = Some((task.module.inner.clone(), call));
         Ok(self)
+    }
+
+    /// [`initializer`](PoolBuilder::initializer) with its arguments encoded already (a cluster
+    /// node's pool, running the initializer of the client's pool).
+    pub(crate) fn initializer_call(mut self, module: &Module, call: crate::ipc::protocol::InitCall) -> Self {
+        self.options.initializer = Some((module.inner.clone(), call));
+        self
     }
 
     /// What the pool's guests may touch (files, environment, arguments). Default: nothing.

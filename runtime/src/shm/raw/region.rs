@@ -35,6 +35,11 @@ pub(crate) fn os_name(name: &str) -> String {
 }
 
 impl Region {
+    /// Whether any of a call's `objects` is a region (a `SharedMemory`, `Value`, `Array` or lock).
+    pub(crate) fn among(objects: &crate::keep::KeepAlive) -> bool {
+        objects.iter().any(|o| o.downcast_ref::<Region>().is_some())
+    }
+
     /// Creates a new region of `len` bytes (zeroed) under `name`; fails if the name exists.
     /// `owner`: unlink the name when this handle is dropped.
     pub(crate) fn create(name: &str, len: usize, owner: bool) -> io::Result<Region> {
