@@ -462,7 +462,10 @@ impl Forwarder {
     fn told(&self, answer: Answer) {
         match answer {
             Answer::Refused { peer, object, fault } => {
-                if let Some(sender) = lock(&self.senders).get(&(peer ^ self.salt)).cloned() {
+                // Not under the lock: telling the worker may wait for it to read, and it may be
+                // waiting for its node to read its puts, which takes this lock (`forward`).
+                let sender = lock(&self.senders).get(&(peer ^ self.salt)).cloned();
+                if let Some(sender) = sender {
                     sender.peer.refused(object, fault);
                 }
             }
