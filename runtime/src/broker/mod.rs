@@ -113,15 +113,14 @@ impl Broker {
         self.managed().remove(&id);
     }
 
-    /// Drops every request `peer` has parked (its worker is gone; a put it parked never happened).
-    pub(crate) fn forget_peer(&self, peer: u64) {
+    /// Drops every request `peer` has parked (its worker is gone; a put it parked never happened),
+    /// and returns who asked each (a node's forwarder still waits for an answer to them).
+    pub(crate) fn forget_peer(&self, peer: u64) -> Vec<PeerRef> {
         if let Some(f) = &self.forward {
             f.forget(peer);
         }
         let queues: Vec<Arc<QueueCore>> = self.queues().values().cloned().collect();
-        for q in queues {
-            q.forget(peer);
-        }
+        queues.iter().flat_map(|q| q.forget(peer)).collect()
     }
 
     /// Serves one request from `peer`, without blocking.

@@ -205,11 +205,15 @@ impl QueueCore {
     }
 
     /// Drops the requests `peer` has parked here (its worker is gone; a put it parked never
-    /// happened).
-    pub(super) fn forget(&self, peer: u64) {
+    /// happened), and returns who asked each.
+    pub(super) fn forget(&self, peer: u64) -> Vec<PeerRef> {
         let mut st = self.lock();
-        st.getters.retain(|w| w.peer.id != peer);
-        st.putters.retain(|(w, _)| w.peer.id != peer);
+        let gone = |w: &Waiting| w.peer.id == peer;
+        let mut dropped: Vec<PeerRef> = st.getters.iter().filter(|w| gone(w)).map(|w| w.peer.clone()).collect();
+        dropped.extend(st.putters.iter().filter(|(w, _)| gone(w)).map(|(w, _)| w.peer.clone()));
+        st.getters.retain(|w| !gone(w));
+        st.putters.retain(|(w, _)| !gone(w));
+        dropped
     }
 
     /// Waits until `deadline` (`None`: forever) for a get to be able to return at once: an item is

@@ -28,7 +28,9 @@
 //! When one of a node's workers is gone, its forwarder tells the client in turn
 //! ([`Message::Forget`]), and the client drops the worker's parked requests: an item put later
 //! is not answered to a worker that no longer exists (and, once the node's pool is gone too, to
-//! nobody).
+//! nobody). It answers each dropped request with an error nobody reads, so that the forwarder
+//! stops waiting for it and sending copies of it. When a node's pool ends, its forwarder says
+//! [`Message::Goodbye`], and the client forgets its numbering and its answers.
 //!
 //! A message travels as its number (8 bytes, little-endian) and then the postcard of
 //! [`Message`], so that even one that does not decode takes its turn (a send counted lost by its
@@ -61,6 +63,8 @@ enum Message {
     Request(Request),
     /// Worker `peer` (salted, as in its requests) is gone: drop its parked requests.
     Forget { peer: u64 },
+    /// The forwarder is gone (its node's pool ended): forget its numbering and answers.
+    Goodbye,
 }
 
 /// A worker's broker request.
@@ -147,8 +151,15 @@ pub(crate) fn serve(client: async_nats::Client, subject: String, broker: Arc<Bro
             let mut copy = false;
             match order.arrived(seq, (request, reply.clone()), Instant::now()) {
                 Arrival::Serve(requests) => {
+                    let mut gone = false;
                     for (request, reply) in requests {
+                        gone |= matches!(request, Some(Message::Goodbye));
                         server.serve(request, reply);
+                    }
+                    if gone {
+                        // Its last message: nothing of this forwarder's will come again.
+                        orders.remove(inbox);
+                        continue;
                     }
                 }
                 Arrival::Copy((_, reply)) => {
@@ -180,8 +191,18 @@ impl Server {
         let waited = waited_for(&reply);
         let request = match message {
             Some(Message::Forget { peer }) => {
-                self.broker.forget_peer(peer);
+                // The forwarder still waits for an answer to each request the worker parked: one
+                // ends the wait (nobody reads it), so that it does not keep sending copies.
+                for parked in self.broker.forget_peer(peer) {
+                    let _ = parked.peer.answer(BrokerReply::Err(QueueFault::Closed), Vec::new());
+                }
                 self.arrivals.forget(peer);
+                return;
+            }
+            Some(Message::Goodbye) => {
+                if let Some((inbox, _)) = reply.rsplit_once('.') {
+                    lock(&self.replies).close(inbox);
+                }
                 return;
             }
             Some(Message::Request(req)) => Some(req),
@@ -537,6 +558,15 @@ impl Forwarder {
     }
 }
 
+impl Drop for Forwarder {
+    /// Tells the client to forget this forwarder. If the message is lost (the server restarting
+    /// just then), the client keeps its few bytes about it.
+    fn drop(&mut self) {
+        let mut outbox = lock(&self.outbox);
+        self.push(&mut outbox, &Message::Goodbye, None);
+    }
+}
+
 impl Forward for Forwarder {
     fn forward(&self, op: BrokerOp, payload: Vec<u8>, peer: &PeerRef) -> Served {
         lock(&self.senders).entry(peer.id).or_insert_with(|| peer.clone());
@@ -595,6 +625,9 @@ mod tests {
         server.serve(Some(Message::Request(get(9))), "in.0".into());
         server.serve(Some(Message::Request(get(10))), "in.1".into());
         server.serve(Some(Message::Forget { peer: 9 }), "in.refused".into());
+        let (to, answer) = answers.try_recv().expect("the forgotten worker's forwarder is answered");
+        let ended = Answer::Reply { reply: BrokerReply::Err(QueueFault::Closed), item: vec![] };
+        assert_eq!((to.as_str(), postcard::from_bytes::<Answer>(&answer).unwrap()), ("in.0", ended));
         q.put(b"x".to_vec(), None).unwrap();
         let (to, _) = answers.try_recv().expect("the live worker's get is answered");
         assert_eq!(to.as_str(), "in.1", "not the forgotten one's");

@@ -71,6 +71,11 @@ impl Replies {
         }
     }
 
+    /// The forwarder at `inbox` is gone: forget its answers.
+    pub(super) fn close(&mut self, inbox: &str) {
+        self.0.remove(inbox);
+    }
+
     #[cfg(test)]
     fn kept(&self) -> usize {
         self.0.values().map(HashMap::len).sum()
@@ -113,5 +118,15 @@ mod tests {
         let mut r = Replies::default();
         r.answered("a", 7, Bytes::from_static(b"x"));
         assert_eq!(r.kept(), 0);
+    }
+
+    #[test]
+    fn a_closed_forwarders_answers_are_forgotten() {
+        let mut r = Replies::default();
+        assert_eq!(r.served("a", 0, &[]), Seen::New);
+        r.answered("a", 0, Bytes::from_static(b"x"));
+        assert_eq!(r.served("b", 0, &[]), Seen::New);
+        r.close("a");
+        assert_eq!((r.copy("a", 0), r.kept()), (None, 1), "only b's is kept");
     }
 }
