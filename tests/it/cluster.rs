@@ -180,7 +180,9 @@ fn two_nodes_run_the_pool_api_exactly_with_their_own_grants() {
     }
     let shared = (Value::new(&ctx, 0).unwrap(), Lock::new(&ctx).unwrap(), 1);
     match Pool::builder(&ctx).initializer(&add, shared).unwrap().build() {
-        Err(Error::Cluster { reason, .. }) => assert!(reason.starts_with("a pool initializer on a cluster"), "{reason}"),
+        Err(Error::Cluster { reason, .. }) => {
+            assert!(reason.starts_with("a pool initializer on a cluster"), "{reason}")
+        }
         other => panic!("expected a cluster error, got {other:?}"),
     }
 

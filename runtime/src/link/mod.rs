@@ -68,7 +68,7 @@ pub(crate) struct Link {
 /// Sends refused or lost, as told by a broker elsewhere.
 #[derive(Default)]
 struct Late {
-    refused: Vec<(u64, QueueFault)>,
+    refused: refusals::Refused,
     lost: u64,
 }
 
@@ -197,10 +197,15 @@ impl Peer for Link {
         self.send(&ToWorker::BrokerReply(reply), Payload::Owned(item)).map_err(Payload::into_vec)
     }
 
-    /// Kept before the worker is told: the worker's next `Done` is read after this.
+    /// Kept before the worker is told: the worker's next `Done` is read after this. The worker
+    /// is told once per object and chunk: a producer may have thousands refused before it learns,
+    /// and a frame each would fill its socket while it is busy writing.
     fn refused(&self, object: u64, fault: QueueFault) {
-        self.keep_late(|late| late.refused.push((object, fault)));
-        let _ = self.send(&ToWorker::Refused { object }, Payload::None);
+        let mut first = false;
+        self.keep_late(|late| first = late.refused.add(object, fault, 1));
+        if first {
+            let _ = self.send(&ToWorker::Refused { object }, Payload::None);
+        }
     }
 
     /// Kept before the worker is answered: it answers its chunk only after this.
@@ -261,9 +266,7 @@ impl LinkReader {
                 };
                 if let Some(late) = self.link.take_late() {
                     // The worker was told already (`Peer::refused`).
-                    for (object, fault) in late.refused {
-                        self.refusals.record(object, fault);
-                    }
+                    self.refusals.record_late(&late.refused);
                     self.refusals.lost(late.lost);
                 }
                 Some(Event::Done { outcomes: self.refusals.settle(outcomes), busy: Duration::from_nanos(busy_ns) })
@@ -403,12 +406,13 @@ mod tests {
             other => panic!("{other:?}"),
         };
 
-        // A refused send: the worker is told at once, and the chunk it answers next fails.
-        r.link.refused(7, QueueFault::Closed);
+        // Refused sends: the worker is told at once, once per object, and the chunk it answers
+        // next fails, counting them all.
+        (0..3).for_each(|_| r.link.refused(7, QueueFault::Closed));
         assert!(matches!(written.frames()[..], [ToWorker::Refused { object: 7 }]));
         let (kind, message) = failure(r.next());
         assert_eq!(kind, FailureKind::Undelivered);
-        assert!(message.contains("object 7 was closed"), "{message}");
+        assert!(message.starts_with("3 item(s)") && message.contains("object 7 was closed"), "{message}");
 
         // A confirmation that counts lost sends: answered, and the next chunk fails.
         r.link.confirmed(2);

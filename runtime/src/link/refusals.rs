@@ -13,10 +13,40 @@
 use wasmproc_wire::QueueFault;
 use wasmproc_wire::outcome;
 
+/// Refused sends, counted per object (its first fault kept): a producer may have thousands
+/// refused before it learns, and a few objects at most.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct Refused(Vec<(u64, QueueFault, u64)>);
+
+impl Refused {
+    /// Counts `n` refused sends to `object`; returns whether it is the first refusal of `object`.
+    pub(super) fn add(&mut self, object: u64, fault: QueueFault, n: u64) -> bool {
+        match self.0.iter_mut().find(|(o, _, _)| *o == object) {
+            Some((_, _, count)) => {
+                *count += n;
+                false
+            }
+            None => {
+                self.0.push((object, fault, n));
+                true
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Each object, its first fault, and how many of its sends were refused.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, QueueFault, u64)> + '_ {
+        self.0.iter().copied()
+    }
+}
+
 /// Refusals since the last answered chunk.
 #[derive(Debug, Default)]
 pub(super) struct Refusals {
-    since_done: Vec<(u64, QueueFault)>,
+    since_done: Refused,
     /// Sends that never reached the broker readable, since the last answered chunk.
     lost: u64,
 }
@@ -25,9 +55,14 @@ impl Refusals {
     /// Records a refused send to `object`; returns whether the worker must be told (the first
     /// refusal of this object since the last answered chunk).
     pub(super) fn record(&mut self, object: u64, fault: QueueFault) -> bool {
-        let first = !self.since_done.iter().any(|(o, _)| *o == object);
-        self.since_done.push((object, fault));
-        first
+        self.since_done.add(object, fault, 1)
+    }
+
+    /// Records what a broker elsewhere refused (the worker was told already).
+    pub(super) fn record_late(&mut self, refused: &Refused) {
+        for (object, fault, n) in refused.iter() {
+            self.since_done.add(object, fault, n);
+        }
     }
 
     /// Records `n` sends that never reached the broker readable.
@@ -53,7 +88,7 @@ impl Refusals {
 
     /// Forgets everything (the connection is gone).
     pub(super) fn clear(&mut self) {
-        self.since_done.clear();
+        self.since_done = Refused::default();
         self.lost = 0;
     }
 }
@@ -67,24 +102,20 @@ fn lost_message(lost: u64) -> String {
 }
 
 /// Why a chunk's successes are turned into failures.
-fn message(refused: &[(u64, QueueFault)]) -> String {
-    let (object, fault) = refused[0];
+fn message(refused: &Refused) -> String {
+    let (object, fault, _) = refused.0[0];
     let why = match fault {
         QueueFault::Unknown => "no longer exists",
         _ => "was closed",
     };
-    let others = {
-        let mut objects: Vec<u64> = refused.iter().map(|(o, _)| *o).filter(|o| *o != object).collect();
-        objects.dedup();
-        match objects.len() {
-            0 => String::new(),
-            n => format!(" (and {n} other object(s))"),
-        }
+    let others = match refused.0.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} other object(s))"),
     };
+    let count: u64 = refused.iter().map(|(_, _, n)| n).sum();
     format!(
-        "{} item(s) this chunk put were not delivered: queue or managed object {object} {why} before they \
-         arrived{others}",
-        refused.len()
+        "{count} item(s) this chunk put were not delivered: queue or managed object {object} {why} before they \
+         arrived{others}"
     )
 }
 
