@@ -4,6 +4,7 @@
 //! Chunks and answers are postcard; heartbeats are JSON (humans read them with `nats kv get`).
 
 use crate::error::FailureKind;
+use crate::ipc::protocol::InitCall;
 use serde::{Deserialize, Serialize};
 use wasmproc_wire::Codec;
 
@@ -57,11 +58,8 @@ pub(crate) struct Init {
     pub(crate) module: String,
     /// The module's name, for messages.
     pub(crate) module_name: String,
-    pub(crate) task: String,
-    pub(crate) codec: Codec,
-    /// Its arguments, encoded with `codec`.
-    #[serde(with = "serde_bytes")]
-    pub(crate) args: Vec<u8>,
+    /// The task and its encoded arguments.
+    pub(crate) call: InitCall,
 }
 
 /// One chunk of a pool's work.
@@ -152,9 +150,7 @@ mod tests {
             init: Some(Init {
                 module: "cd".repeat(32),
                 module_name: "init.wasm".into(),
-                task: "set_greeting".into(),
-                codec: Codec::Postcard,
-                args: vec![2, b'H', b'i'],
+                call: InitCall { task: "set_greeting".into(), codec: Codec::Postcard, args: vec![2, b'H', b'i'] },
             }),
             ack_wait_ms: 3000,
             max_deliveries: 3,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use wasmproc_wire::{Codec, QueueFault};
 
 /// A task call that prepares each instance of a module (Python's `initializer`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct InitCall {
     pub(crate) task: String,
     pub(crate) codec: Codec,

@@ -9,7 +9,6 @@ use crate::cluster::message::{Answer, Chunk, Init, Limits};
 use crate::config::Sandbox;
 use crate::context::Context;
 use crate::error::{Error, FailureKind};
-use crate::ipc::protocol::InitCall;
 use crate::job::ChunkOutcome;
 use crate::module::Module;
 use crate::pool::Pool;
@@ -180,9 +179,8 @@ impl Runner {
         if let Some(n) = limits.max_tasks_per_child {
             builder = builder.max_tasks_per_child(n);
         }
-        if let (Some(module), Some(call)) = (init, &key.3) {
-            let call = InitCall { task: call.task.clone(), codec: call.codec, args: call.args.clone() };
-            builder = builder.initializer_call(&module, call);
+        if let (Some(module), Some(init)) = (init, &key.3) {
+            builder = builder.initializer_call(&module, init.call.clone());
         }
         let pool = Arc::new(builder.build()?);
         pools.insert(key, pool.clone());

@@ -195,9 +195,7 @@ impl Pool {
                 Some(crate::cluster::message::Init {
                     module: module.hash.clone(),
                     module_name: module.name.clone(),
-                    task: call.task.clone(),
-                    codec: call.codec,
-                    args: call.args.clone(),
+                    call: call.clone(),
                 })
             }
             None => None,
